@@ -1,0 +1,164 @@
+//! HTTP(S) sources: streamed to a workspace file through a bounded buffer, guarded and retried.
+
+use super::guard::{check_host, AddressRefused, GuardedResolver};
+use super::{sniff, FetchPolicy, Failure};
+use crate::workspace::Workspace;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+const MAX_REDIRECTS: usize = 5;
+
+pub(super) fn client(policy: &FetchPolicy) -> reqwest::Result<reqwest::Client> {
+    // One process-wide TLS provider; installing it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let allow = policy.allow_private_network;
+    reqwest::Client::builder()
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver { allow_private: allow }))
+        .connect_timeout(policy.connect_timeout)
+        .read_timeout(policy.read_timeout)
+        .timeout(policy.asset_timeout)
+        .user_agent(concat!("cutlist/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(AddressRefused(format!("more than {MAX_REDIRECTS} redirects")));
+            }
+            let downgrade = attempt.previous().last().is_some_and(|p| p.scheme() == "https") && attempt.url().scheme() != "https";
+            if !matches!(attempt.url().scheme(), "http" | "https") || downgrade {
+                let msg = format!("redirect to {} refused (scheme)", attempt.url().scheme());
+                return attempt.error(AddressRefused(msg));
+            }
+            match check_host(attempt.url(), allow) {
+                Ok(()) => attempt.follow(),
+                Err(e) => attempt.error(AddressRefused(format!("redirect refused: {e}"))),
+            }
+        }))
+        .build()
+}
+
+/// A file extension for the download, from the URL path (`bin` if none fits).
+pub(super) fn extension(url: &url::Url) -> String {
+    url.path_segments()
+        .and_then(|mut s| s.next_back())
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into())
+}
+
+fn refused_in_chain(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<AddressRefused>() {
+            return Some(r.0.clone());
+        }
+        cur = err.source();
+    }
+    None
+}
+
+fn classify(e: &reqwest::Error) -> Failure {
+    if let Some(r) = refused_in_chain(e) {
+        return Failure::Rejected(format!("refused: {r} (allow with --allow-private-network)"));
+    }
+    if e.is_timeout() {
+        Failure::Unreachable("timed out".into())
+    } else if e.is_connect() {
+        Failure::Unreachable(format!("cannot connect: {}", root_cause(e)))
+    } else {
+        Failure::Unreachable(root_cause(e))
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(s) = cur.source() {
+        cur = s;
+    }
+    cur.to_string()
+}
+
+/// Download `url` to `dest`, retrying transient failures. Returns the byte count.
+pub(super) async fn download(
+    client: &reqwest::Client,
+    url: &url::Url,
+    dest: &Path,
+    ws: &Workspace,
+    policy: &FetchPolicy,
+    reserve: u64,
+) -> Result<u64, Failure> {
+    check_host(url, policy.allow_private_network)
+        .map_err(|e| Failure::Rejected(format!("refused: {e} (allow with --allow-private-network)")))?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match download_once(client, url, dest, ws, policy, reserve).await {
+            Err(Failure::Unreachable(reason)) if attempt < policy.attempts => {
+                // Exponential backoff with jitter: 0.5 s, 1 s, 2 s … ± 50 %.
+                let base = 500u64 << (attempt - 1).min(6);
+                let jitter = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() as u64) % base;
+                tracing::warn!(url = %super::redact(url.as_str()), attempt, "download failed, retrying: {reason}");
+                tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn download_once(
+    client: &reqwest::Client,
+    url: &url::Url,
+    dest: &Path,
+    ws: &Workspace,
+    policy: &FetchPolicy,
+    reserve: u64,
+) -> Result<u64, Failure> {
+    let mut resp = client.get(url.clone()).send().await.map_err(|e| classify(&e))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let reason = format!("HTTP {status}");
+        return Err(if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            Failure::Unreachable(reason)
+        } else {
+            Failure::Rejected(reason)
+        });
+    }
+    if let Some(len) = resp.content_length() {
+        if len > policy.max_asset_bytes {
+            return Err(Failure::Rejected(format!(
+                "is {} MiB; the limit is {} MiB (--max-asset-bytes)",
+                len >> 20,
+                policy.max_asset_bytes >> 20
+            )));
+        }
+        let free = ws.free_bytes().unwrap_or(u64::MAX);
+        if len.saturating_add(reserve) > free {
+            return Err(Failure::Environment(format!(
+                "the workdir has {} MiB free; downloading {} ({} MiB) and rendering need {} MiB",
+                free >> 20,
+                super::redact(url.as_str()),
+                len >> 20,
+                (len + reserve) >> 20
+            )));
+        }
+    }
+    let file = tokio::fs::File::create(dest).await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+    let mut written: u64 = 0;
+    let mut head: Vec<u8> = Vec::with_capacity(64);
+    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
+        written += chunk.len() as u64;
+        if written > policy.max_asset_bytes {
+            return Err(Failure::Rejected(format!("is larger than the limit of {} MiB (--max-asset-bytes)", policy.max_asset_bytes >> 20)));
+        }
+        if head.len() < 64 {
+            head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
+        }
+        out.write_all(&chunk).await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+    }
+    out.flush().await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+    sniff(&head).map_err(Failure::Rejected)?;
+    Ok(written)
+}

@@ -1,0 +1,215 @@
+//! Fetch: every asset a job needs, as a local file FFmpeg may open.
+//!
+//! Local paths are checked (beneath an allowed root, a regular file, within the size
+//! limit) and used in place; `http(s)://` URLs are streamed into the workspace through a
+//! bounded buffer, at most N at once, with timeouts, a few retries on transient failures
+//! and the address guard of [`guard`]. Object stores plug in here as further sources.
+
+pub mod guard;
+mod http;
+mod local;
+
+use crate::error::{Error, Result};
+use crate::workspace::Workspace;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What a job may fetch and how.
+#[derive(Debug, Clone)]
+pub struct FetchPolicy {
+    /// Allow loopback, private and link-local addresses (tests, private deployments).
+    pub allow_private_network: bool,
+    /// Local sources must lie beneath one of these (the spec's directory is added by the job).
+    pub allowed_roots: Vec<PathBuf>,
+    pub max_parallel: usize,
+    pub max_asset_bytes: u64,
+    pub connect_timeout: Duration,
+    /// No byte for this long ends a download (stall).
+    pub read_timeout: Duration,
+    /// The longest one download may take.
+    pub asset_timeout: Duration,
+    /// Attempts per asset on transient failures (5xx, 429, resets, timeouts).
+    pub attempts: u32,
+}
+
+impl Default for FetchPolicy {
+    fn default() -> Self {
+        FetchPolicy {
+            allow_private_network: false,
+            allowed_roots: Vec::new(),
+            max_parallel: 4,
+            max_asset_bytes: 2 << 30,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            asset_timeout: Duration::from_secs(600),
+            attempts: 3,
+        }
+    }
+}
+
+/// One asset to fetch: its address and the JSON path of the first clip that uses it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub src: String,
+    pub used_at: String,
+}
+
+/// A fetched asset: the local file FFmpeg opens.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub src: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub downloaded: bool,
+}
+
+/// Where an asset comes from.
+enum Source {
+    Local(PathBuf),
+    Http(url::Url),
+}
+
+/// Why one asset failed; the job turns it into an [`Error`] naming the clip.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Permanent: retrying cannot help.
+    Rejected(String),
+    /// Transient: a later attempt may succeed.
+    Unreachable(String),
+    /// The machine, not the asset (no space in the workdir).
+    Environment(String),
+    Cancelled,
+}
+
+/// Refuse content that would make FFmpeg open something else or is not media at all.
+pub(crate) fn sniff(head: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64)]);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with("#EXTM3U") || t.starts_with("#EXT") {
+        return Err("is an HLS playlist, not a media file".into());
+    }
+    if t.starts_with("ffconcat") || t.starts_with("file ") {
+        return Err("is an FFmpeg concat script, not a media file".into());
+    }
+    if t.starts_with('<') || t.starts_with("[playlist]") || t.starts_with('{') {
+        return Err("is a text document (HTML, XML, JSON or a playlist), not a media file".into());
+    }
+    if head.is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(())
+}
+
+/// Fetch every request, at most `policy.max_parallel` at once. Results are in request order.
+pub async fn fetch_all(
+    reqs: &[Request],
+    base_dir: &Path,
+    ws: &Workspace,
+    policy: &FetchPolicy,
+    reserve: u64,
+    cancel: &CancellationToken,
+    on_done: impl Fn(usize, usize),
+) -> Result<Vec<Fetched>> {
+    let client = http::client(policy).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+    let total = reqs.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Fetched> = stream::iter(reqs.iter().enumerate())
+        .map(|(i, r)| {
+            let client = &client;
+            let done = &done;
+            let on_done = &on_done;
+            async move {
+                let out = fetch_one(i, r, base_dir, ws, policy, client, reserve, cancel).await;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                on_done(n, total);
+                out
+            }
+        })
+        .buffered(policy.max_parallel.max(1))
+        .try_collect()
+        .await?;
+    Ok(results)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_one(
+    index: usize,
+    req: &Request,
+    base_dir: &Path,
+    ws: &Workspace,
+    policy: &FetchPolicy,
+    client: &reqwest::Client,
+    reserve: u64,
+    cancel: &CancellationToken,
+) -> Result<Fetched> {
+    let source = match crate::spec::scheme_of_src(&req.src) {
+        Some("http" | "https") => url::Url::parse(&req.src).map(Source::Http).map_err(|e| e.to_string()),
+        Some(other) => Err(format!("unsupported scheme {other:?}")),
+        None => Ok(Source::Local(PathBuf::from(&req.src))),
+    };
+    let outcome = match source {
+        Err(reason) => Err(Failure::Rejected(reason)),
+        Ok(Source::Local(p)) => local::open(&p, base_dir, policy).map(|(path, bytes)| Fetched {
+            src: req.src.clone(),
+            path,
+            bytes,
+            downloaded: false,
+        }),
+        Ok(Source::Http(url)) => {
+            let dest = ws.file(&format!("in_{index:04}.{}", http::extension(&url)));
+            tokio::select! {
+                r = http::download(client, &url, &dest, ws, policy, reserve) => r.map(|bytes| Fetched {
+                    src: req.src.clone(),
+                    path: dest,
+                    bytes,
+                    downloaded: true,
+                }),
+                _ = cancel.cancelled() => Err(Failure::Cancelled),
+            }
+        }
+    };
+    let path = format!("{}.src", req.used_at);
+    let src = redact(&req.src);
+    outcome.map_err(|f| match f {
+        Failure::Rejected(reason) => Error::AssetRejected { path, src, reason },
+        Failure::Unreachable(reason) => Error::AssetUnreachable { path, src, reason },
+        Failure::Environment(reason) => Error::Environment(reason),
+        Failure::Cancelled => Error::Cancelled,
+    })
+}
+
+/// A URL as it may appear in logs: no query string (signed URLs carry secrets there).
+pub fn redact(src: &str) -> String {
+    match url::Url::parse(src) {
+        Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+            if u.query().is_some() {
+                u.set_query(Some("…"));
+            }
+            u.to_string()
+        }
+        _ => src.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_scripts_and_pages() {
+        assert!(sniff(b"#EXTM3U\n#EXT-X-VERSION:3").is_err());
+        assert!(sniff(b"ffconcat version 1.0\nfile /etc/passwd").is_err());
+        assert!(sniff(b"  <!DOCTYPE html><html>").is_err());
+        assert!(sniff(b"").is_err());
+        assert!(sniff(b"\x00\x00\x00\x20ftypisom").is_ok());
+        assert!(sniff(&[0xff, 0xd8, 0xff, 0xe0]).is_ok());
+    }
+
+    #[test]
+    fn redacts_signatures() {
+        assert_eq!(redact("https://h/a.mp4?X-Amz-Signature=abc"), "https://h/a.mp4?%E2%80%A6");
+        assert_eq!(redact("clips/a.mp4"), "clips/a.mp4");
+    }
+}

@@ -1,0 +1,325 @@
+//! A job, end to end: spec → fetch → probe → plan → render → publish, measured and reported.
+
+use crate::error::{Error, Result};
+use crate::fetch::{self, FetchPolicy, Request};
+use crate::memory::{self, Peaks, Sampler};
+use crate::plan::{self, ClipMedia, ClipTiming, EncoderSettings};
+use crate::probe::{self, ProbeError};
+use crate::publish::{self, OutputFacts};
+use crate::render::{self, RenderOptions};
+use crate::report::ProgressReporter;
+use crate::spec::{self, Spec, Track};
+use crate::workspace::Workspace;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// How a job runs: everything that is not in the spec.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    /// Parent of the job's workspace.
+    pub workdir: PathBuf,
+    pub fetch: FetchPolicy,
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    pub stall_timeout: Duration,
+    pub deadline: Option<Duration>,
+    /// Memory limit in bytes; `None` detects it (cgroup, else host memory).
+    pub memory_limit: Option<u64>,
+    /// Overrides `output.path`.
+    pub output: Option<PathBuf>,
+    /// Where to write the result manifest (always, also on failure); default beside the output, on success.
+    pub result: Option<PathBuf>,
+    /// Progress as a bar (terminal) instead of JSON lines.
+    pub interactive: bool,
+    pub sample_every: Duration,
+    /// Leave the workspace in place for debugging (its path is logged).
+    pub keep_workspace: bool,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            workdir: std::env::temp_dir(),
+            fetch: FetchPolicy::default(),
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            stall_timeout: Duration::from_secs(60),
+            deadline: None,
+            memory_limit: None,
+            output: None,
+            result: None,
+            interactive: false,
+            sample_every: Duration::from_millis(50),
+            keep_workspace: false,
+        }
+    }
+}
+
+/// Memory figures of a job, bytes (see MEMORY.md for how they are measured).
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryReport {
+    pub limit: u64,
+    pub limit_source: &'static str,
+    pub workspace_in_ram: bool,
+    pub peak: Peaks,
+    pub phases: HashMap<&'static str, Peaks>,
+}
+
+/// The result manifest of a job that succeeded.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobResult {
+    pub job_id: String,
+    pub status: &'static str,
+    pub output: PathBuf,
+    pub duration: f64,
+    pub frames: u64,
+    pub fps: String,
+    pub width: u32,
+    pub height: u32,
+    pub video_codec: String,
+    pub audio_codec: String,
+    pub bytes: u64,
+    pub wall_seconds: f64,
+    pub started_at: String,
+    pub ffmpeg_version: String,
+    pub encoder: EncoderSettings,
+    pub memory: MemoryReport,
+    pub clips: Vec<ClipTiming>,
+}
+
+/// What `--result` holds when a job failed.
+#[derive(Debug, Serialize)]
+pub struct FailureRecord<'a> {
+    pub job_id: Option<&'a str>,
+    pub status: &'static str,
+    pub error: &'static str,
+    pub exit_code: u8,
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl<'a> FailureRecord<'a> {
+    pub fn new(job_id: Option<&'a str>, e: &Error) -> Self {
+        FailureRecord {
+            job_id,
+            status: if matches!(e, Error::Cancelled) { "cancelled" } else { "failed" },
+            error: e.kind(),
+            exit_code: e.exit_code(),
+            retryable: e.retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Read and validate a spec file.
+pub fn read_spec(path: &Path) -> Result<Spec> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::InvalidSpec(spec::ValidationErrors(vec![spec::SpecError {
+            path: String::new(),
+            reason: format!("cannot read {}: {e}", path.display()),
+        }]))
+    })?;
+    Ok(spec::parse(&text)?)
+}
+
+/// Render a validated spec. `base_dir` is the spec's directory: relative paths start there
+/// and local sources may come from beneath it.
+pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel: &CancellationToken) -> Result<JobResult> {
+    let started = Instant::now();
+    let started_at = crate::report::rfc3339(SystemTime::now());
+    let id = spec.id.as_str();
+    let o = &spec.output;
+    let dest = match &opts.output {
+        Some(p) => p.clone(),
+        None => base_dir.join(&o.path),
+    };
+
+    // Facts known before any media: FFmpeg works, the output settings fit the budget.
+    let ffmpeg_version = render::check_ffmpeg(&opts.ffmpeg).await?;
+    let (limit, limit_source) = memory::detect_limit(opts.memory_limit);
+    let out_px = o.width as u64 * o.height as u64;
+    plan::budget::fit(o.width, o.height, out_px, o.video.preset, limit).map_err(Error::MemoryBudget)?;
+
+    let ws = Workspace::create(&opts.workdir, id)
+        .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
+    let in_ram = ws.ram_backed();
+    let sampler = Sampler::start(opts.sample_every, in_ram.then(|| ws.path().to_path_buf()));
+    tracing::info!(job_id = id, event = "accepted", workspace = %ws.path().display(), memory_limit = limit, limit_source, ffmpeg = %ffmpeg_version, "job {id} accepted");
+
+    let mut progress = ProgressReporter::new(id, opts.interactive);
+    let outcome = run_stages(spec, base_dir, &dest, &ws, opts, limit, cancel, &sampler, &mut progress).await;
+    progress.finish();
+    let (peak, phases) = sampler.finish();
+    if opts.keep_workspace {
+        tracing::warn!(job_id = id, workspace = %ws.keep().display(), "workspace kept for debugging");
+        return Err(outcome.err().unwrap_or(Error::Internal("workspace kept; run without --keep-workspace to publish".into())));
+    }
+    let (facts, encoder, clips) = outcome?;
+    drop(ws);
+
+    let result = JobResult {
+        job_id: id.to_string(),
+        status: "succeeded",
+        output: dest.clone(),
+        duration: facts.duration,
+        frames: facts.frames,
+        fps: o.fps.to_string(),
+        width: facts.width,
+        height: facts.height,
+        video_codec: facts.video_codec,
+        audio_codec: facts.audio_codec,
+        bytes: facts.bytes,
+        wall_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        started_at,
+        ffmpeg_version,
+        encoder,
+        memory: MemoryReport { limit, limit_source, workspace_in_ram: in_ram, peak, phases: phases.into_iter().collect() },
+        clips,
+    };
+    let manifest = opts.result.clone().unwrap_or_else(|| publish::manifest_path(&dest));
+    publish::write_json(&manifest, &result)?;
+    tracing::info!(
+        job_id = id,
+        event = "succeeded",
+        output = %dest.display(),
+        duration = result.duration,
+        bytes = result.bytes,
+        wall_seconds = result.wall_seconds,
+        peak_tree_bytes = peak.tree,
+        peak_cutlist_bytes = peak.cutlist,
+        "rendered {} ({:.2} s) in {:.1} s; peak memory {} MiB (cutlist {} MiB)",
+        dest.display(),
+        result.duration,
+        result.wall_seconds,
+        peak.total >> 20,
+        peak.cutlist >> 20
+    );
+    Ok(result)
+}
+
+/// Bytes the render needs in the workspace: segments and the joined file (each about the
+/// output's size, estimated generously) plus the PCM audio.
+fn render_reserve(spec: &Spec) -> u64 {
+    let o = &spec.output;
+    let Track::Video(t) = &spec.timeline.tracks[0];
+    let seconds: f64 = t
+        .clips
+        .iter()
+        .map(|c| match c {
+            spec::Clip::Video(v) => v.out.map(|out| out - v.in_).unwrap_or(600.0),
+            spec::Clip::Image(i) => i.duration,
+            spec::Clip::Color(c) => c.duration,
+        })
+        .sum();
+    let video = seconds * o.fps.as_f64() * (o.width as f64 * o.height as f64) * 0.2 / 8.0;
+    let audio = seconds * 48_000.0 * 4.0;
+    (2.0 * video + audio) as u64 + (32 << 20)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_stages(
+    spec: &Spec,
+    base_dir: &Path,
+    dest: &Path,
+    ws: &Workspace,
+    opts: &JobOptions,
+    limit: u64,
+    cancel: &CancellationToken,
+    sampler: &Sampler,
+    progress: &mut ProgressReporter,
+) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>)> {
+    let id = spec.id.as_str();
+    let reserve = render_reserve(spec);
+    let free = ws.free_bytes().unwrap_or(u64::MAX);
+    if free < reserve {
+        return Err(Error::Environment(format!(
+            "the workdir {} has {} MiB free; this job needs about {} MiB there: free space or pass --workdir",
+            opts.workdir.display(),
+            free >> 20,
+            reserve >> 20
+        )));
+    }
+
+    // Fetch each distinct source once.
+    sampler.phase("fetch");
+    let Track::Video(track) = &spec.timeline.tracks[0];
+    let mut requests: Vec<Request> = Vec::new();
+    let mut index_of: Vec<Option<usize>> = Vec::with_capacity(track.clips.len());
+    for (i, clip) in track.clips.iter().enumerate() {
+        index_of.push(clip.src().map(|src| match requests.iter().position(|r| r.src == src) {
+            Some(k) => k,
+            None => {
+                requests.push(Request { src: src.to_string(), used_at: format!("timeline.tracks[0].clips[{i}]") });
+                requests.len() - 1
+            }
+        }));
+    }
+    tracing::info!(job_id = id, event = "fetching", assets = requests.len(), "fetching {} assets", requests.len());
+    let progress_cell = std::sync::Mutex::new(&mut *progress);
+    let mut policy = opts.fetch.clone();
+    policy.allowed_roots.push(base_dir.to_path_buf());
+    let fetched = fetch::fetch_all(&requests, base_dir, ws, &policy, reserve, cancel, |done, total| {
+        if let Ok(mut p) = progress_cell.lock() {
+            p.update("fetch", done as f64, total as f64, &format!("{done}/{total} assets"));
+        }
+    })
+    .await?;
+
+    // Probe each asset.
+    sampler.phase("probe");
+    let mut infos = Vec::with_capacity(fetched.len());
+    for (f, r) in fetched.iter().zip(&requests) {
+        let p = tokio::select! {
+            p = probe::probe(&opts.ffprobe, &f.path, Duration::from_secs(60)) => p,
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        let info = p.map_err(|e| match e {
+            ProbeError::Rejected(reason) => Error::AssetRejected { path: format!("{}.src", r.used_at), src: fetch::redact(&r.src), reason },
+            ProbeError::Tool(reason) => Error::Environment(reason),
+        })?;
+        infos.push(info);
+    }
+    let media: Vec<Option<ClipMedia>> = index_of
+        .iter()
+        .map(|k| k.map(|k| ClipMedia { path: fetched[k].path.clone(), info: infos[k].clone() }))
+        .collect();
+
+    // Plan.
+    let plan = plan::plan(spec, &media, limit)?;
+    tracing::info!(
+        job_id = id,
+        event = "planned",
+        frames = plan.expected.frames,
+        steps = plan.steps.len(),
+        encoder_threads = plan.encoder.threads,
+        lookahead = plan.encoder.lookahead,
+        estimate_bytes = plan.encoder.estimate,
+        "{} frames in {} FFmpeg runs (x264 threads {}, lookahead {})",
+        plan.expected.frames,
+        plan.steps.len(),
+        plan.encoder.threads,
+        plan.encoder.lookahead
+    );
+
+    // Render.
+    sampler.phase("render");
+    let ropts = RenderOptions {
+        ffmpeg: opts.ffmpeg.clone(),
+        stall_timeout: opts.stall_timeout,
+        deadline: opts.deadline.map(|d| (Instant::now() + d, d.as_secs())),
+    };
+    render::render(&plan, ws, &ropts, cancel, |done, total, label| progress.update("render", done, total, label)).await?;
+
+    // Publish.
+    sampler.phase("publish");
+    let rendered = ws.file(&plan.output);
+    let facts = publish::verify(&opts.ffprobe, &rendered, &plan.expected).await?;
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    publish::move_into_place(&rendered, dest)?;
+    Ok((facts, plan.encoder, plan.clips))
+}

@@ -1,0 +1,282 @@
+//! The `cutlist` command line: render, validate, probe, schema, demo.
+
+use clap::{Args, Parser, Subcommand};
+use cutlist::error::{exit, Error};
+use cutlist::fetch::FetchPolicy;
+use cutlist::job::{self, FailureRecord, JobOptions};
+use cutlist::report::{self, LogFormat};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "cutlist", version, about = "Turns a JSON video timeline into a finished MP4 with FFmpeg, inside a proven memory budget")]
+struct Cli {
+    /// Log format; default: text on a terminal, JSON lines otherwise.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a timeline spec to a video file.
+    Render {
+        /// The spec (JSON).
+        spec: PathBuf,
+        /// Output file (overrides the spec's output.path).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Check a spec and list every problem with its JSON path.
+    Validate {
+        spec: PathBuf,
+        /// Also print where each clip starts on the output timeline.
+        #[arg(long)]
+        timings: bool,
+    },
+    /// Print what cutlist learns about a local media file.
+    Probe {
+        src: PathBuf,
+        #[arg(long, default_value = "ffprobe", env = "CUTLIST_FFPROBE")]
+        ffprobe: PathBuf,
+    },
+    /// Print the JSON Schema of the spec.
+    Schema,
+    /// Make sample media (no network) and render a demo timeline with it.
+    Demo {
+        #[arg(short, long, default_value = "cutlist-demo.mp4")]
+        output: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Write the result manifest here (also on failure); default: <output>.json on success.
+    #[arg(long)]
+    result: Option<PathBuf>,
+    /// Where the job's temp directory goes.
+    #[arg(long, env = "CUTLIST_WORKDIR")]
+    workdir: Option<PathBuf>,
+    /// A directory local sources may come from (the spec's directory always may). Repeatable.
+    #[arg(long = "allow-root")]
+    allow_roots: Vec<PathBuf>,
+    /// Allow sources on loopback, private and link-local addresses (tests, private networks).
+    #[arg(long, env = "CUTLIST_ALLOW_PRIVATE_NETWORK")]
+    allow_private_network: bool,
+    #[arg(long, default_value_t = 4)]
+    max_parallel_downloads: usize,
+    /// Largest asset accepted, bytes (suffixes K, M, G).
+    #[arg(long, default_value = "2G", value_parser = parse_bytes)]
+    max_asset_bytes: u64,
+    /// Seconds without a byte before a download is abandoned.
+    #[arg(long, default_value_t = 30)]
+    read_timeout: u64,
+    /// Seconds without FFmpeg progress before it is stopped.
+    #[arg(long, default_value_t = 60)]
+    stall_timeout: u64,
+    /// Seconds the whole render may take.
+    #[arg(long)]
+    deadline: Option<u64>,
+    /// Memory limit for the whole job (e.g. 512M); default: the container's, else the host's.
+    #[arg(long, env = "CUTLIST_MEMORY_LIMIT", value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
+    #[arg(long, default_value = "ffmpeg", env = "CUTLIST_FFMPEG")]
+    ffmpeg: PathBuf,
+    #[arg(long, default_value = "ffprobe", env = "CUTLIST_FFPROBE")]
+    ffprobe: PathBuf,
+    /// Debugging: leave the workspace (segments, graphs) in place and do not publish.
+    #[arg(long, hide = true)]
+    keep_workspace: bool,
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a size such as 512M"))?;
+    let mult = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown unit in {s:?}: use K, M or G")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+impl RunArgs {
+    fn options(&self, output: Option<PathBuf>) -> JobOptions {
+        JobOptions {
+            workdir: self.workdir.clone().unwrap_or_else(std::env::temp_dir),
+            fetch: FetchPolicy {
+                allow_private_network: self.allow_private_network,
+                allowed_roots: self.allow_roots.clone(),
+                max_parallel: self.max_parallel_downloads.max(1),
+                max_asset_bytes: self.max_asset_bytes,
+                read_timeout: Duration::from_secs(self.read_timeout.max(1)),
+                ..FetchPolicy::default()
+            },
+            ffmpeg: self.ffmpeg.clone(),
+            ffprobe: self.ffprobe.clone(),
+            stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
+            deadline: self.deadline.map(Duration::from_secs),
+            memory_limit: self.memory_limit,
+            output,
+            result: self.result.clone(),
+            interactive: std::io::stderr().is_terminal(),
+            keep_workspace: self.keep_workspace,
+            ..JobOptions::default()
+        }
+    }
+}
+
+/// Cancel the job on SIGTERM or SIGINT; a second signal exits at once.
+fn watch_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        for n in 0.. {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            if n > 0 {
+                std::process::exit(exit::CANCELLED as i32);
+            }
+            tracing::warn!(event = "cancelling", signal = name, "{name}: stopping FFmpeg and cleaning up");
+            cancel.cancel();
+        }
+    });
+}
+
+fn fail(e: &Error, job_id: Option<&str>, result: Option<&Path>) -> ExitCode {
+    tracing::error!(job_id, event = if matches!(e, Error::Cancelled) { "cancelled" } else { "failed" }, error = e.kind(), exit_code = e.exit_code(), retryable = e.retryable(), "{e}");
+    if let Some(path) = result {
+        if let Err(w) = cutlist::publish::write_json(path, &FailureRecord::new(job_id, e)) {
+            tracing::error!("cannot write the result record: {w}");
+        }
+    }
+    ExitCode::from(e.exit_code())
+}
+
+async fn run_job(spec_path: &Path, output: Option<PathBuf>, run: &RunArgs) -> ExitCode {
+    let spec = match job::read_spec(spec_path) {
+        Ok(s) => s,
+        Err(e) => return fail(&e, None, run.result.as_deref()),
+    };
+    let base = spec_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let cancel = CancellationToken::new();
+    watch_signals(cancel.clone());
+    match cutlist::render_spec(&spec, &base, &run.options(output), &cancel).await {
+        Ok(r) => {
+            if std::io::stdout().is_terminal() {
+                println!("{} ({:.2} s, {} frames, {} KiB)", r.output.display(), r.duration, r.frames, r.bytes / 1024);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, Some(&spec.id), run.result.as_deref()),
+    }
+}
+
+async fn demo(output: PathBuf, run: &RunArgs) -> ExitCode {
+    let dir = match tempfile::Builder::new().prefix("cutlist-demo-media-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return fail(&Error::Environment(format!("cannot create a temp directory: {e}")), None, None),
+    };
+    tracing::info!(event = "demo", "making sample media with FFmpeg in {}", dir.path().display());
+    if let Err(e) = cutlist::demo::make_media(&run.ffmpeg, dir.path()).await {
+        return fail(&e, Some("demo"), None);
+    }
+    let output = std::path::absolute(&output).unwrap_or(output);
+    let spec_path = dir.path().join("demo.json");
+    let text = cutlist::demo::DEMO_SPEC.replace("{out}", &output.display().to_string().replace('\\', "\\\\").replace('"', "\\\""));
+    if let Err(e) = std::fs::write(&spec_path, text) {
+        return fail(&Error::Environment(format!("cannot write the demo spec: {e}")), None, None);
+    }
+    run_job(&spec_path, Some(output), run).await
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    report::init(cli.log_format.unwrap_or_else(LogFormat::auto));
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&Error::Internal(format!("cannot start the runtime: {e}")), None, None),
+    };
+    rt.block_on(async move {
+        match cli.command {
+            Command::Render { spec, output, run } => run_job(&spec, output, &run).await,
+            Command::Demo { output, run } => demo(output, &run).await,
+            Command::Validate { spec, timings } => validate(&spec, timings),
+            Command::Probe { src, ffprobe } => match cutlist::probe::probe(&ffprobe, &src, Duration::from_secs(60)).await {
+                Ok(info) => {
+                    println!("{}", serde_json::to_string_pretty(&info).expect("serializable"));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    let e = match e {
+                        cutlist::probe::ProbeError::Rejected(reason) => Error::AssetRejected { path: String::new(), src: src.display().to_string(), reason },
+                        cutlist::probe::ProbeError::Tool(r) => Error::Environment(r),
+                    };
+                    fail(&e, None, None)
+                }
+            },
+            Command::Schema => {
+                println!("{}", serde_json::to_string_pretty(&cutlist::spec::json_schema()).expect("serializable"));
+                ExitCode::SUCCESS
+            }
+        }
+    })
+}
+
+fn validate(path: &Path, timings: bool) -> ExitCode {
+    match job::read_spec(path) {
+        Ok(spec) => {
+            let cutlist::spec::Track::Video(t) = &spec.timeline.tracks[0];
+            println!("{}: valid ({} clips)", path.display(), t.clips.len());
+            if timings {
+                // Starts that the spec alone determines (clips without `out` end where their media ends).
+                let fps = spec.output.fps;
+                let mut frame = 0u64;
+                for (i, c) in t.clips.iter().enumerate() {
+                    let len = match c {
+                        cutlist::spec::Clip::Video(v) => v.out.map(|o| fps.frame_at(o) - fps.frame_at(v.in_)),
+                        cutlist::spec::Clip::Image(im) => Some(fps.frame_at(im.duration)),
+                        cutlist::spec::Clip::Color(co) => Some(fps.frame_at(co.duration)),
+                    };
+                    println!("timeline.tracks[0].clips[{i}]\tstart {:.3} s\tframe {frame}", fps.seconds_at(frame));
+                    match len {
+                        Some(l) => frame += l,
+                        None => {
+                            println!("(later starts depend on the media's length)");
+                            break;
+                        }
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(Error::InvalidSpec(errs)) => {
+            eprintln!("{}: {errs}", path.display());
+            ExitCode::from(exit::INVALID_SPEC)
+        }
+        Err(e) => fail(&e, None, None),
+    }
+}

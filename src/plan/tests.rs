@@ -1,0 +1,194 @@
+//! Planner tests: snapshots of whole plans, and the invariants every plan keeps. No FFmpeg needed.
+
+use super::*;
+use crate::probe::{AudioStream, MediaInfo, VideoStream};
+use crate::spec;
+
+const MIB: u64 = 1024 * 1024;
+
+fn video(w: u32, h: u32, dur: f64) -> VideoStream {
+    VideoStream {
+        codec: "h264".into(),
+        width: w,
+        height: h,
+        sar: (1, 1),
+        rotation: 0,
+        fps: Some(Rational::new(30, 1)),
+        duration: Some(dur),
+        pix_fmt: "yuv420p".into(),
+        color_transfer: None,
+        color_primaries: None,
+        color_space: None,
+        still: false,
+    }
+}
+
+fn media(path: &str, v: Option<VideoStream>, audio: bool) -> Option<ClipMedia> {
+    let duration = v.as_ref().and_then(|v| v.duration);
+    Some(ClipMedia {
+        path: path.into(),
+        info: MediaInfo {
+            format: if v.as_ref().is_some_and(|v| v.still) { "image2".into() } else { "mov".into() },
+            duration,
+            size: 1000,
+            streams: 1 + audio as usize,
+            video: v,
+            audio: audio.then(|| AudioStream { codec: "aac".into(), sample_rate: 44100, channels: 1, duration }),
+        },
+    })
+}
+
+fn spec(w: u32, h: u32, clips: &str) -> Spec {
+    spec::parse(&format!(
+        r##"{{"version":1,"id":"snap","output":{{"path":"out.mp4","width":{w},"height":{h},"fps":30}},
+            "timeline":{{"background":"#102030","tracks":[{{"type":"video","clips":[{clips}]}}]}}}}"##
+    ))
+    .unwrap()
+}
+
+#[test]
+fn three_kinds_of_clip() {
+    let s = spec(
+        1280,
+        720,
+        r##"{"type":"video","src":"a.mp4","in":1.02,"out":3.5,"volume":0.5},
+           {"type":"image","src":"b.jpg","duration":2,"fit":"contain"},
+           {"type":"color","color":"red","duration":1.0}"##,
+    );
+    let mut still = video(800, 600, 0.04);
+    still.still = true;
+    still.codec = "mjpeg".into();
+    let m = vec![media("/ws/in/0.mp4", Some(video(1920, 1080, 10.0)), true), media("/ws/in/1.jpg", Some(still), false), None];
+    let p = plan(&s, &m, 512 * MIB).unwrap();
+    // 1.02 s snaps to frame 31, 3.5 s to frame 105: 74 frames; 60; 30.
+    assert_eq!(p.clips.iter().map(|c| c.frames).collect::<Vec<_>>(), vec![74, 60, 30]);
+    assert_eq!(p.expected.frames, 164);
+    assert_eq!(p.expected.samples, 164 * 1600);
+    insta::assert_json_snapshot!(p);
+}
+
+#[test]
+fn phone_portrait_cover_into_vertical() {
+    let s = spec(1080, 1920, r##"{"type":"video","src":"p.mp4","in":0,"out":2}"##);
+    let mut v = video(1920, 1080, 8.0);
+    v.rotation = 270;
+    let p = plan(&s, &[media("/ws/in/p.mp4", Some(v), true)], 512 * MIB).unwrap();
+    let graph = &p.steps[0].files[0].contents;
+    // Already the right shape once upright: no crop, just scale.
+    assert!(!graph.contains("crop="), "{graph}");
+    assert!(graph.contains("scale=w=1080:h=1920"), "{graph}");
+}
+
+#[test]
+fn landscape_cover_into_vertical_crops_the_centre() {
+    let s = spec(1080, 1920, r##"{"type":"video","src":"a.mp4","in":2,"out":6}"##);
+    let p = plan(&s, &[media("/ws/a.mp4", Some(video(1920, 1080, 8.0)), true)], 512 * MIB).unwrap();
+    let graph = &p.steps[0].files[0].contents;
+    assert!(graph.contains("crop=w=608:h=1080:x=656:y=0"), "{graph}");
+}
+
+#[test]
+fn contain_pads_with_the_background() {
+    let s = spec(640, 360, r##"{"type":"video","src":"a.mp4","out":1,"fit":"contain"}"##);
+    let p = plan(&s, &[media("/ws/a.mp4", Some(video(480, 640, 8.0)), false)], 512 * MIB).unwrap();
+    let graph = &p.steps[0].files[0].contents;
+    assert!(graph.contains("scale=w=270:h=360"), "{graph}");
+    assert!(graph.contains("pad=w=640:h=360:x=184:y=0:color=0x102030"), "{graph}");
+    // No audio stream: silence of exactly the clip's length.
+    assert!(graph.contains("anullsrc=r=48000:cl=stereo,atrim=end_sample=48000"), "{graph}");
+}
+
+#[test]
+fn hdr_is_tone_mapped() {
+    let s = spec(1280, 720, r##"{"type":"video","src":"h.mp4","out":1}"##);
+    let mut v = video(3840, 2160, 4.0);
+    v.color_transfer = Some("smpte2084".into());
+    v.codec = "hevc".into();
+    let p = plan(&s, &[media("/ws/h.mp4", Some(v), true)], 512 * MIB).unwrap();
+    let graph = &p.steps[0].files[0].contents;
+    assert!(graph.contains("tonemap=tonemap=hable"), "{graph}");
+    assert!(graph.find("scale=").unwrap() < graph.find("zscale=").unwrap(), "tone-map after downscaling: {graph}");
+}
+
+#[test]
+fn media_errors_name_the_clip() {
+    let s = spec(
+        320,
+        240,
+        r##"{"type":"video","src":"a.mp4","in":0,"out":12},{"type":"video","src":"s.mp3","out":1}"##,
+    );
+    let m = vec![media("/ws/a.mp4", Some(video(320, 240, 8.0)), true), media("/ws/s.mp3", None, true)];
+    let crate::Error::InvalidSpec(e) = plan(&s, &m, 512 * MIB).unwrap_err() else { panic!() };
+    let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["timeline.tracks[0].clips[0].out", "timeline.tracks[0].clips[1].src"]);
+    assert!(e.0[0].reason.contains("past the end of the media (8.000 s)"));
+}
+
+#[test]
+fn out_defaults_to_the_end_of_the_media() {
+    let s = spec(320, 240, r##"{"type":"video","src":"a.mp4","in":1}"##);
+    let p = plan(&s, &[media("/ws/a.mp4", Some(video(320, 240, 8.0)), true)], 512 * MIB).unwrap();
+    assert_eq!(p.expected.frames, 210);
+}
+
+#[test]
+fn every_segment_decodes_one_input_and_uses_allowlisted_filters() {
+    let clips: Vec<String> = (0..40).map(|i| format!(r##"{{"type":"video","src":"c{i}.mp4","in":0.5,"out":1.5}}"##)).collect();
+    let s = spec(1920, 1080, &clips.join(","));
+    let m: Vec<_> = (0..40).map(|i| media(&format!("/ws/in/{i}.mp4"), Some(video(1920, 1080, 4.0)), true)).collect();
+    let p = plan(&s, &m, 512 * MIB).unwrap();
+    assert_eq!(p.steps.len(), 41);
+    for step in &p.steps[..40] {
+        assert_eq!(step.args.iter().filter(|a| *a == "-i").count(), 1, "{:?}", step.args);
+        assert!(step.args.windows(2).any(|w| w[0] == "-protocol_whitelist" && w[1] == "file"));
+        assert!(step.args.windows(2).any(|w| w[0] == "-threads" && w[1] == "1"), "decoder threads pinned");
+    }
+    assert_eq!(p.expected.frames, 40 * 30);
+    let last = p.steps.last().unwrap();
+    assert!(last.args.windows(2).any(|w| w[0] == "-c:v" && w[1] == "copy"));
+    // Filter names come only from the allowlist (the builder asserts it; check the text too).
+    for step in &p.steps {
+        for f in &step.files {
+            if !f.name.ends_with(".graph") {
+                continue;
+            }
+            for chain in f.contents.split(";\n") {
+                let body = chain.trim().trim_start_matches(|c| c != ']' && chain.starts_with('[')).trim_start_matches(']');
+                for filter in body.split(',') {
+                    let name = filter.split(['=', '[']).next().unwrap().trim();
+                    if !name.is_empty() {
+                        assert!(graph::ALLOWED_FILTERS.contains(&name), "{name} in {chain}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn samples_track_frames_across_many_clips() {
+    // 29.97 fps: clip sample counts vary, the total never drifts.
+    let text = r##"{"version":1,"id":"ntsc","output":{"path":"o.mp4","width":320,"height":240,"fps":"30000/1001"},
+        "timeline":{"tracks":[{"type":"video","clips":[CLIPS]}]}}"##;
+    let clips: Vec<String> = (0..30).map(|_| r##"{"type":"color","color":"white","duration":0.7}"##.to_string()).collect();
+    let s = spec::parse(&text.replace("CLIPS", &clips.join(","))).unwrap();
+    let p = plan(&s, &vec![None; 30], 512 * MIB).unwrap();
+    let total: u64 = p
+        .steps
+        .iter()
+        .take(30)
+        .map(|st| {
+            let g = &st.files[0].contents;
+            let at = g.rfind("end_sample=").unwrap() + "end_sample=".len();
+            g[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(total, p.expected.samples);
+}
+
+#[test]
+fn over_budget_is_refused_with_advice() {
+    let s = spec(3840, 2160, r##"{"type":"color","color":"red","duration":1}"##);
+    let e = plan(&s, &[None], 256 * MIB).unwrap_err();
+    assert!(matches!(e, crate::Error::MemoryBudget(ref m) if m.contains("limit is 256 MiB")), "{e}");
+}

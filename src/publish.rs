@@ -1,0 +1,121 @@
+//! Publish: verify the rendered file against the plan, then move it into place atomically,
+//! with its result manifest beside it.
+
+use crate::error::{Error, Result};
+use crate::plan::Expected;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What ffprobe says the finished file is.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutputFacts {
+    pub duration: f64,
+    pub frames: u64,
+    pub width: u32,
+    pub height: u32,
+    pub video_codec: String,
+    pub audio_codec: String,
+    pub sample_rate: u32,
+    pub channels: u32,
+    pub audio_duration: f64,
+    pub bytes: u64,
+}
+
+/// Probe the rendered file (counting its video packets) and compare with the plan.
+pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<OutputFacts> {
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(ffprobe)
+            .args(["-v", "error", "-protocol_whitelist", "file", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
+            .arg(file)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .map_err(|_| Error::Internal("ffprobe of the output took over 120 s".into()))?
+    .map_err(|e| Error::Environment(format!("cannot run ffprobe: {e}")))?;
+    let bad = |why: String| Error::Render { step: "verifying the output".into(), code: 0, stderr: why };
+    if !out.status.success() {
+        return Err(bad(format!("ffprobe cannot read the output: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| bad(format!("ffprobe output: {e}")))?;
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").ok_or_else(|| bad("the output has no video stream".into()))?;
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio").ok_or_else(|| bad("the output has no audio stream".into()))?;
+    let f = |x: &serde_json::Value| x.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let facts = OutputFacts {
+        duration: f(&v["format"]["duration"]),
+        frames: video["nb_read_packets"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
+        width: video["width"].as_u64().unwrap_or(0) as u32,
+        height: video["height"].as_u64().unwrap_or(0) as u32,
+        video_codec: video["codec_name"].as_str().unwrap_or("").into(),
+        audio_codec: audio["codec_name"].as_str().unwrap_or("").into(),
+        sample_rate: audio["sample_rate"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
+        channels: audio["channels"].as_u64().unwrap_or(0) as u32,
+        audio_duration: f(&audio["duration"]),
+        bytes: std::fs::metadata(file).map(|m| m.len()).unwrap_or(0),
+    };
+    let want_dur = expected.duration();
+    let frame = 1.0 / expected.fps.as_f64();
+    let mut problems = Vec::new();
+    if facts.frames != expected.frames {
+        problems.push(format!("{} video frames instead of {}", facts.frames, expected.frames));
+    }
+    if (facts.width, facts.height) != (expected.width, expected.height) {
+        problems.push(format!("{}×{} instead of {}×{}", facts.width, facts.height, expected.width, expected.height));
+    }
+    if facts.video_codec != "h264" || facts.audio_codec != "aac" {
+        problems.push(format!("codecs {}/{} instead of h264/aac", facts.video_codec, facts.audio_codec));
+    }
+    if facts.sample_rate != expected.sample_rate || facts.channels != expected.channels as u32 {
+        problems.push(format!("audio {} Hz × {} instead of {} Hz × {}", facts.sample_rate, facts.channels, expected.sample_rate, expected.channels));
+    }
+    // AAC frames are 1024 samples: the audio may end up to one AAC frame past the video.
+    if (facts.audio_duration - want_dur).abs() > frame + 1024.0 / expected.sample_rate as f64 {
+        problems.push(format!("audio lasts {:.3} s instead of {want_dur:.3} s", facts.audio_duration));
+    }
+    if !problems.is_empty() {
+        return Err(bad(format!("the rendered file is not what was planned: {}", problems.join("; "))));
+    }
+    Ok(facts)
+}
+
+/// Move `rendered` to `dest` atomically: a rename when on the same filesystem, otherwise
+/// a copy to a hidden temp name beside `dest` and a rename (the temp is removed on failure).
+pub fn move_into_place(rendered: &Path, dest: &Path) -> Result<()> {
+    let fail = |reason: String| Error::Publish { dest: dest.display().to_string(), reason };
+    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    if std::fs::rename(rendered, dest).is_ok() {
+        return Ok(());
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".cutlist-partial-")
+        .tempfile_in(dir)
+        .map_err(|e| fail(format!("cannot write in {}: {e}", dir.display())))?;
+    let mut src = std::fs::File::open(rendered).map_err(|e| fail(e.to_string()))?;
+    std::io::copy(&mut src, &mut tmp.as_file()).map_err(|e| fail(format!("copy failed: {e}")))?;
+    tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+    tmp.persist(dest).map_err(|e| fail(format!("rename failed: {}", e.error)))?;
+    Ok(())
+}
+
+/// Write `value` as pretty JSON to `path`, atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let tmp = tempfile::Builder::new().prefix(".cutlist-partial-").tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
+    serde_json::to_writer_pretty(tmp.as_file(), value).map_err(|e| fail(e.to_string()))?;
+    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+    Ok(())
+}
+
+/// The manifest's default place: beside the output, `<output>.json`.
+pub fn manifest_path(output: &Path) -> PathBuf {
+    let mut s = output.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}

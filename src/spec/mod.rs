@@ -1,0 +1,297 @@
+//! The timeline spec, version 1: the JSON a backend writes, as Rust types.
+//!
+//! These types are the single source of truth: serde reads them, `cutlist schema`
+//! derives the JSON Schema from them, and [`validate`] checks what types cannot say.
+
+mod color;
+pub mod time;
+mod validate;
+
+pub use color::Color;
+pub use time::Rational;
+pub use validate::{parse, SpecError, ValidationErrors};
+pub(crate) use validate::scheme_of as scheme_of_src;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only spec version this build reads.
+pub const SPEC_VERSION: u32 = 1;
+
+/// A job: what to render and where the result goes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Spec format version; must be 1.
+    pub version: u32,
+    /// The job's id: 1–128 characters from `A-Z a-z 0-9 . _ -`. Appears in logs, file names and the result.
+    pub id: String,
+    pub output: Output,
+    pub timeline: Timeline,
+}
+
+/// Output file and encoding settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// Where the finished file goes: a local path (relative paths are relative to the spec file).
+    pub path: String,
+    /// Container; only `mp4` for now.
+    #[serde(default)]
+    pub format: Container,
+    /// Width in pixels (even, 16–7680).
+    pub width: u32,
+    /// Height in pixels (even, 16–7680).
+    pub height: u32,
+    /// Frames per second of the output; every time in the timeline snaps to this grid.
+    pub fps: Rational,
+    #[serde(default)]
+    pub video: VideoOutput,
+    #[serde(default)]
+    pub audio: AudioOutput,
+    /// Move the index to the front of the MP4 so playback can start before the download ends.
+    #[serde(default = "yes")]
+    pub faststart: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    #[default]
+    Mp4,
+}
+
+/// Video encoding settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoOutput {
+    #[serde(default)]
+    pub codec: VideoCodec,
+    /// Constant rate factor, 0 (lossless) – 51 (worst); 23 is x264's default.
+    #[serde(default = "default_crf")]
+    pub crf: u8,
+    #[serde(default)]
+    pub preset: Preset,
+    #[serde(default)]
+    pub pix_fmt: PixFmt,
+}
+
+impl Default for VideoOutput {
+    fn default() -> Self {
+        VideoOutput {
+            codec: VideoCodec::default(),
+            crf: default_crf(),
+            preset: Preset::default(),
+            pix_fmt: PixFmt::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoCodec {
+    #[default]
+    Libx264,
+}
+
+/// x264 speed/compression trade-off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Ultrafast,
+    Superfast,
+    #[default]
+    Veryfast,
+    Faster,
+    Fast,
+    Medium,
+    Slow,
+}
+
+impl Preset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Ultrafast => "ultrafast",
+            Preset::Superfast => "superfast",
+            Preset::Veryfast => "veryfast",
+            Preset::Faster => "faster",
+            Preset::Fast => "fast",
+            Preset::Medium => "medium",
+            Preset::Slow => "slow",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PixFmt {
+    #[default]
+    Yuv420p,
+}
+
+/// Audio encoding settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudioOutput {
+    #[serde(default)]
+    pub codec: AudioCodec,
+    /// Bits per second, 32000–512000.
+    #[serde(default = "default_bitrate")]
+    pub bitrate: u32,
+    /// Only 48000 for now.
+    #[serde(default = "default_sample_rate")]
+    pub sample_rate: u32,
+    /// Only 2 (stereo) for now.
+    #[serde(default = "default_channels")]
+    pub channels: u8,
+}
+
+impl Default for AudioOutput {
+    fn default() -> Self {
+        AudioOutput {
+            codec: AudioCodec::default(),
+            bitrate: default_bitrate(),
+            sample_rate: default_sample_rate(),
+            channels: default_channels(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioCodec {
+    #[default]
+    Aac,
+}
+
+/// What happens over time.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timeline {
+    /// Colour behind everything: bars of `contain`, the canvas. `#RRGGBB`, `#RGB` or a CSS basic colour name.
+    #[serde(default)]
+    pub background: Color,
+    /// Tracks; version 1 has exactly one, the main `video` track. Overlay and audio tracks come later.
+    pub tracks: Vec<Track>,
+}
+
+/// A track of the timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Track {
+    /// The main track: clips played one after another, each starting where the previous ends.
+    Video(VideoTrack),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoTrack {
+    pub clips: Vec<Clip>,
+}
+
+/// One item of the main track.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Clip {
+    Video(VideoClip),
+    Image(ImageClip),
+    Color(ColorClip),
+}
+
+impl Clip {
+    pub fn src(&self) -> Option<&str> {
+        match self {
+            Clip::Video(c) => Some(&c.src),
+            Clip::Image(c) => Some(&c.src),
+            Clip::Color(_) => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Clip::Video(_) => "video",
+            Clip::Image(_) => "image",
+            Clip::Color(_) => "color",
+        }
+    }
+}
+
+/// A piece of a video file, [in, out) in the file's own time.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoClip {
+    /// `http(s)://` URL or local path (relative to the spec file).
+    pub src: String,
+    /// Start in the source, seconds; snaps to the output frame grid.
+    #[serde(rename = "in", default)]
+    pub in_: f64,
+    /// End in the source, seconds (exclusive); snaps to the output frame grid. Absent: the end of the media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<f64>,
+    #[serde(default)]
+    pub fit: Fit,
+    /// Linear gain of the clip's own audio, 0–10 (1 = unchanged).
+    #[serde(default = "one")]
+    pub volume: f64,
+    /// Replace the clip's own audio with silence.
+    #[serde(default)]
+    pub mute: bool,
+}
+
+/// A still image shown for `duration` seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageClip {
+    /// `http(s)://` URL or local path (relative to the spec file). JPEG, PNG, WebP, GIF (first frame), BMP, TIFF.
+    pub src: String,
+    /// Seconds; snaps to the output frame grid.
+    pub duration: f64,
+    #[serde(default)]
+    pub fit: Fit,
+}
+
+/// A solid colour for `duration` seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ColorClip {
+    pub color: Color,
+    /// Seconds; snaps to the output frame grid.
+    pub duration: f64,
+}
+
+/// How a picture whose shape differs from the output's fills the frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Scale to cover the whole frame, cropping the overflow (centred).
+    #[default]
+    Cover,
+    /// Scale to fit inside the frame, with bars in the background colour.
+    Contain,
+    /// Stretch to the frame, ignoring the aspect ratio.
+    Fill,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> f64 {
+    1.0
+}
+fn default_crf() -> u8 {
+    23
+}
+fn default_bitrate() -> u32 {
+    128_000
+}
+fn default_sample_rate() -> u32 {
+    48_000
+}
+fn default_channels() -> u8 {
+    2
+}
+
+/// The JSON Schema of a spec, as `cutlist schema` prints it.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Spec)).expect("schema serializes")
+}

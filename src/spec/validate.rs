@@ -1,0 +1,516 @@
+//! Reading a spec: every error at once, each with its JSON path and reason.
+//!
+//! serde stops at the first error, so the document is read part by part (the output,
+//! each track, each clip) and every part that reads is then checked for what types
+//! cannot say (ranges, in < out, frame grid, schemes).
+
+use super::*;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Longest timeline and latest source time accepted, in seconds (4 hours).
+pub const MAX_SECONDS: f64 = 4.0 * 3600.0;
+/// Most clips on one track.
+pub const MAX_CLIPS: usize = 2000;
+/// Largest output side in pixels.
+pub const MAX_SIDE: u32 = 7680;
+
+/// One problem in a spec: where (a JSON path such as `timeline.tracks[0].clips[3].out`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// All problems found in a spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidationErrors(pub Vec<SpecError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(f, "the spec has {n} error{}:", if n == 1 { "" } else { "s" })?;
+        for e in &self.0 {
+            let path = if e.path.is_empty() { "(document)" } else { &e.path };
+            write!(f, "\n  {path}: {}", e.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+#[derive(Default)]
+struct Errors(Vec<SpecError>);
+
+impl Errors {
+    fn add(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.0.push(SpecError { path: path.into(), reason: reason.into() });
+    }
+}
+
+fn join(base: &str, field: &str) -> String {
+    match (base.is_empty(), field.is_empty() || field == ".") {
+        (_, true) => base.to_string(),
+        (true, false) => field.to_string(),
+        (false, false) if field.starts_with('[') => format!("{base}{field}"),
+        (false, false) => format!("{base}.{field}"),
+    }
+}
+
+/// Deserialize one part, recording at most one error for it with its full path.
+fn read<T: DeserializeOwned>(value: Value, path: &str, errs: &mut Errors) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let inner = e.inner().to_string();
+            errs.add(join(path, &e.path().to_string()), inner);
+            None
+        }
+    }
+}
+
+fn object<'a>(v: &'a Value, path: &str, errs: &mut Errors) -> Option<&'a Map<String, Value>> {
+    match v.as_object() {
+        Some(m) => Some(m),
+        None => {
+            errs.add(path, format!("expected an object, found {}", kind_of(v)));
+            None
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn check_keys(m: &Map<String, Value>, known: &[&str], path: &str, errs: &mut Errors) {
+    for k in m.keys() {
+        if !known.contains(&k.as_str()) {
+            errs.add(join(path, k), format!("unknown field; expected one of: {}", known.join(", ")));
+        }
+    }
+}
+
+/// Read and check a spec. On success every invariant the planner relies on holds.
+pub fn parse(text: &str) -> Result<Spec, ValidationErrors> {
+    let mut errs = Errors::default();
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            errs.add("", format!("not valid JSON: {e}"));
+            return Err(ValidationErrors(errs.0));
+        }
+    };
+    let spec = read_spec(&doc, &mut errs);
+    match spec {
+        Some(s) if errs.0.is_empty() => Ok(s),
+        _ => Err(ValidationErrors(errs.0)),
+    }
+}
+
+fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
+    let top = object(doc, "", errs)?;
+    check_keys(top, &["version", "id", "output", "timeline"], "", errs);
+    for key in ["version", "id", "output", "timeline"] {
+        if !top.contains_key(key) {
+            errs.add(key, "missing (required)");
+        }
+    }
+
+    let version = top.get("version").and_then(|v| {
+        let n = v.as_u64().filter(|n| *n == SPEC_VERSION as u64);
+        if n.is_none() {
+            errs.add("version", format!("must be {SPEC_VERSION}, found {v}"));
+        }
+        n.map(|n| n as u32)
+    });
+
+    let id = top.get("id").and_then(|v| match v.as_str() {
+        Some(s) if valid_id(s) => Some(s.to_string()),
+        _ => {
+            errs.add("id", "must be a string of 1–128 characters from A-Z a-z 0-9 . _ - (not starting with . or -)");
+            None
+        }
+    });
+
+    let output: Option<Output> = top.get("output").and_then(|v| read(v.clone(), "output", errs));
+    if let Some(o) = &output {
+        check_output(o, errs);
+    }
+    let fps = output.as_ref().map(|o| o.fps).filter(|r| r.num > 0 && r.den > 0);
+
+    let timeline = top.get("timeline").and_then(|v| read_timeline(v, fps, errs));
+
+    Some(Spec { version: version?, id: id?, output: output?, timeline: timeline? })
+}
+
+fn valid_id(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && !s.starts_with(['.', '-'])
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+fn check_output(o: &Output, errs: &mut Errors) {
+    if o.path.trim().is_empty() {
+        errs.add("output.path", "must not be empty");
+    } else if o.path.contains('\0') {
+        errs.add("output.path", "must not contain a NUL character");
+    } else if let Some(scheme) = scheme_of(&o.path) {
+        errs.add(
+            "output.path",
+            format!("unsupported destination scheme {scheme:?}: only local paths are supported in this version"),
+        );
+    } else if o.path.ends_with('/') {
+        errs.add("output.path", "names a directory; give a file name such as out.mp4");
+    }
+    for (field, v) in [("width", o.width), ("height", o.height)] {
+        if !(16..=MAX_SIDE).contains(&v) {
+            errs.add(format!("output.{field}"), format!("{v} is out of range 16–{MAX_SIDE}"));
+        } else if v % 2 != 0 {
+            errs.add(format!("output.{field}"), format!("{v} is odd; yuv420p needs even sizes (try {})", v + 1));
+        }
+    }
+    let fps = o.fps.as_f64();
+    if o.fps.den == 0 || !(1.0..=120.0).contains(&fps) || o.fps.num > 1_000_000 || o.fps.den > 1_000_000 {
+        errs.add("output.fps", format!("{} is out of range 1–120 frames per second", o.fps));
+    }
+    if o.video.crf > 51 {
+        errs.add("output.video.crf", format!("{} is out of range 0–51", o.video.crf));
+    }
+    if !(32_000..=512_000).contains(&o.audio.bitrate) {
+        errs.add("output.audio.bitrate", format!("{} is out of range 32000–512000 bits per second", o.audio.bitrate));
+    }
+    if o.audio.sample_rate != 48_000 {
+        errs.add("output.audio.sample_rate", "only 48000 is supported");
+    }
+    if o.audio.channels != 2 {
+        errs.add("output.audio.channels", "only 2 (stereo) is supported");
+    }
+}
+
+fn read_timeline(v: &Value, fps: Option<Rational>, errs: &mut Errors) -> Option<Timeline> {
+    let m = object(v, "timeline", errs)?;
+    check_keys(m, &["background", "tracks"], "timeline", errs);
+    let background = match m.get("background") {
+        Some(b) => read::<Color>(b.clone(), "timeline.background", errs),
+        None => Some(Color::default()),
+    };
+    let Some(tracks_v) = m.get("tracks") else {
+        errs.add("timeline.tracks", "missing (required): give one track of type \"video\"");
+        return None;
+    };
+    let Some(arr) = tracks_v.as_array() else {
+        errs.add("timeline.tracks", format!("expected an array, found {}", kind_of(tracks_v)));
+        return None;
+    };
+    if arr.is_empty() {
+        errs.add("timeline.tracks", "the timeline is empty: give one track of type \"video\" with at least one clip");
+    }
+    let mut tracks = Vec::new();
+    let mut ok = true;
+    for (i, t) in arr.iter().enumerate() {
+        match read_track(t, &format!("timeline.tracks[{i}]"), fps, errs) {
+            Some(t) => tracks.push(t),
+            None => ok = false,
+        }
+    }
+    if arr.len() > 1 {
+        errs.add("timeline.tracks", "version 1 takes exactly one track (the main video track)");
+    }
+    if ok {
+        let total: f64 = tracks
+            .iter()
+            .flat_map(|Track::Video(t)| &t.clips)
+            .filter_map(clip_length)
+            .sum();
+        if total > MAX_SECONDS {
+            errs.add("timeline", format!("the timeline lasts {total:.0} s; the limit is {MAX_SECONDS:.0} s"));
+        }
+    }
+    Some(Timeline { background: background?, tracks }).filter(|_| ok)
+}
+
+/// A clip's length in seconds where the spec alone tells it.
+fn clip_length(c: &Clip) -> Option<f64> {
+    match c {
+        Clip::Video(v) => v.out.map(|o| o - v.in_),
+        Clip::Image(i) => Some(i.duration),
+        Clip::Color(c) => Some(c.duration),
+    }
+}
+
+/// Split an internally tagged object into its tag and the rest, so the rest can be
+/// read with exact field paths.
+fn untag(v: &Value, path: &str, allowed: &[&str], errs: &mut Errors) -> Option<(String, Value)> {
+    let m = object(v, path, errs)?;
+    let tag = match m.get("type") {
+        Some(Value::String(s)) if allowed.contains(&s.as_str()) => s.clone(),
+        Some(other) => {
+            errs.add(join(path, "type"), format!("{other} is not one of: {}", allowed.join(", ")));
+            return None;
+        }
+        None => {
+            errs.add(join(path, "type"), format!("missing (required): one of {}", allowed.join(", ")));
+            return None;
+        }
+    };
+    let mut rest = m.clone();
+    rest.remove("type");
+    Some((tag, Value::Object(rest)))
+}
+
+fn read_track(v: &Value, path: &str, fps: Option<Rational>, errs: &mut Errors) -> Option<Track> {
+    let (_tag, rest) = untag(v, path, &["video"], errs)?;
+    let m = rest.as_object().expect("untag returns an object");
+    check_keys(m, &["clips"], path, errs);
+    let clips_path = join(path, "clips");
+    let Some(arr) = m.get("clips").and_then(Value::as_array) else {
+        errs.add(clips_path, "missing or not an array: give the track's clips");
+        return None;
+    };
+    if arr.is_empty() {
+        errs.add(clips_path.clone(), "the track has no clips: the timeline is empty");
+    }
+    if arr.len() > MAX_CLIPS {
+        errs.add(clips_path.clone(), format!("{} clips; the limit is {MAX_CLIPS}", arr.len()));
+    }
+    let mut clips = Vec::with_capacity(arr.len());
+    for (j, c) in arr.iter().enumerate() {
+        let p = format!("{clips_path}[{j}]");
+        if let Some(clip) = read_clip(c, &p, errs) {
+            check_clip(&clip, &p, fps, errs);
+            clips.push(clip);
+        }
+    }
+    (clips.len() == arr.len()).then_some(Track::Video(VideoTrack { clips }))
+}
+
+fn read_clip(v: &Value, path: &str, errs: &mut Errors) -> Option<Clip> {
+    let (tag, rest) = untag(v, path, &["video", "image", "color"], errs)?;
+    match tag.as_str() {
+        "video" => read(rest, path, errs).map(Clip::Video),
+        "image" => read(rest, path, errs).map(Clip::Image),
+        _ => read(rest, path, errs).map(Clip::Color),
+    }
+}
+
+fn check_time(v: f64, path: String, errs: &mut Errors) -> bool {
+    if v < 0.0 {
+        errs.add(path, format!("{v} is negative"));
+        false
+    } else if v > MAX_SECONDS {
+        errs.add(path, format!("{v} s is beyond the {MAX_SECONDS:.0} s limit"));
+        false
+    } else {
+        true
+    }
+}
+
+fn check_length(seconds: f64, path: String, fps: Option<Rational>, errs: &mut Errors) {
+    if let Some(fps) = fps {
+        if fps.frame_at(seconds) == 0 {
+            errs.add(path, format!("{seconds} s is shorter than one frame at {fps} fps"));
+        }
+    }
+}
+
+fn check_clip(c: &Clip, path: &str, fps: Option<Rational>, errs: &mut Errors) {
+    if let Some(src) = c.src() {
+        if let Err(reason) = check_src(src) {
+            errs.add(join(path, "src"), reason);
+        }
+    }
+    match c {
+        Clip::Video(v) => {
+            let in_ok = check_time(v.in_, join(path, "in"), errs);
+            if let Some(out) = v.out {
+                if check_time(out, join(path, "out"), errs) && in_ok {
+                    if out <= v.in_ {
+                        errs.add(join(path, "out"), format!("out ({out}) must be after in ({})", v.in_));
+                    } else if let Some(fps) = fps {
+                        if fps.frame_at(out) <= fps.frame_at(v.in_) {
+                            errs.add(
+                                join(path, "out"),
+                                format!("[{}, {out}) is shorter than one frame at {fps} fps", v.in_),
+                            );
+                        }
+                    }
+                }
+            }
+            if !(0.0..=10.0).contains(&v.volume) {
+                errs.add(join(path, "volume"), format!("{} is out of range 0–10", v.volume));
+            }
+        }
+        Clip::Image(i) => {
+            if i.duration <= 0.0 {
+                errs.add(join(path, "duration"), format!("{} must be positive", i.duration));
+            } else if check_time(i.duration, join(path, "duration"), errs) {
+                check_length(i.duration, join(path, "duration"), fps, errs);
+            }
+        }
+        Clip::Color(c) => {
+            if c.duration <= 0.0 {
+                errs.add(join(path, "duration"), format!("{} must be positive", c.duration));
+            } else if check_time(c.duration, join(path, "duration"), errs) {
+                check_length(c.duration, join(path, "duration"), fps, errs);
+            }
+        }
+    }
+}
+
+/// The URL scheme of `s`, if it has one (a Windows drive letter is not a scheme).
+pub(crate) fn scheme_of(s: &str) -> Option<&str> {
+    let (scheme, _) = s.split_once("://")?;
+    (scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
+    .then_some(scheme)
+}
+
+/// Source addresses this version reads: `http(s)://` URLs and local paths.
+fn check_src(src: &str) -> Result<(), String> {
+    if src.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if src.contains('\0') {
+        return Err("must not contain a NUL character".into());
+    }
+    match scheme_of(src) {
+        None if src.contains(':') && !src.starts_with('/') && !src.starts_with("./") => Err(format!(
+            "{src:?} looks like a URL without \"//\"; use http(s)://… or a plain path (prefix ./ if the name has a colon)"
+        )),
+        None => Ok(()),
+        Some("http" | "https") => {
+            let u = url::Url::parse(src).map_err(|e| format!("not a valid URL: {e}"))?;
+            if !u.username().is_empty() || u.password().is_some() {
+                return Err("URLs with user:password@ are refused; use a signed URL instead".into());
+            }
+            if u.host_str().is_none_or(str::is_empty) {
+                return Err("the URL has no host".into());
+            }
+            Ok(())
+        }
+        Some("file") => Err("file:// URLs are not accepted; give a plain local path".into()),
+        Some(s @ ("s3" | "gs" | "az")) => Err(format!(
+            "{s}:// sources are not supported by this version yet; use a signed http(s) URL"
+        )),
+        Some(s) => Err(format!("unsupported scheme {s:?}: use http://, https:// or a local path")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(clips: &str, output_extra: &str) -> String {
+        format!(
+            r##"{{"version":1,"id":"t","output":{{"path":"o.mp4","width":320,"height":240,"fps":30{output_extra}}},
+               "timeline":{{"tracks":[{{"type":"video","clips":[{clips}]}}]}}}}"##
+        )
+    }
+
+    fn errors(text: &str) -> Vec<(String, String)> {
+        parse(text).unwrap_err().0.into_iter().map(|e| (e.path, e.reason)).collect()
+    }
+
+    #[test]
+    fn a_good_spec_reads() {
+        let s = parse(&spec_with(
+            r##"{"type":"video","src":"a.mp4","in":1,"out":2.5,"fit":"contain","volume":0.5},
+               {"type":"image","src":"https://example.com/i.jpg","duration":2},
+               {"type":"color","color":"#ff0000","duration":1}"##,
+            "",
+        ))
+        .unwrap();
+        assert_eq!(s.output.fps, Rational::new(30, 1));
+        let Track::Video(t) = &s.timeline.tracks[0];
+        assert_eq!(t.clips.len(), 3);
+    }
+
+    #[test]
+    fn every_error_at_once_with_paths() {
+        let e = errors(&spec_with(
+            r##"{"type":"video","src":"a.mp4","in":3,"out":2},
+               {"type":"image","src":"s3://b/k.jpg","duration":-1},
+               {"type":"color","color":"#zzzzzz","duration":1},
+               {"type":"video","src":"a.mp4","in":0,"out":1,"speed":2},
+               {"type":"video","src":"a.mp4","in":"x"},
+               {"type":"vidoe","src":"a.mp4"}"##,
+            r##","width":321"##,
+        ));
+        let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.contains(&"output.width"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[0].out"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[1].src"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[1].duration"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[2].color"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[3].speed") || paths.contains(&"timeline.tracks[0].clips[3]"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[4].in"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[5].type"), "{e:?}");
+        let odd = e.iter().find(|(p, _)| p == "output.width").unwrap();
+        assert!(odd.1.contains("odd"), "{odd:?}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_everywhere() {
+        let text = r##"{"version":1,"id":"t","extra":1,
+            "output":{"path":"o.mp4","width":320,"height":240,"fps":30,"video":{"crf":20,"tune":"film"}},
+            "timeline":{"backgroud":"black","tracks":[{"type":"video","clips":[{"type":"color","color":"red","duration":1,"fit":"cover"}]}]}}"##;
+        let e = errors(text);
+        let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.contains(&"extra"), "{e:?}");
+        assert!(paths.iter().any(|p| p.starts_with("output.video")), "{e:?}");
+        assert!(paths.contains(&"timeline.backgroud"), "{e:?}");
+        assert!(paths.iter().any(|p| p.starts_with("timeline.tracks[0].clips[0]")), "{e:?}");
+    }
+
+    #[test]
+    fn empty_timeline_and_sub_frame_clips() {
+        let e = errors(&spec_with("", ""));
+        assert!(e.iter().any(|(p, r)| p == "timeline.tracks[0].clips" && r.contains("empty")), "{e:?}");
+        let e = errors(&spec_with(r##"{"type":"color","color":"red","duration":0.01}"##, ""));
+        assert!(e.iter().any(|(_, r)| r.contains("shorter than one frame")), "{e:?}");
+    }
+
+    #[test]
+    fn absurd_numbers() {
+        let e = errors(&spec_with(
+            r##"{"type":"video","src":"a.mp4","in":1e300,"out":1e301,"volume":1e9}"##,
+            r##","fps":100000,"height":1000000"##,
+        ));
+        let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.contains(&"output.fps"), "{e:?}");
+        assert!(paths.contains(&"output.height"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[0].in"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[0].volume"), "{e:?}");
+    }
+
+    #[test]
+    fn bad_json_and_wrong_version() {
+        let e = errors("{\"version\":1,");
+        assert_eq!(e[0].0, "");
+        assert!(e[0].1.contains("not valid JSON"));
+        let e = errors(&spec_with(r##"{"type":"color","color":"red","duration":1}"##, "").replace("\"version\":1", "\"version\":2"));
+        assert_eq!(e[0].0, "version");
+    }
+
+    #[test]
+    fn schemes() {
+        assert!(check_src("clips/a.mp4").is_ok());
+        assert!(check_src("/abs/a.mp4").is_ok());
+        assert!(check_src("https://h/a.mp4").is_ok());
+        assert!(check_src("ftp://h/a.mp4").unwrap_err().contains("unsupported scheme"));
+        assert!(check_src("file:///etc/passwd").is_err());
+        assert!(check_src("concat:a.mp4|b.mp4").is_err());
+        assert!(check_src("https://u:p@h/a.mp4").is_err());
+    }
+}

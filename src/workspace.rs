@@ -1,0 +1,97 @@
+//! The job's workspace: one temp directory that owns every intermediate and is removed on drop.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Prefix of every workspace directory (`cutlist-<job id>-<random>`).
+pub const PREFIX: &str = "cutlist-";
+
+/// A job's temp directory. Dropping it removes it with everything in it, on success,
+/// on error, on panic (unwinding) and on cancellation (the job future is dropped).
+#[derive(Debug)]
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// Create `<parent>/cutlist-<job id>-XXXXXX`.
+    pub fn create(parent: &Path, job_id: &str) -> io::Result<Workspace> {
+        std::fs::create_dir_all(parent)?;
+        let dir = tempfile::Builder::new().prefix(&format!("{PREFIX}{job_id}-")).tempdir_in(parent)?;
+        Ok(Workspace { dir })
+    }
+
+    /// Keep the directory (for debugging) and return its path.
+    pub fn keep(self) -> PathBuf {
+        self.dir.keep()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        debug_assert!(!name.contains('/') && !name.starts_with('.'), "flat names only: {name}");
+        self.dir.path().join(name)
+    }
+
+    /// Bytes of the files in the workspace (it is flat: no subdirectories).
+    pub fn bytes(&self) -> u64 {
+        dir_bytes(self.dir.path())
+    }
+
+    /// Free bytes on the workspace's filesystem.
+    pub fn free_bytes(&self) -> io::Result<u64> {
+        free_bytes(self.dir.path())
+    }
+
+    /// Whether the workspace lives in memory (tmpfs, ramfs): then its bytes count against the memory limit.
+    pub fn ram_backed(&self) -> bool {
+        is_ram_backed(self.dir.path())
+    }
+}
+
+pub fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+fn statfs(path: &Path) -> io::Result<libc::statfs> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::other("path has a NUL"))?;
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a valid C string and s a valid out-pointer.
+    if unsafe { libc::statfs(c.as_ptr(), &mut s) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(s)
+}
+
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    let s = statfs(path)?;
+    Ok(s.f_bavail as u64 * s.f_bsize as u64)
+}
+
+pub fn is_ram_backed(path: &Path) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    statfs(path).map(|s| matches!(s.f_type as i64, TMPFS_MAGIC | RAMFS_MAGIC)).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_on_drop_even_with_files() {
+        let parent = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(parent.path(), "job-1").unwrap();
+        std::fs::write(ws.file("a.ts"), vec![0u8; 1000]).unwrap();
+        assert_eq!(ws.bytes(), 1000);
+        let p = ws.path().to_path_buf();
+        assert!(p.file_name().unwrap().to_str().unwrap().starts_with("cutlist-job-1-"));
+        drop(ws);
+        assert!(!p.exists());
+    }
+}
