@@ -237,9 +237,10 @@ fn video_chain(clip: &Clip, media: Option<&ClipMedia>, spec: &Spec, frames: u64)
         }
         (Clip::Video(vc), Some(m)) => {
             let v = m.info.video.as_ref().expect("checked by the planner");
+            // After the input seek, timestamps count from the in-point; anchoring `fps` at 0
+            // keeps a source frame that falls between output frames where it belongs.
             let mut chain = Chain::new(&["0:v:0"])
-                .then(Filter::new("setpts").opt("expr", "PTS-STARTPTS"))
-                .then(Filter::new("fps").opt("fps", fps))
+                .then(Filter::new("fps").opt("fps", fps).opt("start_time", 0u32))
                 .then_all(fit_filters(v, vc.fit, o.width, o.height, bg));
             if v.is_hdr() {
                 chain = chain.then_all(tonemap_filters(v));
@@ -255,12 +256,22 @@ fn video_chain(clip: &Clip, media: Option<&ClipMedia>, spec: &Spec, frames: u64)
     }
 }
 
+/// Whether a clip plays its own audio (read from a second, unseeked input; see [`plan`]).
+fn uses_own_audio(clip: &Clip, media: Option<&ClipMedia>) -> bool {
+    matches!((clip, media), (Clip::Video(vc), Some(m)) if m.info.audio.is_some() && !vc.mute && vc.volume > 0.0)
+}
+
 /// The audio chain of a clip: its own audio, or silence, exactly `samples` long.
-fn audio_chain(clip: &Clip, media: Option<&ClipMedia>, rate: u32, samples: u64) -> Chain {
+fn audio_chain(clip: &Clip, media: Option<&ClipMedia>, fps: Rational, rate: u32, samples: u64) -> Chain {
     let exact = [Filter::new("apad"), Filter::new("atrim").opt("end_sample", samples)];
-    match (clip, media) {
-        (Clip::Video(vc), Some(m)) if m.info.audio.is_some() && !vc.mute && vc.volume > 0.0 => {
-            let mut c = Chain::new(&["0:a:0"])
+    match clip {
+        Clip::Video(vc) if uses_own_audio(clip, media) => {
+            // Trim by the source's own timestamps, then count from the in-point; a source
+            // whose audio starts late gets silence in front (async + first_pts).
+            let start = num(fps.seconds_at(fps.frame_at(vc.in_)));
+            let mut c = Chain::new(&["1:a:0"])
+                .then(Filter::new("atrim").opt("start", start.as_str()))
+                .then(Filter::new("asetpts").opt("expr", format!("PTS-{start}/TB")))
                 .then(Filter::new("aresample").opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
                 .then(Filter::new("aformat").opt("sample_fmts", "s16").opt("channel_layouts", "stereo"));
             if vc.volume != 1.0 {
@@ -361,19 +372,30 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
         let samples = fps.sample_at(start + frames, rate) - fps.sample_at(start, rate);
         let mut g = Graph::default();
         g.push(video_chain(clip, m, spec, frames));
-        g.push(audio_chain(clip, m, rate, samples));
+        g.push(audio_chain(clip, m, fps, rate, samples));
         let graph_name = segment_name(i, "graph");
 
         let mut args = global_args();
         if let (Some(m), Some(_)) = (m, clip.src()) {
             guarded_input(&mut args, m, encoder.decoder_threads);
-            if let Clip::Video(v) = clip {
-                // Seek on the input (fast, and exact when transcoding), read a little
-                // more than needed; the graph trims to the exact frame and sample.
-                args.arg2("-ss", num(fps.seconds_at(fps.frame_at(v.in_))))
-                    .arg2("-t", num(fps.seconds_at(frames) + 0.5));
+            let seek = match clip {
+                Clip::Video(v) => fps.seconds_at(fps.frame_at(v.in_)),
+                _ => 0.0,
+            };
+            let read = fps.seconds_at(frames) + 0.5;
+            if let Clip::Video(_) = clip {
+                // Seek the video on the input (fast, and frame-exact when transcoding), read
+                // a little more than needed; the graph trims to the exact frame.
+                args.arg2("-ss", num(seek)).arg2("-t", num(read));
             }
             args.arg2("-i", m.path.display());
+            if uses_own_audio(clip, Some(m)) {
+                // The same file again, unseeked, for its audio: after an input seek FFmpeg 5.1
+                // misplaces AAC audio by up to a packet (10 ms measured), without one the
+                // timestamps are exact. Only audio is decoded from this input.
+                guarded_input(&mut args, m, encoder.decoder_threads);
+                args.arg2("-t", num(seek + read)).arg2("-i", m.path.display());
+            }
         }
         args.arg2("-filter_complex_script", &graph_name)
             .arg2("-map", "[v]")

@@ -1,0 +1,235 @@
+//! Helpers for tests with real FFmpeg: media made with lavfi, what a viewer sees and hears,
+//! the cutlist binary, and a real HTTP server on 127.0.0.1 that records its requests.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A clip of one solid colour with a sine tone (or no audio when `tone` is None).
+pub fn color_clip(dir: &Path, name: &str, color: &str, tone: Option<u32>, size: &str, fps: &str, secs: f64) -> PathBuf {
+    let path = dir.join(name);
+    let v = format!("color=c={color}:s={size}:r={fps}:d={secs}");
+    let mut args: Vec<String> = vec!["-f".into(), "lavfi".into(), "-i".into(), v];
+    if let Some(hz) = tone {
+        args.extend(["-f".into(), "lavfi".into(), "-i".into(), format!("sine=frequency={hz}:sample_rate=44100:d={secs}")]);
+    }
+    args.extend(
+        ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    args.push(path.to_str().unwrap().into());
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    path
+}
+
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("cutlist-test-").tempdir().unwrap()
+}
+
+/// Write a spec file; `clips` is the JSON of the main track's clips.
+pub fn write_spec(dir: &Path, name: &str, output: &str, w: u32, h: u32, fps: &str, background: &str, clips: &str) -> PathBuf {
+    let text = format!(
+        r#"{{"version":1,"id":"test","output":{{"path":"{output}","width":{w},"height":{h},"fps":{fps},
+            "video":{{"preset":"ultrafast"}}}},
+            "timeline":{{"background":"{background}","tracks":[{{"type":"video","clips":[{clips}]}}]}}}}"#
+    );
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+pub fn cutlist() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cutlist"));
+    c.arg("--log-format").arg("json");
+    c
+}
+
+/// Run `cutlist render SPEC` with a private workdir; returns the output and the workdir.
+pub fn render(spec: &Path, workdir: &Path, extra: &[&str]) -> Output {
+    cutlist()
+        .arg("render")
+        .arg(spec)
+        .arg("--workdir")
+        .arg(workdir)
+        .args(extra)
+        .output()
+        .expect("cutlist runs")
+}
+
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "cutlist failed ({:?}):\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The entries left in a directory.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+}
+
+/// ffprobe's view of a file, with counted packets.
+pub fn probe(file: &Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe {}", file.display());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn stream<'a>(p: &'a Value, kind: &str) -> &'a Value {
+    p["streams"].as_array().unwrap().iter().find(|s| s["codec_type"] == kind).unwrap_or_else(|| panic!("no {kind} stream"))
+}
+
+pub fn video_frames(p: &Value) -> u64 {
+    stream(p, "video")["nb_read_packets"].as_str().unwrap().parse().unwrap()
+}
+
+/// A decoded frame, downscaled to w×h RGB.
+pub struct Frame {
+    pub w: usize,
+    pub h: usize,
+    pub rgb: Vec<u8>,
+}
+
+impl Frame {
+    pub fn at(&self, x: usize, y: usize) -> (u8, u8, u8) {
+        let i = (y * self.w + x) * 3;
+        (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+    }
+}
+
+/// The frame shown at output frame number `n`, scaled to w×h.
+pub fn frame(file: &Path, n: u64, w: usize, h: usize) -> Frame {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args([
+            "-vf",
+            &format!("select=eq(n\\,{n}),scale={w}:{h}:flags=area"),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.len() == w * h * 3, "frame {n} of {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    Frame { w, h, rgb: out.stdout }
+}
+
+/// Whether `c` is within `tol` of `want` on every channel.
+pub fn near(c: (u8, u8, u8), want: (u8, u8, u8), tol: i32) -> bool {
+    (c.0 as i32 - want.0 as i32).abs() <= tol && (c.1 as i32 - want.1 as i32).abs() <= tol && (c.2 as i32 - want.2 as i32).abs() <= tol
+}
+
+/// The whole audio track as mono f32 samples at 48 kHz.
+pub fn audio(file: &Path) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-vn", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// RMS level and dominant frequency (by zero crossings) of samples [from, to) seconds.
+pub fn tone(samples: &[f32], from: f64, to: f64) -> (f32, f64) {
+    let a = (from * 48000.0) as usize;
+    let b = ((to * 48000.0) as usize).min(samples.len());
+    let s = &samples[a..b];
+    let rms = (s.iter().map(|x| x * x).sum::<f32>() / s.len() as f32).sqrt();
+    let crossings = s.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+    (rms, crossings as f64 / 2.0 / (to - from))
+}
+
+/// The cutlist result manifest written beside `output`.
+pub fn manifest(output: &Path) -> Value {
+    let p = format!("{}.json", output.display());
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))).unwrap()
+}
+
+/// A real HTTP server on 127.0.0.1 serving files from a map, recording every request path.
+pub struct Server {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Server {
+    /// `routes`: path → (status, body).
+    pub fn start(routes: Vec<(&str, u16, Vec<u8>)>) -> Server {
+        use axum::{body::Body, extract::Request, http::StatusCode, response::Response};
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let routes: Arc<Vec<(String, u16, Vec<u8>)>> = Arc::new(routes.into_iter().map(|(p, s, b)| (p.to_string(), s, b)).collect());
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let rec = requests.clone();
+        let app = axum::Router::new().fallback(move |req: Request| {
+            let rec = rec.clone();
+            let routes = routes.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                rec.lock().unwrap().push(path.clone());
+                match routes.iter().find(|(p, _, _)| *p == path) {
+                    Some((_, status, body)) => Response::builder().status(*status).body(Body::from(body.clone())).unwrap(),
+                    None => Response::builder().status(StatusCode::NOT_FOUND).body(Body::empty()).unwrap(),
+                }
+            }
+        });
+        rt.spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Server { port, requests, _rt: rt }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn hits(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// Insert an EXIF APP1 segment with the given orientation right after a JPEG's SOI marker.
+pub fn set_exif_orientation(jpeg: &Path, orientation: u16) {
+    let data = std::fs::read(jpeg).unwrap();
+    assert_eq!(&data[..2], &[0xFF, 0xD8]);
+    let mut tiff = b"MM\x00\x2a\x00\x00\x00\x08".to_vec(); // big-endian TIFF header, IFD at 8
+    tiff.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_be_bytes()); // count
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0]); // padding of the value field
+    tiff.extend_from_slice(&0u32.to_be_bytes()); // no next IFD
+    let mut app1 = b"Exif\x00\x00".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&data[2..]);
+    std::fs::write(jpeg, out).unwrap();
+}
