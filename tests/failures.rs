@@ -1,0 +1,250 @@
+//! Bad input and bad luck: a clear error naming the culprit, the documented exit code,
+//! no output file, and no temp file left behind.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const INVALID_SPEC: i32 = 3;
+const ASSET_REJECTED: i32 = 4;
+const ASSET_UNREACHABLE: i32 = 5;
+const RENDER_FAILED: i32 = 7;
+const STALLED: i32 = 9;
+const CANCELLED: i32 = 143;
+
+fn assert_clean(work: &Path, output: &Path) {
+    assert!(leftovers(work).is_empty(), "workdir not empty: {:?}", leftovers(work));
+    assert!(!output.exists(), "an output appeared: {}", output.display());
+    assert!(!Path::new(&format!("{}.json", output.display())).exists(), "a manifest appeared");
+}
+
+#[test]
+fn validate_lists_every_error_with_its_path() {
+    let d = tmp();
+    let spec = write_spec(
+        d.path(),
+        "bad.json",
+        "out.mp4",
+        321,
+        240,
+        "30",
+        "black",
+        r#"{"type":"video","src":"a.mp4","in":2,"out":1},{"type":"color","color":"nope","duration":1},{"type":"image","src":"ftp://h/x.png","duration":1,"zoom":2}"#,
+    );
+    let out = cutlist().arg("validate").arg(&spec).output().unwrap();
+    assert_eq!(out.status.code(), Some(INVALID_SPEC));
+    let err = stderr(&out);
+    for path in [
+        "output.width",
+        "timeline.tracks[0].clips[0].out",
+        "timeline.tracks[0].clips[1].color",
+        "timeline.tracks[0].clips[2]",
+    ] {
+        assert!(err.contains(path), "{path} missing from:\n{err}");
+    }
+    // The same spec given to render: same code, nothing written.
+    let work = d.path().join("work");
+    let r = render(&spec, &work, &[]);
+    assert_eq!(r.status.code(), Some(INVALID_SPEC), "{}", stderr(&r));
+    assert!(stderr(&r).contains("timeline.tracks[0].clips[0].out"));
+    assert_clean(&work, &d.path().join("out.mp4"));
+
+    let good = write_spec(d.path(), "good.json", "o.mp4", 320, 240, "30", "black", r#"{"type":"color","color":"red","duration":1},{"type":"color","color":"blue","duration":0.5}"#);
+    let out = cutlist().arg("validate").arg("--timings").arg(&good).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("clips[1]\tstart 1.000 s\tframe 30"), "{text}");
+}
+
+#[test]
+fn media_problems_name_the_clip() {
+    let d = tmp();
+    color_clip(d.path(), "short.mp4", "red", Some(440), "160x120", "30", 1.0);
+    ffmpeg(&["-f", "lavfi", "-i", "sine=d=1", d.path().join("sound.m4a").to_str().unwrap()]);
+    std::fs::write(d.path().join("page.mp4"), b"<!DOCTYPE html><html><body>not found</body></html>").unwrap();
+    let work = d.path().join("work");
+    let cases = [
+        (r#"{"type":"video","src":"short.mp4","in":0,"out":5}"#, INVALID_SPEC, "timeline.tracks[0].clips[0].out"),
+        (r#"{"type":"video","src":"sound.m4a","out":0.5}"#, INVALID_SPEC, "has no video stream"),
+        (r#"{"type":"video","src":"page.mp4","out":0.5}"#, ASSET_REJECTED, "page.mp4"),
+        (r#"{"type":"video","src":"missing.mp4","out":0.5}"#, ASSET_REJECTED, "no such file"),
+    ];
+    for (clip, code, needle) in cases {
+        let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", clip);
+        let out = render(&spec, &work, &[]);
+        assert_eq!(out.status.code(), Some(code), "{clip}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{needle} not in {}", stderr(&out));
+        assert!(stderr(&out).contains("clips[0]"), "{}", stderr(&out));
+        assert_clean(&work, &d.path().join("out.mp4"));
+    }
+}
+
+#[test]
+fn private_addresses_and_outside_paths_are_refused_without_a_request() {
+    let d = tmp();
+    let server = Server::start(vec![("/a.mp4", 200, b"\x00\x00\x00\x20ftypisom".to_vec())]);
+    let outside = tmp();
+    std::fs::write(outside.path().join("secret.mp4"), b"\x00\x00\x00\x20ftypisom").unwrap();
+    let work = d.path().join("work");
+    let port = server.port;
+    for src in [
+        server.url("/a.mp4"),
+        format!("http://localhost:{port}/a.mp4"),
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_string(),
+        "http://[::ffff:127.0.0.1]/a.mp4".to_string(),
+        outside.path().join("secret.mp4").display().to_string(),
+    ] {
+        let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{src}","out":1}}"#));
+        let t = Instant::now();
+        let out = render(&spec, &work, &[]);
+        assert_eq!(out.status.code(), Some(ASSET_REJECTED), "{src}: {}", stderr(&out));
+        assert!(stderr(&out).contains("timeline.tracks[0].clips[0].src"), "{}", stderr(&out));
+        assert!(t.elapsed() < Duration::from_secs(10), "refused fast");
+        assert_clean(&work, &d.path().join("out.mp4"));
+    }
+    assert!(server.hits().is_empty(), "the server saw requests: {:?}", server.hits());
+}
+
+#[test]
+fn http_assets_download_and_fail_clearly() {
+    let d = tmp();
+    let clip = color_clip(d.path(), "c.mp4", "red", Some(440), "160x120", "30", 1.0);
+    let server = Server::start(vec![
+        ("/c.mp4", 200, std::fs::read(&clip).unwrap()),
+        ("/busy.mp4", 503, vec![]),
+        ("/playlist.mp4", 200, b"#EXTM3U\n#EXTINF:1,\nhttp://169.254.169.254/x.ts\n".to_vec()),
+    ]);
+    let work = d.path().join("work");
+    let allow = ["--allow-private-network"];
+
+    let spec = write_spec(d.path(), "ok.json", "ok.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{}","out":1}}"#, server.url("/c.mp4")));
+    assert_ok(&render(&spec, &work, &allow));
+    assert_eq!(video_frames(&probe(&d.path().join("ok.mp4"))), 30);
+    assert!(leftovers(&work).is_empty());
+
+    for (path, code, needle) in [("/gone.mp4", ASSET_REJECTED, "404"), ("/busy.mp4", ASSET_UNREACHABLE, "503"), ("/playlist.mp4", ASSET_REJECTED, "HLS playlist")] {
+        let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{}","out":1}}"#, server.url(path)));
+        let out = render(&spec, &work, &allow);
+        assert_eq!(out.status.code(), Some(code), "{path}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(needle) && err.contains(&server.url(path)), "{err}");
+        assert_clean(&work, &d.path().join("out.mp4"));
+    }
+    // 503 was retried; 404 was not.
+    let hits = server.hits();
+    assert_eq!(hits.iter().filter(|h| *h == "/busy.mp4").count(), 3, "{hits:?}");
+    assert_eq!(hits.iter().filter(|h| *h == "/gone.mp4").count(), 1, "{hits:?}");
+}
+
+/// A shell wrapper around the real FFmpeg, for faults FFmpeg does not make on demand.
+fn ffmpeg_wrapper(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!("#!/bin/sh\ncase \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\" ;; esac\n{body}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn an_ffmpeg_failure_leaves_nothing_behind() {
+    let d = tmp();
+    color_clip(d.path(), "c.mp4", "red", Some(440), "160x120", "30", 1.0);
+    let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"c.mp4","out":1}"#);
+    // Real FFmpeg, handed an option it does not know when rendering.
+    let bad = ffmpeg_wrapper(d.path(), "ffmpeg-bad", "exec ffmpeg -no_such_option 1 \"$@\"");
+    let work = d.path().join("work");
+    let out = render(&spec, &work, &["--ffmpeg", &bad]);
+    assert_eq!(out.status.code(), Some(RENDER_FAILED), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no_such_option"), "the stderr tail is in the error: {}", stderr(&out));
+    assert!(stderr(&out).contains("timeline.tracks[0].clips[0]"));
+    assert_clean(&work, &d.path().join("out.mp4"));
+}
+
+#[test]
+fn a_stalled_ffmpeg_is_stopped_by_the_watchdog() {
+    let d = tmp();
+    color_clip(d.path(), "c.mp4", "red", Some(440), "320x240", "30", 10.0);
+    let spec = write_spec(d.path(), "s.json", "out.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"c.mp4","out":10}"#);
+    // Real FFmpeg that freezes (SIGSTOP) right after it starts.
+    let frozen = ffmpeg_wrapper(d.path(), "ffmpeg-frozen", "ffmpeg \"$@\" & pid=$!\nsleep 0.05\nkill -STOP $pid\nwait $pid");
+    let work = d.path().join("work");
+    let t = Instant::now();
+    let out = render(&spec, &work, &["--ffmpeg", &frozen, "--stall-timeout", "2"]);
+    assert_eq!(out.status.code(), Some(STALLED), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(20));
+    assert!(stderr(&out).contains("no progress"), "{}", stderr(&out));
+    assert_clean(&work, &d.path().join("out.mp4"));
+}
+
+#[test]
+fn sigterm_mid_render_cancels_cleanly() {
+    let d = tmp();
+    color_clip(d.path(), "c.mp4", "red", Some(440), "640x360", "30", 20.0);
+    let clips: Vec<&str> = (0..4).map(|_| r#"{"type":"video","src":"c.mp4","out":20}"#).collect();
+    let text = format!(
+        r#"{{"version":1,"id":"long","output":{{"path":"out.mp4","width":640,"height":360,"fps":30,"video":{{"preset":"slow"}}}},
+            "timeline":{{"tracks":[{{"type":"video","clips":[{}]}}]}}}}"#,
+        clips.join(",")
+    );
+    let spec = d.path().join("long.json");
+    std::fs::write(&spec, text).unwrap();
+    let work = d.path().join("work");
+    let result = d.path().join("result.json");
+    let mut child = cutlist()
+        .arg("render")
+        .arg(&spec)
+        .arg("--workdir")
+        .arg(&work)
+        .arg("--result")
+        .arg(&result)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("cutlist ended before rendering").unwrap();
+        if line.contains(r#""phase":"render""#) {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!leftovers(&work).is_empty(), "the workspace exists mid-render");
+    let t = Instant::now();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(CANCELLED), "{rest:?}");
+    assert!(t.elapsed() < Duration::from_secs(8), "stopped well inside Cloud Run's 10 s");
+    assert_clean(&work, &d.path().join("out.mp4"));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_eq!(r["status"], "cancelled");
+    assert_eq!(r["exit_code"], CANCELLED);
+    // No FFmpeg left running in the (now gone) workspace.
+    let orphans = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path().join("cwd")).ok())
+        .filter(|cwd| cwd.starts_with(&work))
+        .count();
+    assert_eq!(orphans, 0);
+}
+
+#[test]
+fn memory_budget_refusal_says_what_to_change() {
+    let d = tmp();
+    let spec = write_spec(d.path(), "s.json", "out.mp4", 3840, 2160, "30", "black", r#"{"type":"color","color":"red","duration":1}"#);
+    let work = d.path().join("work");
+    let out = render(&spec, &work, &["--memory-limit", "256M"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lower the output resolution"), "{}", stderr(&out));
+    assert_clean(&work, &d.path().join("out.mp4"));
+}
