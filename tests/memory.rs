@@ -1,0 +1,111 @@
+//! The memory test (after the memory guide's checklist): 1080p jobs under a 512 MiB budget,
+//! memory that does not grow with the number of clips or across renders, a 4K HEVC source
+//! inside the budget, and cutlist's own share. Prints its figures (run with --nocapture).
+//!
+//! Measured one way everywhere: private memory (RssAnon + RssShmem) of cutlist and every
+//! FFmpeg child, sampled from /proc, plus the workspace's bytes when it is in RAM.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+const MIB: u64 = 1024 * 1024;
+const BUDGET: u64 = 512 * MIB;
+
+fn make_1080p_sources(dir: &Path) {
+    for k in 1..=10 {
+        let name = dir.join(format!("clip{k:02}.mp4"));
+        ffmpeg(&[
+            "-f", "lavfi", "-i", &format!("testsrc2=s=1920x1080:r=30:d=2,hue=h={}", k * 36),
+            "-f", "lavfi", "-i", &format!("sine=frequency={}:sample_rate=48000:d=2", 220 * k),
+            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-g", "30", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", name.to_str().unwrap(),
+        ]);
+    }
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=3840x2160:r=30:d=1",
+        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p",
+        dir.join("uhd_hevc.mp4").to_str().unwrap(),
+    ]);
+}
+
+/// Render with the CLI inside a 512 MiB budget; returns the manifest's memory figures.
+fn job(dir: &Path, name: &str, clips: &[String]) -> serde_json::Value {
+    let text = format!(
+        r#"{{"version":1,"id":"{name}","output":{{"path":"{name}.mp4","width":1080,"height":1920,"fps":30,
+            "video":{{"preset":"veryfast","crf":23}}}},
+            "timeline":{{"tracks":[{{"type":"video","clips":[{}]}}]}}}}"#,
+        clips.join(",")
+    );
+    let spec = dir.join(format!("{name}.json"));
+    std::fs::write(&spec, text).unwrap();
+    let work = dir.join("work");
+    let out = render(&spec, &work, &["--memory-limit", "512M"]);
+    assert_ok(&out);
+    assert!(leftovers(&work).is_empty());
+    let m = manifest(&dir.join(format!("{name}.mp4")));
+    let frames: u64 = m["clips"].as_array().unwrap().iter().map(|c| c["frames"].as_u64().unwrap()).sum();
+    assert_eq!(m["frames"].as_u64().unwrap(), frames);
+    m
+}
+
+fn mib(v: &serde_json::Value) -> f64 {
+    v.as_u64().unwrap() as f64 / MIB as f64
+}
+
+#[test]
+fn memory_stays_inside_512_mib_and_does_not_grow() {
+    let d = tmp();
+    make_1080p_sources(d.path());
+    let clip = |k: usize, start: f64| format!(r#"{{"type":"video","src":"clip{:02}.mp4","in":{start},"out":{}}}"#, k % 10 + 1, start + 0.5);
+
+    let ten: Vec<String> = (0..10).map(|k| clip(k, 0.5)).collect();
+    let forty: Vec<String> = (0..40).map(|k| clip(k, 0.25 * (k / 10) as f64)).collect();
+    let uhd = vec![clip(0, 0.0), r#"{"type":"video","src":"uhd_hevc.mp4","in":0,"out":0.5}"#.to_string(), clip(1, 0.0)];
+
+    let m10 = job(d.path(), "ten", &ten);
+    let m40 = job(d.path(), "forty", &forty);
+    let m4k = job(d.path(), "uhd", &uhd);
+
+    println!("memory (private RssAnon+RssShmem, whole tree, MiB; budget 512):");
+    println!("  {:<32} {:>8} {:>8} {:>8} {:>9} {:>6}", "job", "total", "ffmpeg", "cutlist", "estimate", "wall s");
+    for (label, m) in [("10 x 1080p clips -> 1080x1920", &m10), ("40 x 1080p clips -> 1080x1920", &m40), ("4K HEVC + 1080p -> 1080x1920", &m4k)] {
+        println!(
+            "  {label:<32} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>6.1}",
+            mib(&m["memory"]["peak"]["total"]),
+            mib(&m["memory"]["peak"]["children"]),
+            mib(&m["memory"]["peak"]["cutlist"]),
+            mib(&m["encoder"]["estimate"]),
+            m["wall_seconds"].as_f64().unwrap()
+        );
+    }
+    for m in [&m10, &m40, &m4k] {
+        assert!(m["memory"]["peak"]["total"].as_u64().unwrap() < BUDGET, "{m}");
+        assert!(m["memory"]["peak"]["cutlist"].as_u64().unwrap() < 16 * MIB, "cutlist's own memory: {m}");
+    }
+    let (p10, p40) = (mib(&m10["memory"]["peak"]["total"]), mib(&m40["memory"]["peak"]["total"]));
+    assert!(p40 <= p10 * 1.10, "40 clips peaked at {p40:.1} MiB, 10 clips at {p10:.1} MiB: memory grows with clips");
+
+    // Five renders in a row in one process, through the library API the CLI uses.
+    let spec_text = format!(
+        r#"{{"version":1,"id":"again","output":{{"path":"again.mp4","width":640,"height":360,"fps":30,"video":{{"preset":"ultrafast"}}}},
+            "timeline":{{"tracks":[{{"type":"video","clips":[{},{},{{"type":"color","color":"navy","duration":0.3}}]}}]}}}}"#,
+        clip(2, 0.0),
+        clip(3, 0.5)
+    );
+    let spec = cutlist::spec::parse(&spec_text).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let opts = cutlist::JobOptions { workdir: d.path().join("work"), ..Default::default() };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let me = std::process::id();
+    let mut after = Vec::new();
+    for _ in 0..5 {
+        rt.block_on(cutlist::render_spec(&spec, d.path(), &opts, &cancel)).unwrap();
+        after.push(cutlist::memory::private_bytes(me).unwrap());
+    }
+    let kib: Vec<u64> = after.iter().map(|b| b / 1024).collect();
+    println!("  private memory after each of 5 in-process renders (KiB): {kib:?}");
+    let growth = after[4] as i64 - after[0] as i64;
+    assert!(growth <= MIB as i64, "grew by {growth} bytes over 5 renders: {kib:?}");
+    assert!(leftovers(&d.path().join("work")).is_empty());
+}
