@@ -54,9 +54,9 @@ pub fn estimate(out_pixels: u64, in_pixels: u64, preset: Preset, threads: u32, l
     // Filters: a few frames at input and output size.
     let filters = 3 * (in_frame + out_frame);
     // x264: each frame in flight holds the picture plus half-resolution planes and
-    // motion-search data, about twice the raw frame.
+    // motion-search data, about 2.2 times the raw frame.
     let in_flight = threads as u64 + lookahead as u64 + preset_frames(preset) + 4;
-    let encoder = in_flight * out_frame * 2;
+    let encoder = in_flight * out_frame * 11 / 5;
     FFMPEG_BASE + decoder + filters + encoder
 }
 
