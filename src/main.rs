@@ -226,10 +226,7 @@ fn main() -> ExitCode {
             Command::Demo { output, run } => demo(output, &run).await,
             Command::Validate { spec, timings } => validate(&spec, timings),
             Command::Probe { src, ffprobe } => match cutlist::probe::probe(&ffprobe, &src, Duration::from_secs(60)).await {
-                Ok(info) => {
-                    println!("{}", serde_json::to_string_pretty(&info).expect("serializable"));
-                    ExitCode::SUCCESS
-                }
+                Ok(info) => print_json(&info),
                 Err(e) => {
                     let e = match e {
                         cutlist::probe::ProbeError::Rejected(reason) => Error::AssetRejected { path: String::new(), src: src.display().to_string(), reason },
@@ -238,12 +235,17 @@ fn main() -> ExitCode {
                     fail(&e, None, None)
                 }
             },
-            Command::Schema => {
-                println!("{}", serde_json::to_string_pretty(&cutlist::spec::json_schema()).expect("serializable"));
-                ExitCode::SUCCESS
-            }
+            Command::Schema => print_json(&cutlist::spec::json_schema()),
         }
     })
+}
+
+/// Print JSON to stdout; a closed pipe (`| head`) is not an error.
+fn print_json(v: &impl serde::Serialize) -> ExitCode {
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(v).expect("serializable");
+    let _ = writeln!(std::io::stdout(), "{text}");
+    ExitCode::SUCCESS
 }
 
 fn validate(path: &Path, timings: bool) -> ExitCode {

@@ -43,7 +43,8 @@ pub struct VideoStream {
     pub height: u32,
     /// Sample (pixel) aspect ratio.
     pub sar: (u32, u32),
-    /// Display rotation in degrees (0, 90, 180, 270), from the display matrix or EXIF.
+    /// Display rotation, counter-clockwise degrees as ffprobe's display matrix gives them,
+    /// normalised to 0, 90, 180 or 270 (from the display matrix, the `rotate` tag or EXIF).
     pub rotation: u32,
     pub fps: Option<Rational>,
     pub duration: Option<f64>,
@@ -203,9 +204,9 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
     })
 }
 
-/// Rotation in degrees from a `side_data_list` (display matrix): ffprobe prints the
-/// counter-clockwise angle as negative for a clockwise display turn; we keep the
-/// display turn modulo 360 (only its axis matters for fitting).
+/// Rotation in degrees from a `side_data_list` (display matrix), counter-clockwise as
+/// ffprobe prints it (an iPhone portrait clip: -90). Only its axis matters for fitting;
+/// FFmpeg's autorotate turns the pixels.
 fn rotation_of(side_data: &Value) -> Option<i64> {
     side_data.as_array()?.iter().find_map(|sd| {
         let r = &sd["rotation"];

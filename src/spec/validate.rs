@@ -514,3 +514,36 @@ mod tests {
         assert!(check_src("https://u:p@h/a.mp4").is_err());
     }
 }
+
+#[cfg(test)]
+mod doc_examples {
+    /// Every complete spec in docs/spec.md reads, so the reference cannot drift from the code.
+    #[test]
+    fn docs_examples_are_valid() {
+        let doc = include_str!("../../docs/spec.md");
+        let mut n = 0;
+        for block in doc.split("```json").skip(1) {
+            let json = block.split("```").next().unwrap();
+            super::parse(json).unwrap_or_else(|e| panic!("{e}\n{json}"));
+            n += 1;
+        }
+        assert!(n >= 2);
+        let demo = crate::demo::DEMO_SPEC.replace("{out}", "demo.mp4");
+        super::parse(&demo).unwrap();
+    }
+
+    #[test]
+    fn the_documented_error_example_holds() {
+        let e = super::parse(
+            r#"{"version":1,"id":"x","output":{"path":"o.mp4","width":1081,"height":1920,"fps":30},
+               "timeline":{"tracks":[{"type":"video","clips":[{"type":"color","color":"red","duration":1},
+               {"type":"video","src":"a.mp4","in":3,"out":2},{"type":"image","src":"b.jpg","duration":1,"zoom":2}]}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        let doc = include_str!("../../docs/spec.md");
+        for line in e.lines().skip(1) {
+            assert!(doc.contains(line.trim()), "docs/spec.md does not show {line:?}");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The smaller commands, and the filtergraph escaping checked by FFmpeg itself.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+#[test]
+fn schema_describes_the_spec() {
+    let out = cutlist().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["title"], "Spec");
+    let required: Vec<&str> = s["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for f in ["version", "id", "output", "timeline"] {
+        assert!(required.contains(&f), "{required:?}");
+    }
+    assert_eq!(s["additionalProperties"], false, "unknown fields are rejected");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["\"in\"", "\"out\"", "\"duration\"", "\"color\"", "cover", "contain", "fill", "FrameRate"] {
+        assert!(text.contains(word), "{word}");
+    }
+}
+
+#[test]
+fn probe_reports_what_a_viewer_sees() {
+    let d = tmp();
+    let raw = d.path().join("raw.mp4");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=1", "-c:v", "libx264", "-preset", "ultrafast", raw.to_str().unwrap()]);
+    let phone = d.path().join("phone.mp4");
+    ffmpeg(&["-i", raw.to_str().unwrap(), "-c", "copy", "-metadata:s:v:0", "rotate=270", phone.to_str().unwrap()]);
+    let out = cutlist().arg("probe").arg(&phone).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["video"]["width"], 320);
+    // ffprobe's display matrix says -90 (counter-clockwise): kept as 270.
+    assert_eq!(p["video"]["rotation"], 270);
+    assert_eq!(p["audio"], serde_json::Value::Null);
+
+    std::fs::write(d.path().join("page.jpg"), b"<html>not a picture</html>").unwrap();
+    let out = cutlist().arg("probe").arg(d.path().join("page.jpg")).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+/// Hostile strings survive FFmpeg's graph parser byte for byte once escaped.
+#[test]
+fn escaped_values_round_trip_through_ffmpeg() {
+    let hostile = [
+        "it's", "a:b", r"back\slash", "50% off", "%{eif:1+1:d}", "x';movie=/etc/passwd[m];[m]null", "[in]", "a,b;c",
+        "''''", r"\'\:", " lead and trail ", "=", "a=b:c=d", r"\", "'", "émoji 🎬 שלום",
+    ];
+    let d = tmp();
+    for (i, s) in hostile.iter().enumerate() {
+        let graph = format!("metadata=mode=add:key=k:value={},metadata=mode=print", cutlist::plan::graph::escape(s));
+        let script = d.path().join(format!("g{i}.txt"));
+        std::fs::write(&script, &graph).unwrap();
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostdin", "-loglevel", "info", "-f", "lavfi", "-i", "color=s=16x16:d=0.04", "-filter_script:v"])
+            .arg(&script)
+            .args(["-frames:v", "1", "-f", "null", "-"])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{s:?}: {log}");
+        assert!(!log.contains("Parsed_movie"), "{s:?} injected a filter");
+        let got = log.lines().find_map(|l| l.split_once("] k=").map(|(_, v)| v.to_string())).unwrap_or_else(|| panic!("{s:?}: {log}"));
+        assert_eq!(got, *s, "graph was {graph}");
+    }
+}
