@@ -21,6 +21,9 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 /// Largest side accepted from any input.
 pub const MAX_INPUT_SIDE: u32 = 12_000;
 const MAX_STREAMS: usize = 16;
+/// Longest source accepted (a tiny file may declare hours; only the used window is read,
+/// but a declared length this absurd is a bomb or a broken file).
+const MAX_SOURCE_SECONDS: f64 = 24.0 * 3600.0;
 const MAX_CHANNELS: u32 = 8;
 const MAX_SAMPLE_RATE: u32 = 192_000;
 
@@ -194,9 +197,13 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
     if video.is_none() && audio.is_none() {
         return Err(ProbeError::Rejected("has neither a video nor an audio stream".into()));
     }
+    let duration = num(&format["duration"]);
+    if let Some(d) = duration.filter(|d| *d > MAX_SOURCE_SECONDS) {
+        return Err(ProbeError::Rejected(format!("declares {:.1} hours; the limit is 24", d / 3600.0)));
+    }
     Ok(MediaInfo {
         format: fmt_name,
-        duration: num(&format["duration"]),
+        duration,
         size: num(&format["size"]).unwrap_or(0.0) as u64,
         streams: streams.len(),
         video,

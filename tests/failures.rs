@@ -184,6 +184,27 @@ fn a_stalled_ffmpeg_is_stopped_by_the_watchdog() {
 }
 
 #[test]
+fn the_deadline_stops_a_long_render() {
+    let d = tmp();
+    // Busy pictures (moving pattern and grain) keep x264's slow preset slow.
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=20,noise=alls=30:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+        d.path().join("c.mp4").to_str().unwrap(),
+    ]);
+    let text = r#"{"version":1,"id":"slow","output":{"path":"out.mp4","width":640,"height":360,"fps":30,"video":{"preset":"slow"}},
+        "timeline":{"tracks":[{"type":"video","clips":[{"type":"video","src":"c.mp4"},{"type":"video","src":"c.mp4"}]}]}}"#;
+    let spec = d.path().join("slow.json");
+    std::fs::write(&spec, text).unwrap();
+    let work = d.path().join("work");
+    let t = Instant::now();
+    let out = render(&spec, &work, &["--deadline", "2"]);
+    assert_eq!(out.status.code(), Some(STALLED), "{}", stderr(&out));
+    assert!(stderr(&out).contains("deadline"), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_clean(&work, &d.path().join("out.mp4"));
+}
+
+#[test]
 fn sigterm_mid_render_cancels_cleanly() {
     let d = tmp();
     color_clip(d.path(), "c.mp4", "red", Some(440), "640x360", "30", 20.0);

@@ -61,6 +61,11 @@ fn cuts_look_and_sound_as_written() {
         assert!(rms < 0.002, "silence expected at {from}–{to}: {rms}");
     }
 
+    // +faststart: the index (moov) comes before the media data (mdat).
+    let bytes = std::fs::read(&file).unwrap();
+    let at = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
+    assert!(at(b"moov") < at(b"mdat"), "moov after mdat: not faststart");
+
     // The manifest tells the same story, and the workspace is gone.
     let m = manifest(&file);
     assert_eq!(m["frames"], 141);
