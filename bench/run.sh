@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# bench/run.sh [MEDIA_DIR] [RUNS]
+# cutlist against the hand-written FFmpeg command doing the same work, in the same run, pair
+# by pair: wall time, CPU time, whole-tree peak private memory (RssAnon + RssShmem).
+# Workloads (10 × 1080p30 clips, x264 veryfast CRF 23, AAC 128k 48 kHz, +faststart):
+#   cuts:   each clip [2 s, 6 s), cover-cropped to 1080x1920, joined by cuts (40 s)
+#   concat: each clip whole at 1920x1080, back to back (80 s)
+# Media: ../shared/bench/make_media.sh when present (the shared reference media), else
+# bench/make_media.sh. Not part of the test suite: it prints figures, it does not pass or fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MEDIA=$(realpath -m "${1:-${TMPDIR:-/tmp}/cutlist-bench-media}")
+RUNS=${2:-1}
+# A file left half-written by an interrupted run would be skipped by the generators: drop it.
+for f in "$MEDIA"/clip*.mp4; do
+  [ -e "$f" ] && ! ffprobe -v error -show_entries format=duration -of csv=p=0 "$f" >/dev/null 2>&1 && rm -f "$f"
+done
+if [ -x ../shared/bench/make_media.sh ]; then ../shared/bench/make_media.sh "$MEDIA" >/dev/null; else bench/make_media.sh "$MEDIA"; fi
+cargo build --release --locked -q
+CUTLIST=$PWD/target/release/cutlist
+OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
+ENC=(-c:v libx264 -preset veryfast -crf 23 -pix_fmt yuv420p -r 30 -c:a aac -b:a 128k -ar 48000 -ac 2 -movflags +faststart)
+
+spec() { # name width height clip-json...
+  local name=$1 w=$2 h=$3; shift 3
+  local clips; clips=$(IFS=,; echo "$*")
+  cat > "$OUT/$name.json" <<JSON
+{"version":1,"id":"$name","output":{"path":"$OUT/$name-cutlist.mp4","width":$w,"height":$h,"fps":30,
+ "video":{"preset":"veryfast","crf":23},"audio":{"bitrate":128000}},
+ "timeline":{"tracks":[{"type":"video","clips":[$clips]}]}}
+JSON
+}
+cuts=(); whole=(); inputs=(); graph=""; concat=""
+for k in $(seq -w 1 10); do
+  cuts+=("{\"type\":\"video\",\"src\":\"$MEDIA/clip$k.mp4\",\"in\":2,\"out\":6,\"fit\":\"cover\"}")
+  whole+=("{\"type\":\"video\",\"src\":\"$MEDIA/clip$k.mp4\"}")
+  i=$((10#$k - 1))
+  inputs+=(-ss 2 -t 4 -i "$MEDIA/clip$k.mp4")
+  graph+="[$i:v]crop=trunc(ih*9/16/2)*2:ih,scale=1080:1920,setsar=1,format=yuv420p[v$i];[$i:a]aformat=sample_rates=48000:channel_layouts=stereo[a$i];"
+  concat+="[v$i][a$i]"
+  echo "file '$MEDIA/clip$k.mp4'" >> "$OUT/list.txt"
+done
+spec cuts 1080 1920 "${cuts[@]}"
+spec concat 1920 1080 "${whole[@]}"
+graph+="${concat}concat=n=10:v=1:a=1[v][a]"
+
+run() { python3 bench/measure.py "$@"; }
+results=()
+for r in $(seq 1 "$RUNS"); do
+  results+=("$(run cuts/cutlist "$CUTLIST" --log-format json render "$OUT/cuts.json" --allow-root "$MEDIA")")
+  results+=("$(run cuts/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex "$graph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/cuts-ffmpeg.mp4")")
+  results+=("$(run concat/cutlist "$CUTLIST" --log-format json render "$OUT/concat.json" --allow-root "$MEDIA")")
+  results+=("$(run concat/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list.txt" -map 0:v -map 0:a "${ENC[@]}" "$OUT/concat-ffmpeg.mp4")")
+done
+printf '%s\n' "${results[@]}" | python3 bench/summary.py

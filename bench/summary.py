@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Read measure.py's JSON lines on stdin; print medians per workload and tool, and the
+cutlist / ffmpeg ratios (below 1.00 means cutlist used less)."""
+import json, statistics, sys
+
+rows = [json.loads(line) for line in sys.stdin if line.strip()]
+failed = [r for r in rows if r["rc"]]
+for r in failed:
+    print("FAILED", r["label"], r["stderr_tail"])
+if failed:
+    sys.exit(1)  # a ratio against a failed run means nothing
+by = {}
+for r in rows:
+    by.setdefault(r["label"], []).append(r)
+
+def med(label, key):
+    return statistics.median(x[key] for x in by[label])
+
+print(f"{'workload':<8} {'tool':<8} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9}")
+for w in sorted({label.split("/")[0] for label in by}):
+    for t in ("cutlist", "ffmpeg"):
+        l = f"{w}/{t}"
+        print(f"{w:<8} {t:<8} {med(l, 'wall'):>7.1f} {med(l, 'cpu'):>7.1f} {med(l, 'peak_private_mib'):>9.1f}")
+    c, f = f"{w}/cutlist", f"{w}/ffmpeg"
+    print(f"{w:<8} {'ratio':<8} {med(c, 'wall') / med(f, 'wall'):>7.2f} "
+          f"{med(c, 'cpu') / med(f, 'cpu'):>7.2f} "
+          f"{med(c, 'peak_private_mib') / med(f, 'peak_private_mib'):>9.2f}")
