@@ -254,24 +254,7 @@ fn validate(path: &Path, timings: bool) -> ExitCode {
             let cutlist::spec::Track::Video(t) = &spec.timeline.tracks[0];
             println!("{}: valid ({} clips)", path.display(), t.clips.len());
             if timings {
-                // Starts that the spec alone determines (clips without `out` end where their media ends).
-                let fps = spec.output.fps;
-                let mut frame = 0u64;
-                for (i, c) in t.clips.iter().enumerate() {
-                    let len = match c {
-                        cutlist::spec::Clip::Video(v) => v.out.map(|o| fps.frame_at(o) - fps.frame_at(v.in_)),
-                        cutlist::spec::Clip::Image(im) => Some(fps.frame_at(im.duration)),
-                        cutlist::spec::Clip::Color(co) => Some(fps.frame_at(co.duration)),
-                    };
-                    println!("timeline.tracks[0].clips[{i}]\tstart {:.3} s\tframe {frame}", fps.seconds_at(frame));
-                    match len {
-                        Some(l) => frame += l,
-                        None => {
-                            println!("(later starts depend on the media's length)");
-                            break;
-                        }
-                    }
-                }
+                print_timings(&spec, t);
             }
             ExitCode::SUCCESS
         }
@@ -280,5 +263,31 @@ fn validate(path: &Path, timings: bool) -> ExitCode {
             ExitCode::from(exit::INVALID_SPEC)
         }
         Err(e) => fail(&e, None, None),
+    }
+}
+
+/// Where each clip starts on the output timeline, as far as the spec alone tells (a video
+/// clip without `out` ends where its media ends: later starts are known after probing, and
+/// the result manifest lists them all).
+fn print_timings(spec: &cutlist::spec::Spec, t: &cutlist::spec::VideoTrack) {
+    use cutlist::spec::timing;
+    let fps = spec.output.fps;
+    let known: Vec<u64> = t.clips.iter().map_while(|c| c.frames(fps)).collect();
+    let transitions = timing::transition_frames(&t.clips, fps);
+    let layout = timing::layout(&known, &transitions[..known.len()]);
+    println!("clip\tstart s\tstart frame\tframes\ttransition in s");
+    for (i, span) in layout.clips.iter().enumerate() {
+        println!(
+            "timeline.tracks[0].clips[{i}]\t{:.3}\t{}\t{}\t{:.3}",
+            fps.seconds_at(span.start),
+            span.start,
+            span.frames,
+            fps.seconds_at(transitions[i])
+        );
+    }
+    if known.len() < t.clips.len() {
+        println!("timeline.tracks[0].clips[{}] has no out: later starts depend on its media's length", known.len());
+    } else {
+        println!("total\t{:.3}\t{}", fps.seconds_at(layout.total), layout.total);
     }
 }

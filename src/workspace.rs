@@ -76,7 +76,7 @@ pub fn free_bytes(path: &Path) -> io::Result<u64> {
 pub fn is_ram_backed(path: &Path) -> bool {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
-    statfs(path).map(|s| matches!(s.f_type as i64, TMPFS_MAGIC | RAMFS_MAGIC)).unwrap_or(false)
+    statfs(path).map(|s| matches!(s.f_type, TMPFS_MAGIC | RAMFS_MAGIC)).unwrap_or(false)
 }
 
 #[cfg(test)]

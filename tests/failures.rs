@@ -57,7 +57,8 @@ fn validate_lists_every_error_with_its_path() {
     let out = cutlist().arg("validate").arg("--timings").arg(&good).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("clips[1]\tstart 1.000 s\tframe 30"), "{text}");
+    assert!(text.contains("timeline.tracks[0].clips[1]\t1.000\t30\t15"), "{text}");
+    assert!(text.contains("total\t1.500\t45"), "{text}");
 }
 
 #[test]

@@ -45,14 +45,15 @@ fn preset_frames(p: Preset) -> u64 {
     }
 }
 
-/// Estimated peak private memory of one segment run.
-pub fn estimate(out_pixels: u64, in_pixels: u64, preset: Preset, threads: u32, lookahead: u32) -> u64 {
+/// Estimated peak private memory of one segment run decoding `inputs` inputs at once
+/// (2 in a transition).
+pub fn estimate(out_pixels: u64, in_pixels: u64, inputs: u64, preset: Preset, threads: u32, lookahead: u32) -> u64 {
     let out_frame = frame_bytes(out_pixels);
     let in_frame = frame_bytes(in_pixels);
-    // Decoder: reference frames plus one in flight (threads = 1).
-    let decoder = 8 * in_frame;
-    // Filters: a few frames at input and output size.
-    let filters = 3 * (in_frame + out_frame);
+    // Decoder: reference frames plus one in flight (threads = 1), per input.
+    let decoder = 8 * in_frame * inputs;
+    // Filters: a few frames at input and output size, per input.
+    let filters = 3 * (in_frame + out_frame) * inputs;
     // x264: each frame in flight holds the picture plus half-resolution planes and
     // motion-search data, about 2.2 times the raw frame.
     let in_flight = threads as u64 + lookahead as u64 + preset_frames(preset) + 4;
@@ -61,18 +62,18 @@ pub fn estimate(out_pixels: u64, in_pixels: u64, preset: Preset, threads: u32, l
 }
 
 /// Choose the fastest settings whose estimate fits `limit` (bytes for the whole process tree).
-pub fn fit(out_w: u32, out_h: u32, max_in_pixels: u64, preset: Preset, limit: u64) -> Result<EncoderSettings, String> {
+pub fn fit(out_w: u32, out_h: u32, max_in_pixels: u64, inputs: u64, preset: Preset, limit: u64) -> Result<EncoderSettings, String> {
     let out_pixels = out_w as u64 * out_h as u64;
     let available = limit.saturating_sub(CUTLIST_RESERVE);
     let candidates = [(2, 10), (2, 5), (1, 5), (1, 0)];
     for (threads, lookahead) in candidates {
-        let e = estimate(out_pixels, max_in_pixels, preset, threads, lookahead);
+        let e = estimate(out_pixels, max_in_pixels, inputs, preset, threads, lookahead);
         if e <= available {
             return Ok(EncoderSettings { threads, lookahead, decoder_threads: 1, estimate: e });
         }
     }
     let (t, l) = candidates[candidates.len() - 1];
-    let need = estimate(out_pixels, max_in_pixels, preset, t, l) + CUTLIST_RESERVE;
+    let need = estimate(out_pixels, max_in_pixels, inputs, preset, t, l) + CUTLIST_RESERVE;
     Err(format!(
         "a {out_w}×{out_h} output ({preset} preset, largest input {:.1} MP) needs ~{} MiB even with one encoder thread; \
          the limit is {} MiB: lower the output resolution, use a faster preset, shrink the largest input, or raise the limit",
@@ -89,16 +90,16 @@ mod tests {
 
     #[test]
     fn full_hd_fits_512_mib_with_two_threads() {
-        let s = fit(1920, 1080, 1920 * 1080, Preset::Veryfast, 512 * MIB).unwrap();
+        let s = fit(1920, 1080, 1920 * 1080, 1, Preset::Veryfast, 512 * MIB).unwrap();
         assert_eq!((s.threads, s.lookahead), (2, 10));
         assert!(s.estimate < 400 * MIB, "{}", s.estimate / MIB);
     }
 
     #[test]
     fn tight_budgets_step_down_then_refuse() {
-        let s = fit(1920, 1080, 1920 * 1080, Preset::Veryfast, 200 * MIB).unwrap();
+        let s = fit(1920, 1080, 1920 * 1080, 1, Preset::Veryfast, 200 * MIB).unwrap();
         assert!(s.threads == 1 || s.lookahead < 10);
-        let e = fit(3840, 2160, 3840 * 2160, Preset::Medium, 256 * MIB).unwrap_err();
+        let e = fit(3840, 2160, 3840 * 2160, 1, Preset::Medium, 256 * MIB).unwrap_err();
         assert!(e.contains("lower the output resolution"), "{e}");
     }
 }

@@ -11,7 +11,7 @@ use std::fmt::{self, Write};
 pub const ALLOWED_FILTERS: &[&str] = &[
     "setpts", "asetpts", "fps", "scale", "crop", "pad", "setsar", "format", "tpad", "trim",
     "atrim", "loop", "color", "anullsrc", "aresample", "aformat", "volume", "apad", "zscale",
-    "tonemap", "transpose", "null", "anull",
+    "tonemap", "transpose", "null", "anull", "xfade", "fade", "afade", "amix", "concat",
 ];
 
 /// An option value.

@@ -12,9 +12,12 @@ pub mod graph;
 
 pub use budget::EncoderSettings;
 
-use crate::probe::{MediaInfo, VideoStream, CODEC_WHITELIST, FORMAT_WHITELIST, MAX_PIXELS};
-use crate::spec::{Clip, Color, Fit, Rational, Spec, SpecError, Track, ValidationErrors};
-use graph::{num, Chain, Filter, Graph};
+mod segment;
+
+use crate::probe::MediaInfo;
+use crate::spec::timing::{self, Layout};
+use crate::spec::{Clip, Rational, Spec, SpecError, Track, ValidationErrors};
+use segment::{ArgsExt, Edge, Part, Segment};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -97,197 +100,35 @@ fn strings(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
-/// Declarative argument building (after ab-av1's `CommandExt`).
-trait ArgsExt {
-    fn arg(&mut self, a: impl ToString) -> &mut Self;
-    fn arg2(&mut self, a: impl ToString, b: impl ToString) -> &mut Self;
-}
-
-impl ArgsExt for Vec<String> {
-    fn arg(&mut self, a: impl ToString) -> &mut Self {
-        self.push(a.to_string());
-        self
-    }
-    fn arg2(&mut self, a: impl ToString, b: impl ToString) -> &mut Self {
-        self.push(a.to_string());
-        self.push(b.to_string());
-        self
-    }
-}
-
-/// The options guarding one media input: local files, known demuxers and decoders, no pixel bombs.
-fn guarded_input(args: &mut Vec<String>, media: &ClipMedia, decoder_threads: u32) {
-    args.arg2("-protocol_whitelist", "file")
-        .arg2("-format_whitelist", FORMAT_WHITELIST)
-        .arg2("-codec_whitelist", CODEC_WHITELIST)
-        .arg2("-max_pixels", MAX_PIXELS)
-        .arg2("-f", &media.info.format)
-        .arg2("-threads", decoder_threads);
-    if media.info.format == "image2" {
-        args.arg2("-pattern_type", "none");
-    }
-}
-
-fn round_even(v: f64) -> u32 {
-    ((v / 2.0).round() as u32).max(1) * 2
-}
-
-/// Filters that fit a picture of display size (dw, dh) into w×h.
-fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) -> Vec<Filter> {
-    let (dw, dh) = v.display_size();
-    let scale = |sw: u32, sh: u32| Filter::new("scale").opt("w", sw).opt("h", sh).opt("flags", "bicubic");
-    match fit {
-        Fit::Fill => vec![scale(w, h), Filter::new("setsar").opt("r", 1u32)],
-        Fit::Cover => {
-            // Crop the source (cheaper than scaling first) to the output's shape, then scale.
-            let target = w as f64 / h as f64;
-            let display = dw / dh;
-            // Stored pixels per displayed pixel, horizontally (after autorotate the
-            // stored axes are the displayed ones).
-            let (cw, ch) = if v.rotation % 180 == 90 { (v.height, v.width) } else { (v.width, v.height) };
-            let sar = if v.rotation % 180 == 90 { 1.0 } else { v.sar.0 as f64 / v.sar.1 as f64 };
-            let (crop_w, crop_h) = if display > target {
-                (round_even(dh * target / sar).min(cw), ch)
-            } else {
-                (cw, round_even(dw / target).min(ch))
-            };
-            let mut fs = Vec::new();
-            if (crop_w, crop_h) != (cw, ch) {
-                fs.push(
-                    Filter::new("crop")
-                        .opt("w", crop_w)
-                        .opt("h", crop_h)
-                        .opt("x", (cw - crop_w) / 2)
-                        .opt("y", (ch - crop_h) / 2),
-                );
-            }
-            fs.push(scale(w, h));
-            fs.push(Filter::new("setsar").opt("r", 1u32));
-            fs
-        }
-        Fit::Contain => {
-            let target = w as f64 / h as f64;
-            let display = dw / dh;
-            let (sw, sh) = if display > target {
-                (w, round_even(w as f64 / display).min(h))
-            } else {
-                (round_even(h as f64 * display).min(w), h)
-            };
-            let mut fs = vec![scale(sw, sh), Filter::new("setsar").opt("r", 1u32)];
-            if (sw, sh) != (w, h) {
-                fs.push(
-                    Filter::new("pad")
-                        .opt("w", w)
-                        .opt("h", h)
-                        .opt("x", (w - sw) / 4 * 2)
-                        .opt("y", (h - sh) / 4 * 2)
-                        .opt("color", bg.ffmpeg()),
-                );
-            }
-            fs
-        }
-    }
-}
-
-/// Tone-map PQ/HLG to SDR BT.709 (at the output size, so float frames stay small).
-fn tonemap_filters(v: &VideoStream) -> Vec<Filter> {
-    let tin = v.color_transfer.clone().unwrap_or_else(|| "smpte2084".into());
-    let pin = v.color_primaries.clone().unwrap_or_else(|| "bt2020".into());
-    let min = v.color_space.clone().unwrap_or_else(|| "bt2020nc".into());
-    vec![
-        Filter::new("zscale").opt("tin", tin).opt("pin", pin).opt("min", min).opt("t", "linear").opt("npl", 100u32),
-        Filter::new("format").opt("pix_fmts", "gbrpf32le"),
-        Filter::new("zscale").opt("p", "bt709"),
-        Filter::new("tonemap").opt("tonemap", "hable").opt("desat", 0u32),
-        Filter::new("zscale").opt("t", "bt709").opt("m", "bt709").opt("r", "tv"),
-    ]
-}
-
-/// The video chain of a clip, from its input pad to `[v]`.
-fn video_chain(clip: &Clip, media: Option<&ClipMedia>, spec: &Spec, frames: u64) -> Chain {
-    let o = &spec.output;
-    let fps = o.fps.to_string();
-    let bg = spec.timeline.background;
-    let tail = [
-        Filter::new("trim").opt("end_frame", frames),
-        Filter::new("format").opt("pix_fmts", "yuv420p"),
-    ];
-    match (clip, media) {
-        (Clip::Color(c), _) => Chain::new(&[])
-            .then(Filter::new("color").opt("c", c.color.ffmpeg()).opt("s", format!("{}x{}", o.width, o.height)).opt("r", fps))
-            .then_all(tail)
-            .to("v"),
-        (Clip::Image(i), Some(m)) => {
-            let v = m.info.video.as_ref().expect("checked by the planner");
-            // Decode and fit the still once, then repeat that one small frame (one spare
-            // repeat: `fps` drops the last frame at the end of the stream; trim cuts exactly).
-            let mut fs = fit_filters(v, i.fit, o.width, o.height, bg);
-            if v.is_hdr() {
-                fs.extend(tonemap_filters(v));
-            }
-            Chain::new(&["0:v:0"])
-                .then(Filter::new("trim").opt("end_frame", 1u32))
-                .then_all(fs)
-                .then(Filter::new("format").opt("pix_fmts", "yuv420p"))
-                .then(Filter::new("loop").opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
-                .then(Filter::new("setpts").opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
-                .then(Filter::new("fps").opt("fps", fps))
-                .then_all(tail)
-                .to("v")
-        }
-        (Clip::Video(vc), Some(m)) => {
-            let v = m.info.video.as_ref().expect("checked by the planner");
-            // After the input seek, timestamps count from the in-point; anchoring `fps` at 0
-            // keeps a source frame that falls between output frames where it belongs.
-            let mut chain = Chain::new(&["0:v:0"])
-                .then(Filter::new("fps").opt("fps", fps).opt("start_time", 0u32))
-                .then_all(fit_filters(v, vc.fit, o.width, o.height, bg));
-            if v.is_hdr() {
-                chain = chain.then_all(tonemap_filters(v));
-            }
-            // Pad with the last frame if the stream ends a little early (never more than the clip).
-            let pad = o.fps.seconds_at(frames);
-            chain
-                .then(Filter::new("tpad").opt("stop_mode", "clone").opt("stop_duration", pad))
-                .then_all(tail)
-                .to("v")
-        }
-        _ => unreachable!("media present for every clip with a source"),
-    }
-}
-
-/// Whether a clip plays its own audio (read from a second, unseeked input; see [`plan`]).
-fn uses_own_audio(clip: &Clip, media: Option<&ClipMedia>) -> bool {
-    matches!((clip, media), (Clip::Video(vc), Some(m)) if m.info.audio.is_some() && !vc.mute && vc.volume > 0.0)
-}
-
-/// The audio chain of a clip: its own audio, or silence, exactly `samples` long.
-fn audio_chain(clip: &Clip, media: Option<&ClipMedia>, fps: Rational, rate: u32, samples: u64) -> Chain {
-    let exact = [Filter::new("apad"), Filter::new("atrim").opt("end_sample", samples)];
-    match clip {
-        Clip::Video(vc) if uses_own_audio(clip, media) => {
-            // Trim by the source's own timestamps, then count from the in-point; a source
-            // whose audio starts late gets silence in front (async + first_pts).
-            let start = num(fps.seconds_at(fps.frame_at(vc.in_)));
-            let mut c = Chain::new(&["1:a:0"])
-                .then(Filter::new("atrim").opt("start", start.as_str()))
-                .then(Filter::new("asetpts").opt("expr", format!("PTS-{start}/TB")))
-                .then(Filter::new("aresample").opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
-                .then(Filter::new("aformat").opt("sample_fmts", "s16").opt("channel_layouts", "stereo"));
-            if vc.volume != 1.0 {
-                c = c.then(Filter::new("volume").opt("volume", vc.volume));
-            }
-            c.then_all(exact).to("a")
-        }
-        _ => Chain::new(&[])
-            .then(Filter::new("anullsrc").opt("r", rate).opt("cl", "stereo"))
-            .then(Filter::new("atrim").opt("end_sample", samples))
-            .to("a"),
-    }
-}
-
 fn segment_name(i: usize, ext: &str) -> String {
     format!("seg_{i:04}.{ext}")
+}
+
+/// A piece of the main track that one segment run renders.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Piece {
+    /// Clip-local frames [from, to) of one clip, alone on screen.
+    Body { clip: usize, from: u64, to: u64 },
+    /// The transition into clip `into`: the last frames of clip `into − 1` over its first.
+    Transition { into: usize },
+}
+
+/// The pieces of a laid-out track, in output order: each clip's body between its
+/// transitions, and each transition (empty bodies are left out).
+fn pieces(layout: &Layout) -> Vec<Piece> {
+    let n = layout.clips.len();
+    let mut out = Vec::with_capacity(2 * n);
+    for (i, span) in layout.clips.iter().enumerate() {
+        if layout.transitions[i] > 0 {
+            out.push(Piece::Transition { into: i });
+        }
+        let from = layout.transitions[i];
+        let to = span.frames - layout.transitions.get(i + 1).copied().unwrap_or(0);
+        if to > from {
+            out.push(Piece::Body { clip: i, from, to });
+        }
+    }
+    out
 }
 
 /// Build the plan. Errors are spec errors found only now that the media is known
@@ -349,9 +190,16 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
         }
         lengths.push(frames);
     }
+    let transitions = timing::transition_frames(&track.clips, fps);
+    if errs.is_empty() {
+        for (i, reason) in timing::check(&lengths, &transitions, fps) {
+            err(&mut errs, format!("timeline.tracks[0].clips[{i}].transition.duration"), reason);
+        }
+    }
     if !errs.is_empty() {
         return Err(crate::Error::InvalidSpec(ValidationErrors(errs)));
     }
+    let layout = timing::layout(&lengths, &transitions);
 
     let max_in_pixels = media
         .iter()
@@ -361,42 +209,44 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
         .max()
         .unwrap_or(0)
         .max(o.width as u64 * o.height as u64);
-    let encoder = budget::fit(o.width, o.height, max_in_pixels, o.video.preset, limit).map_err(crate::Error::MemoryBudget)?;
+    let inputs_in_play = if transitions.iter().any(|&d| d > 0) { 2 } else { 1 };
+    let encoder =
+        budget::fit(o.width, o.height, max_in_pixels, inputs_in_play, o.video.preset, limit).map_err(crate::Error::MemoryBudget)?;
 
-    let mut steps = Vec::with_capacity(track.clips.len() + 1);
-    let mut clips = Vec::with_capacity(track.clips.len());
-    let mut start = 0u64;
-    for (i, (clip, &frames)) in track.clips.iter().zip(&lengths).enumerate() {
-        let path = format!("timeline.tracks[0].clips[{i}]");
-        let m = media.get(i).and_then(Option::as_ref);
-        let samples = fps.sample_at(start + frames, rate) - fps.sample_at(start, rate);
-        let mut g = Graph::default();
-        g.push(video_chain(clip, m, spec, frames));
-        g.push(audio_chain(clip, m, fps, rate, samples));
-        let graph_name = segment_name(i, "graph");
-
-        let mut args = global_args();
-        if let (Some(m), Some(_)) = (m, clip.src()) {
-            guarded_input(&mut args, m, encoder.decoder_threads);
-            let seek = match clip {
-                Clip::Video(v) => fps.seconds_at(fps.frame_at(v.in_)),
-                _ => 0.0,
-            };
-            let read = fps.seconds_at(frames) + 0.5;
-            if let Clip::Video(_) = clip {
-                // Seek the video on the input (fast, and frame-exact when transcoding), read
-                // a little more than needed; the graph trims to the exact frame.
-                args.arg2("-ss", num(seek)).arg2("-t", num(read));
+    let part = |clip: usize, from: u64, frames: u64, at: u64| Part {
+        clip: &track.clips[clip],
+        media: media.get(clip).and_then(Option::as_ref),
+        from,
+        frames,
+        at,
+    };
+    let pieces = pieces(&layout);
+    let mut steps = Vec::with_capacity(pieces.len() + 1);
+    let mut at = 0u64;
+    for (k, piece) in pieces.iter().enumerate() {
+        let mut seg = Segment::new(spec, encoder.decoder_threads, global_args());
+        let (label, frames) = match *piece {
+            Piece::Body { clip, from, to } => {
+                let p = part(clip, from, to - from, at);
+                // A clip's own sound fades for 5 ms at a hard cut (never where it continues
+                // into a transition segment of the same clip).
+                let edge = |open: bool| if open { Edge::Open } else { Edge::Cut };
+                let edges = (edge(from > 0), edge(to < lengths[clip]));
+                seg.video(&p, "v");
+                seg.audio(&p, edges, "a");
+                (format!("rendering timeline.tracks[0].clips[{clip}] ({})", track.clips[clip].kind()), to - from)
             }
-            args.arg2("-i", m.path.display());
-            if uses_own_audio(clip, Some(m)) {
-                // The same file again, unseeked, for its audio: after an input seek FFmpeg 5.1
-                // misplaces AAC audio by up to a packet (10 ms measured), without one the
-                // timestamps are exact. Only audio is decoded from this input.
-                guarded_input(&mut args, m, encoder.decoder_threads);
-                args.arg2("-t", num(seek + read)).arg2("-i", m.path.display());
+            Piece::Transition { into } => {
+                let d = transitions[into];
+                let a = part(into - 1, lengths[into - 1] - d, d, at);
+                let b = part(into, 0, d, at);
+                let t = track.clips[into].transition().expect("a transition piece has a transition");
+                seg.transition(&a, &b, t, "v", "a");
+                (format!("rendering the transition into timeline.tracks[0].clips[{into}] ({:?})", t.kind).to_lowercase(), d)
             }
-        }
+        };
+        let graph_name = segment_name(k, "graph");
+        let mut args = seg.args;
         args.arg2("-filter_complex_script", &graph_name)
             .arg2("-map", "[v]")
             .arg2("-c:v", "libx264")
@@ -406,32 +256,32 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
             .arg2("-threads", encoder.threads)
             .arg2("-x264-params", format!("rc-lookahead={}", encoder.lookahead))
             .arg2("-f", "mpegts")
-            .arg(segment_name(i, "ts"))
+            .arg(segment_name(k, "ts"))
             .arg2("-map", "[a]")
             .arg2("-c:a", "pcm_s16le")
             .arg2("-f", "wav")
-            .arg(segment_name(i, "wav"));
-        steps.push(Step {
-            label: format!("rendering {path} ({})", clip.kind()),
-            args,
-            files: vec![ScriptFile { name: graph_name, contents: g.to_string() }],
-            frames,
-        });
-        clips.push(ClipTiming {
-            path,
-            start_frame: start,
-            frames,
-            start: fps.seconds_at(start),
-            duration: fps.seconds_at(frames),
-        });
-        start += frames;
+            .arg(segment_name(k, "wav"));
+        steps.push(Step { label, args, files: vec![ScriptFile { name: graph_name, contents: seg.graph.to_string() }], frames });
+        at += frames;
     }
-    let total = start;
+    debug_assert_eq!(at, layout.total);
+    let total = layout.total;
+    let clips = layout
+        .clips
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ClipTiming {
+            path: format!("timeline.tracks[0].clips[{i}]"),
+            start_frame: s.start,
+            frames: s.frames,
+            start: fps.seconds_at(s.start),
+            duration: fps.seconds_at(s.frames),
+        })
+        .collect();
+    let segments = pieces.len();
 
     // Join: video by stream copy, audio encoded once over the whole timeline.
-    let list = |ext: &str| -> String {
-        (0..track.clips.len()).map(|i| format!("file '{}'\n", segment_name(i, ext))).collect()
-    };
+    let list = |ext: &str| -> String { (0..segments).map(|i| format!("file '{}'\n", segment_name(i, ext))).collect() };
     let mut args = global_args();
     args.arg2("-protocol_whitelist", "file")
         .arg2("-f", "concat")

@@ -193,3 +193,62 @@ fn over_budget_is_refused_with_advice() {
     let e = plan(&s, &[None], 256 * MIB).unwrap_err();
     assert!(matches!(e, crate::Error::MemoryBudget(ref m) if m.contains("limit is 256 MiB")), "{e}");
 }
+
+#[test]
+fn transitions_overlap_clips_and_get_their_own_segments() {
+    let s = spec(
+        640,
+        360,
+        r##"{"type":"video","src":"a.mp4","in":0,"out":3},
+           {"type":"video","src":"b.mp4","in":1,"out":3,"transition":{"type":"crossfade","duration":0.5}},
+           {"type":"color","color":"blue","duration":2,"transition":{"type":"fade","color":"white","duration":1}}"##,
+    );
+    let m = vec![
+        media("/ws/a.mp4", Some(video(640, 360, 8.0)), true),
+        media("/ws/b.mp4", Some(video(640, 360, 8.0)), true),
+        None,
+    ];
+    let p = plan(&s, &m, 512 * MIB).unwrap();
+    // 90 + 60 + 60 frames, less 15 and 30 of overlap.
+    assert_eq!(p.expected.frames, 165);
+    let starts: Vec<u64> = p.clips.iter().map(|c| c.start_frame).collect();
+    assert_eq!(starts, vec![0, 75, 105]);
+    // a body, a→b, b body, b→blue, blue body, join.
+    let frames: Vec<u64> = p.steps.iter().map(|s| s.frames).collect();
+    assert_eq!(frames, vec![75, 15, 15, 30, 30, 165]);
+    let xfade = &p.steps[1].files[0].contents;
+    assert!(xfade.contains("xfade=transition=fade:duration=0.5:offset=0"), "{xfade}");
+    // Both clips' sound in the overlap, crossfaded; the a-side continues from a's body.
+    assert!(xfade.contains("atrim=start=2.5"), "{xfade}");
+    assert!(xfade.contains("amix=inputs=2:normalize=0"), "{xfade}");
+    let inputs = p.steps[1].args.iter().filter(|a| *a == "-i").count();
+    assert_eq!(inputs, 4, "two clips in play, each with its audio input");
+    let fade = &p.steps[3].files[0].contents;
+    assert!(fade.contains("fade=t=out:s=0:n=15:color=0xFFFFFF") || fade.contains("color=white"), "{fade}");
+    assert!(fade.contains("concat=n=2:v=1:a=0"), "{fade}");
+    // Bodies next to a transition continue seamlessly: no cut fade on that side.
+    let body_a = &p.steps[0].files[0].contents;
+    assert!(body_a.contains("afade=t=in") && !body_a.contains("afade=t=out"), "{body_a}");
+    let samples: u64 = p.steps[..5]
+        .iter()
+        .map(|st| {
+            let g = &st.files[0].contents;
+            let at = g.rfind("end_sample=").unwrap() + "end_sample=".len();
+            g[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(samples, p.expected.samples);
+}
+
+#[test]
+fn a_transition_longer_than_its_clip_is_an_error_naming_it() {
+    let s = spec(
+        320,
+        240,
+        r##"{"type":"video","src":"a.mp4"},{"type":"color","color":"red","duration":2,"transition":{"type":"wipeleft","duration":1.5}}"##,
+    );
+    let m = vec![media("/ws/a.mp4", Some(video(320, 240, 1.0)), true), None];
+    let crate::Error::InvalidSpec(e) = plan(&s, &m, 512 * MIB).unwrap_err() else { panic!() };
+    assert_eq!(e.0[0].path, "timeline.tracks[0].clips[1].transition.duration");
+    assert!(e.0[0].reason.contains("longer than the clips"), "{}", e.0[0].reason);
+}

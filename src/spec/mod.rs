@@ -5,6 +5,7 @@
 
 mod color;
 pub mod time;
+pub mod timing;
 mod validate;
 
 pub use color::Color;
@@ -207,6 +208,26 @@ impl Clip {
         }
     }
 
+    /// The transition into this clip from the previous one, if not a plain cut.
+    pub fn transition(&self) -> Option<&Transition> {
+        let t = match self {
+            Clip::Video(c) => c.transition.as_ref(),
+            Clip::Image(c) => c.transition.as_ref(),
+            Clip::Color(c) => c.transition.as_ref(),
+        };
+        t.filter(|t| t.kind != TransitionKind::Cut)
+    }
+
+    /// The clip's length in output frames where the spec alone tells it (a video clip
+    /// without `out` ends where its media ends: known only after probing).
+    pub fn frames(&self, fps: Rational) -> Option<u64> {
+        match self {
+            Clip::Video(v) => v.out.map(|o| fps.frame_at(o).saturating_sub(fps.frame_at(v.in_))),
+            Clip::Image(i) => Some(fps.frame_at(i.duration)),
+            Clip::Color(c) => Some(fps.frame_at(c.duration)),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Clip::Video(_) => "video",
@@ -236,6 +257,9 @@ pub struct VideoClip {
     /// Replace the clip's own audio with silence.
     #[serde(default)]
     pub mute: bool,
+    /// How this clip enters from the previous one (default: a cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
 }
 
 /// A still image shown for `duration` seconds.
@@ -248,6 +272,9 @@ pub struct ImageClip {
     pub duration: f64,
     #[serde(default)]
     pub fit: Fit,
+    /// How this clip enters from the previous one (default: a cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
 }
 
 /// A solid colour for `duration` seconds.
@@ -257,6 +284,102 @@ pub struct ColorClip {
     pub color: Color,
     /// Seconds; snaps to the output frame grid.
     pub duration: f64,
+    /// How this clip enters from the previous one (default: a cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
+}
+
+/// How a clip enters from the previous one. Every transition but `cut` *overlaps* the two
+/// clips by `duration`: the incoming clip starts `duration` before the outgoing one ends,
+/// so each transition shortens the timeline by its duration (see docs/spec.md).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    #[serde(rename = "type")]
+    pub kind: TransitionKind,
+    /// Seconds; snaps to the output frame grid. Ignored for `cut`.
+    #[serde(default)]
+    pub duration: f64,
+    /// The colour `fade` passes through (default black).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<Color>,
+}
+
+/// The kinds of transition. `crossfade` (alias `dissolve`) blends the two pictures; `fade`
+/// goes to a colour over the first half and comes from it over the second; the rest are
+/// FFmpeg `xfade` patterns of the same name. The clips' audio crossfades over the same span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TransitionKind {
+    Cut,
+    Fade,
+    #[serde(alias = "dissolve")]
+    Crossfade,
+    Wipeleft,
+    Wiperight,
+    Wipeup,
+    Wipedown,
+    Slideleft,
+    Slideright,
+    Slideup,
+    Slidedown,
+    Smoothleft,
+    Smoothright,
+    Smoothup,
+    Smoothdown,
+    Circleopen,
+    Circleclose,
+    Circlecrop,
+    Rectcrop,
+    Radial,
+    Horzopen,
+    Horzclose,
+    Vertopen,
+    Vertclose,
+    Diagtl,
+    Diagtr,
+    Diagbl,
+    Diagbr,
+    Pixelize,
+    Zoomin,
+}
+
+impl TransitionKind {
+    /// The `xfade` transition that draws it (`None` for cut and fade-through-colour).
+    pub fn xfade(self) -> Option<&'static str> {
+        use TransitionKind::*;
+        Some(match self {
+            Cut | Fade => return None,
+            Crossfade => "fade",
+            Wipeleft => "wipeleft",
+            Wiperight => "wiperight",
+            Wipeup => "wipeup",
+            Wipedown => "wipedown",
+            Slideleft => "slideleft",
+            Slideright => "slideright",
+            Slideup => "slideup",
+            Slidedown => "slidedown",
+            Smoothleft => "smoothleft",
+            Smoothright => "smoothright",
+            Smoothup => "smoothup",
+            Smoothdown => "smoothdown",
+            Circleopen => "circleopen",
+            Circleclose => "circleclose",
+            Circlecrop => "circlecrop",
+            Rectcrop => "rectcrop",
+            Radial => "radial",
+            Horzopen => "horzopen",
+            Horzclose => "horzclose",
+            Vertopen => "vertopen",
+            Vertclose => "vertclose",
+            Diagtl => "diagtl",
+            Diagtr => "diagtr",
+            Diagbl => "diagbl",
+            Diagbr => "diagbr",
+            Pixelize => "pixelize",
+            Zoomin => "zoomin",
+        })
+    }
 }
 
 /// How a picture whose shape differs from the output's fills the frame.

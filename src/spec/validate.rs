@@ -287,11 +287,23 @@ fn read_track(v: &Value, path: &str, fps: Option<Rational>, errs: &mut Errors) -
     for (j, c) in arr.iter().enumerate() {
         let p = format!("{clips_path}[{j}]");
         if let Some(clip) = read_clip(c, &p, errs) {
-            check_clip(&clip, &p, fps, errs);
+            check_clip(&clip, &p, j, fps, errs);
             clips.push(clip);
         }
     }
-    (clips.len() == arr.len()).then_some(Track::Video(VideoTrack { clips }))
+    if clips.len() != arr.len() {
+        return None;
+    }
+    if let Some(fps) = fps {
+        // Transitions that cannot fit their clips, where the spec alone tells the lengths
+        // (the planner checks the rest once the media is probed).
+        const UNKNOWN: u64 = u64::MAX / 4;
+        let lengths: Vec<u64> = clips.iter().map(|c| c.frames(fps).unwrap_or(UNKNOWN)).collect();
+        for (i, reason) in timing::check(&lengths, &timing::transition_frames(&clips, fps), fps) {
+            errs.add(format!("{clips_path}[{i}].transition.duration"), reason);
+        }
+    }
+    Some(Track::Video(VideoTrack { clips }))
 }
 
 fn read_clip(v: &Value, path: &str, errs: &mut Errors) -> Option<Clip> {
@@ -323,11 +335,38 @@ fn check_length(seconds: f64, path: String, fps: Option<Rational>, errs: &mut Er
     }
 }
 
-fn check_clip(c: &Clip, path: &str, fps: Option<Rational>, errs: &mut Errors) {
+fn check_transition(t: &Transition, path: &str, index: usize, fps: Option<Rational>, errs: &mut Errors) {
+    if t.kind == TransitionKind::Cut {
+        return;
+    }
+    if index == 0 {
+        errs.add(join(path, "transition"), "the first clip has no clip before it to transition from");
+        return;
+    }
+    if t.color.is_some() && t.kind != TransitionKind::Fade {
+        errs.add(join(path, "transition.color"), "only a transition of type \"fade\" passes through a colour");
+    }
+    let dpath = join(path, "transition.duration");
+    if t.duration <= 0.0 {
+        errs.add(dpath, format!("{} must be positive", t.duration));
+    } else if check_time(t.duration, dpath.clone(), errs) {
+        check_length(t.duration, dpath, fps, errs);
+    }
+}
+
+fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rational>, errs: &mut Errors) {
     if let Some(src) = c.src() {
         if let Err(reason) = check_src(src) {
             errs.add(join(path, "src"), reason);
         }
+    }
+    let transition = match c {
+        Clip::Video(v) => v.transition.as_ref(),
+        Clip::Image(i) => i.transition.as_ref(),
+        Clip::Color(c) => c.transition.as_ref(),
+    };
+    if let Some(t) = transition {
+        check_transition(t, path, index, fps, errs);
     }
     match c {
         Clip::Video(v) => {

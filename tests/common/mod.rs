@@ -50,6 +50,13 @@ pub fn write_spec(dir: &Path, name: &str, output: &str, w: u32, h: u32, fps: &st
     p
 }
 
+/// Write a whole spec given as JSON; `{{dir}}` nowhere needed: paths are relative to the spec.
+pub fn write_json(dir: &Path, name: &str, spec: &Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_string_pretty(spec).unwrap()).unwrap();
+    p
+}
+
 pub fn cutlist() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cutlist"));
     c.arg("--log-format").arg("json");

@@ -1,0 +1,335 @@
+//! One segment run: the inputs it opens and the filter chains that turn a piece of a clip
+//! (or the overlap of two clips in a transition) into exact frames and exact samples.
+
+use super::graph::{num, Chain, Filter, Graph};
+use super::ClipMedia;
+use crate::probe::{VideoStream, CODEC_WHITELIST, FORMAT_WHITELIST, MAX_PIXELS};
+use crate::spec::{Clip, Color, Fit, Spec, Transition, TransitionKind};
+
+/// Samples of the short fade at a hard cut, so the waveform does not jump (5 ms at 48 kHz).
+const CUT_FADE_SAMPLES: u64 = 240;
+
+/// Declarative argument building (after ab-av1's `CommandExt`).
+pub(super) trait ArgsExt {
+    fn arg(&mut self, a: impl ToString) -> &mut Self;
+    fn arg2(&mut self, a: impl ToString, b: impl ToString) -> &mut Self;
+}
+
+impl ArgsExt for Vec<String> {
+    fn arg(&mut self, a: impl ToString) -> &mut Self {
+        self.push(a.to_string());
+        self
+    }
+    fn arg2(&mut self, a: impl ToString, b: impl ToString) -> &mut Self {
+        self.push(a.to_string());
+        self.push(b.to_string());
+        self
+    }
+}
+
+/// The options guarding one media input: local files, known demuxers and decoders, no pixel bombs.
+pub(super) fn guarded_input(args: &mut Vec<String>, media: &ClipMedia, decoder_threads: u32) {
+    args.arg2("-protocol_whitelist", "file")
+        .arg2("-format_whitelist", FORMAT_WHITELIST)
+        .arg2("-codec_whitelist", CODEC_WHITELIST)
+        .arg2("-max_pixels", MAX_PIXELS)
+        .arg2("-f", &media.info.format)
+        .arg2("-threads", decoder_threads);
+    if media.info.format == "image2" {
+        args.arg2("-pattern_type", "none");
+    }
+}
+
+/// What a piece of a clip is: which clip-local frames, and where they land.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Part<'a> {
+    pub clip: &'a Clip,
+    pub media: Option<&'a ClipMedia>,
+    /// First clip-local frame.
+    pub from: u64,
+    pub frames: u64,
+    /// First output frame.
+    pub at: u64,
+}
+
+/// How a part's sound starts and ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Edge {
+    /// Continues seamlessly into the neighbouring segment (same clip).
+    Open,
+    /// A hard cut: a 5 ms fade so the waveform does not jump.
+    Cut,
+    /// Fades over the whole part (the clip's half of a crossfade).
+    Cross,
+}
+
+/// The inputs and graph of one FFmpeg run, built up part by part.
+pub(super) struct Segment<'a> {
+    spec: &'a Spec,
+    decoder_threads: u32,
+    pub args: Vec<String>,
+    pub graph: Graph,
+    inputs: usize,
+}
+
+fn round_even(v: f64) -> u32 {
+    ((v / 2.0).round() as u32).max(1) * 2
+}
+
+/// Filters that fit a picture of display size (dw, dh) into w×h.
+pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) -> Vec<Filter> {
+    let (dw, dh) = v.display_size();
+    let scale = |sw: u32, sh: u32| Filter::new("scale").opt("w", sw).opt("h", sh).opt("flags", "bicubic");
+    match fit {
+        Fit::Fill => vec![scale(w, h), Filter::new("setsar").opt("r", 1u32)],
+        Fit::Cover => {
+            // Crop the source (cheaper than scaling first) to the output's shape, then scale.
+            let target = w as f64 / h as f64;
+            let display = dw / dh;
+            // Stored pixels per displayed pixel, horizontally (after autorotate the
+            // stored axes are the displayed ones).
+            let (cw, ch) = if v.rotation % 180 == 90 { (v.height, v.width) } else { (v.width, v.height) };
+            let sar = if v.rotation % 180 == 90 { 1.0 } else { v.sar.0 as f64 / v.sar.1 as f64 };
+            let (crop_w, crop_h) = if display > target {
+                (round_even(dh * target / sar).min(cw), ch)
+            } else {
+                (cw, round_even(dw / target).min(ch))
+            };
+            let mut fs = Vec::new();
+            if (crop_w, crop_h) != (cw, ch) {
+                fs.push(
+                    Filter::new("crop")
+                        .opt("w", crop_w)
+                        .opt("h", crop_h)
+                        .opt("x", (cw - crop_w) / 2)
+                        .opt("y", (ch - crop_h) / 2),
+                );
+            }
+            fs.push(scale(w, h));
+            fs.push(Filter::new("setsar").opt("r", 1u32));
+            fs
+        }
+        Fit::Contain => {
+            let target = w as f64 / h as f64;
+            let display = dw / dh;
+            let (sw, sh) = if display > target {
+                (w, round_even(w as f64 / display).min(h))
+            } else {
+                (round_even(h as f64 * display).min(w), h)
+            };
+            let mut fs = vec![scale(sw, sh), Filter::new("setsar").opt("r", 1u32)];
+            if (sw, sh) != (w, h) {
+                fs.push(
+                    Filter::new("pad")
+                        .opt("w", w)
+                        .opt("h", h)
+                        .opt("x", (w - sw) / 4 * 2)
+                        .opt("y", (h - sh) / 4 * 2)
+                        .opt("color", bg.ffmpeg()),
+                );
+            }
+            fs
+        }
+    }
+}
+
+/// Tone-map PQ/HLG to SDR BT.709 (at the output size, so float frames stay small).
+fn tonemap_filters(v: &VideoStream) -> Vec<Filter> {
+    let tin = v.color_transfer.clone().unwrap_or_else(|| "smpte2084".into());
+    let pin = v.color_primaries.clone().unwrap_or_else(|| "bt2020".into());
+    let min = v.color_space.clone().unwrap_or_else(|| "bt2020nc".into());
+    vec![
+        Filter::new("zscale").opt("tin", tin).opt("pin", pin).opt("min", min).opt("t", "linear").opt("npl", 100u32),
+        Filter::new("format").opt("pix_fmts", "gbrpf32le"),
+        Filter::new("zscale").opt("p", "bt709"),
+        Filter::new("tonemap").opt("tonemap", "hable").opt("desat", 0u32),
+        Filter::new("zscale").opt("t", "bt709").opt("m", "bt709").opt("r", "tv"),
+    ]
+}
+
+/// Whether a clip plays its own audio (read from a second, unseeked input; see [`Segment::audio`]).
+pub(super) fn uses_own_audio(clip: &Clip, media: Option<&ClipMedia>) -> bool {
+    matches!((clip, media), (Clip::Video(vc), Some(m)) if m.info.audio.is_some() && !vc.mute && vc.volume > 0.0)
+}
+
+impl<'a> Segment<'a> {
+    pub fn new(spec: &'a Spec, decoder_threads: u32, global: Vec<String>) -> Self {
+        Segment { spec, decoder_threads, args: global, graph: Graph::default(), inputs: 0 }
+    }
+
+    /// Open `media` as the next input, optionally from `seek` for `read` seconds. Returns its index.
+    fn input(&mut self, media: &ClipMedia, seek: Option<f64>, read: Option<f64>) -> usize {
+        guarded_input(&mut self.args, media, self.decoder_threads);
+        if let Some(s) = seek {
+            self.args.arg2("-ss", num(s));
+        }
+        if let Some(t) = read {
+            self.args.arg2("-t", num(t));
+        }
+        self.args.arg2("-i", media.path.display());
+        self.inputs += 1;
+        self.inputs - 1
+    }
+
+    /// Source time of a clip-local frame.
+    fn source_time(&self, part: &Part) -> f64 {
+        let fps = self.spec.output.fps;
+        match part.clip {
+            Clip::Video(v) => fps.seconds_at(fps.frame_at(v.in_) + part.from),
+            _ => 0.0,
+        }
+    }
+
+    /// The picture of `part`, exactly `part.frames` frames at the output size, fps and
+    /// pixel format, on pad `out`.
+    pub fn video(&mut self, part: &Part, out: &str) {
+        let o = &self.spec.output;
+        let fps = o.fps.to_string();
+        let bg = self.spec.timeline.background;
+        let frames = part.frames;
+        let tail = [
+            Filter::new("trim").opt("end_frame", frames),
+            Filter::new("format").opt("pix_fmts", "yuv420p"),
+        ];
+        let chain = match (part.clip, part.media) {
+            (Clip::Color(c), _) => Chain::new(&[])
+                .then(Filter::new("color").opt("c", c.color.ffmpeg()).opt("s", format!("{}x{}", o.width, o.height)).opt("r", fps))
+                .then_all(tail),
+            (Clip::Image(im), Some(m)) => {
+                let v = m.info.video.as_ref().expect("checked by the planner");
+                let k = self.input(m, None, None);
+                // Decode and fit the still once, then repeat that one small frame (one spare
+                // repeat: `fps` drops the last frame at the end of the stream; trim cuts exactly).
+                let mut fs = fit_filters(v, im.fit, o.width, o.height, bg);
+                if v.is_hdr() {
+                    fs.extend(tonemap_filters(v));
+                }
+                Chain::new(&[&format!("{k}:v:0")])
+                    .then(Filter::new("trim").opt("end_frame", 1u32))
+                    .then_all(fs)
+                    .then(Filter::new("format").opt("pix_fmts", "yuv420p"))
+                    .then(Filter::new("loop").opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
+                    .then(Filter::new("setpts").opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
+                    .then(Filter::new("fps").opt("fps", fps))
+                    .then_all(tail)
+            }
+            (Clip::Video(vc), Some(m)) => {
+                let v = m.info.video.as_ref().expect("checked by the planner");
+                // Seek the video on the input (fast, and frame-exact when transcoding), read a
+                // little more than needed; the graph trims to the exact frame. After the seek,
+                // timestamps count from the seek point; anchoring `fps` at 0 keeps a source
+                // frame that falls between output frames where it belongs.
+                let k = self.input(m, Some(self.source_time(part)), Some(o.fps.seconds_at(frames) + 0.5));
+                let mut chain = Chain::new(&[&format!("{k}:v:0")])
+                    .then(Filter::new("fps").opt("fps", fps).opt("start_time", 0u32))
+                    .then_all(fit_filters(v, vc.fit, o.width, o.height, bg));
+                if v.is_hdr() {
+                    chain = chain.then_all(tonemap_filters(v));
+                }
+                // Pad with the last frame if the stream ends a little early (never more than the part).
+                chain
+                    .then(Filter::new("tpad").opt("stop_mode", "clone").opt("stop_duration", o.fps.seconds_at(frames)))
+                    .then_all(tail)
+            }
+            _ => unreachable!("media present for every clip with a source"),
+        };
+        self.graph.push(chain.to(out));
+    }
+
+    /// The sound of `part`: its clip's own audio or silence, exactly as many samples as its
+    /// frames span on the output timeline, shaped at each end by `edges`, on pad `out`.
+    pub fn audio(&mut self, part: &Part, edges: (Edge, Edge), out: &str) {
+        let o = &self.spec.output;
+        let (fps, rate) = (o.fps, o.audio.sample_rate);
+        let samples = fps.sample_at(part.at + part.frames, rate) - fps.sample_at(part.at, rate);
+        let mut chain = match part.clip {
+            Clip::Video(vc) if uses_own_audio(part.clip, part.media) => {
+                let m = part.media.expect("checked by uses_own_audio");
+                // The same file again, unseeked, for its audio only: after an input seek FFmpeg
+                // 5.1 misplaces AAC audio by up to a packet (10 ms measured); without one the
+                // timestamps are exact. Trim by the source's own timestamps, then count from
+                // the start; a source whose audio starts late gets silence in front.
+                let start_s = self.source_time(part);
+                let k = self.input(m, None, Some(start_s + fps.seconds_at(part.frames) + 0.5));
+                let start = num(start_s);
+                let mut c = Chain::new(&[&format!("{k}:a:0")])
+                    .then(Filter::new("atrim").opt("start", start.as_str()))
+                    .then(Filter::new("asetpts").opt("expr", format!("PTS-{start}/TB")))
+                    .then(Filter::new("aresample").opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
+                    .then(Filter::new("aformat").opt("sample_fmts", "s16").opt("channel_layouts", "stereo"));
+                if vc.volume != 1.0 {
+                    c = c.then(Filter::new("volume").opt("volume", vc.volume));
+                }
+                c.then(Filter::new("apad")).then(Filter::new("atrim").opt("end_sample", samples))
+            }
+            _ => {
+                // Silence needs no shaping.
+                let c = Chain::new(&[])
+                    .then(Filter::new("anullsrc").opt("r", rate).opt("cl", "stereo"))
+                    .then(Filter::new("atrim").opt("end_sample", samples));
+                self.graph.push(c.to(out));
+                return;
+            }
+        };
+        let fade = |t: &str, edge: Edge| {
+            let n = match edge {
+                Edge::Open => return None,
+                Edge::Cut => CUT_FADE_SAMPLES.min(samples / 4),
+                Edge::Cross => samples,
+            };
+            let start = if t == "in" { 0 } else { samples - n };
+            (n > 0).then(|| Filter::new("afade").opt("t", t).opt("ss", start).opt("ns", n).opt("curve", "tri"))
+        };
+        chain = chain.then_all(fade("in", edges.0)).then_all(fade("out", edges.1));
+        self.graph.push(chain.to(out));
+    }
+
+    /// The overlap of two clips: `a` is the end of the outgoing clip, `b` the start of the
+    /// incoming one, equally long; the pictures blend as `t` says and the sounds crossfade.
+    pub fn transition(&mut self, a: &Part, b: &Part, t: &Transition, vout: &str, aout: &str) {
+        let d = a.frames;
+        self.video(a, "ta");
+        self.video(b, "tb");
+        let chain = match t.kind.xfade() {
+            Some(name) => Chain::new(&["ta", "tb"]).then(
+                Filter::new("xfade")
+                    .opt("transition", name)
+                    .opt("duration", num(self.spec.output.fps.seconds_at(d)))
+                    .opt("offset", 0u32),
+            ),
+            None => {
+                debug_assert_eq!(t.kind, TransitionKind::Fade);
+                // To the colour over the first half, from it over the second.
+                let color = t.color.unwrap_or_default().ffmpeg();
+                let half = d / 2;
+                self.graph.push(
+                    Chain::new(&["ta"])
+                        .then(Filter::new("fade").opt("t", "out").opt("s", 0u32).opt("n", half.max(1)).opt("color", color.as_str()))
+                        .then(Filter::new("trim").opt("end_frame", half))
+                        .to("fa"),
+                );
+                self.graph.push(
+                    Chain::new(&["tb"])
+                        .then(Filter::new("trim").opt("start_frame", half))
+                        .then(Filter::new("setpts").opt("expr", "PTS-STARTPTS"))
+                        .then(Filter::new("fade").opt("t", "in").opt("s", 0u32).opt("n", (d - half).max(1)).opt("color", color.as_str()))
+                        .to("fb"),
+                );
+                Chain::new(&["fa", "fb"]).then(Filter::new("concat").opt("n", 2u32).opt("v", 1u32).opt("a", 0u32))
+            }
+        };
+        // xfade in FFmpeg 5.1 lets a frame more through behind an `fps` filter: trim exactly.
+        self.graph.push(chain.then(Filter::new("trim").opt("end_frame", d)).to(vout));
+
+        self.audio(a, (Edge::Open, Edge::Cross), "xa");
+        self.audio(b, (Edge::Cross, Edge::Open), "xb");
+        let samples = self.spec.output.fps.sample_at(a.at + d, self.spec.output.audio.sample_rate)
+            - self.spec.output.fps.sample_at(a.at, self.spec.output.audio.sample_rate);
+        self.graph.push(
+            Chain::new(&["xa", "xb"])
+                .then(Filter::new("amix").opt("inputs", 2u32).opt("normalize", 0u32).opt("duration", "longest"))
+                .then(Filter::new("atrim").opt("end_sample", samples))
+                .to(aout),
+        );
+    }
+}
