@@ -3,12 +3,12 @@
 use crate::error::{Error, Result};
 use crate::fetch::{self, FetchPolicy, Request};
 use crate::memory::{self, Peaks, Sampler};
-use crate::plan::{self, ClipMedia, ClipTiming, EncoderSettings};
+use crate::plan::{self, Assets, ClipMedia, ClipTiming, EncoderSettings};
 use crate::probe::{self, ProbeError};
 use crate::publish::{self, OutputFacts};
 use crate::render::{self, RenderOptions};
 use crate::report::ProgressReporter;
-use crate::spec::{self, Spec, Track};
+use crate::spec::{self, Spec};
 use crate::workspace::Workspace;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -88,6 +88,21 @@ pub struct JobResult {
     pub encoder: EncoderSettings,
     pub memory: MemoryReport,
     pub clips: Vec<ClipTiming>,
+    /// The finished file's loudness, measured, when the spec sets a target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<LoudnessReport>,
+}
+
+/// Loudness of the finished file (EBU R128), beside the target it was normalized to.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoudnessReport {
+    pub target: f64,
+    /// Integrated loudness, LUFS.
+    pub integrated: f64,
+    /// True peak, dBTP.
+    pub true_peak: f64,
+    /// Loudness range, LU.
+    pub lra: f64,
 }
 
 /// What `--result` holds when a job failed.
@@ -157,7 +172,7 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
         tracing::warn!(job_id = id, workspace = %ws.keep().display(), "workspace kept for debugging");
         return Err(outcome.err().unwrap_or(Error::Internal("workspace kept; run without --keep-workspace to publish".into())));
     }
-    let (facts, encoder, clips) = outcome?;
+    let (facts, encoder, clips, loudness) = outcome?;
     drop(ws);
 
     let result = JobResult {
@@ -178,6 +193,7 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
         encoder,
         memory: MemoryReport { limit, limit_source, workspace_in_ram: in_ram, peak, phases: phases.into_iter().collect() },
         clips,
+        loudness,
     };
     let manifest = opts.result.clone().unwrap_or_else(|| publish::manifest_path(&dest));
     publish::write_json(&manifest, &result)?;
@@ -204,8 +220,8 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
 /// output's size, estimated generously) plus the PCM audio.
 fn render_reserve(spec: &Spec) -> u64 {
     let o = &spec.output;
-    let Track::Video(t) = &spec.timeline.tracks[0];
-    let seconds: f64 = t
+    let seconds: f64 = spec
+        .main_track()
         .clips
         .iter()
         .map(|c| match c {
@@ -230,7 +246,7 @@ async fn run_stages(
     cancel: &CancellationToken,
     sampler: &Sampler,
     progress: &mut ProgressReporter,
-) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>)> {
+) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>)> {
     let id = spec.id.as_str();
     let reserve = render_reserve(spec);
     let free = ws.free_bytes().unwrap_or(u64::MAX);
@@ -245,18 +261,7 @@ async fn run_stages(
 
     // Fetch each distinct source once.
     sampler.phase("fetch");
-    let Track::Video(track) = &spec.timeline.tracks[0];
-    let mut requests: Vec<Request> = Vec::new();
-    let mut index_of: Vec<Option<usize>> = Vec::with_capacity(track.clips.len());
-    for (i, clip) in track.clips.iter().enumerate() {
-        index_of.push(clip.src().map(|src| match requests.iter().position(|r| r.src == src) {
-            Some(k) => k,
-            None => {
-                requests.push(Request { src: src.to_string(), used_at: format!("timeline.tracks[0].clips[{i}]") });
-                requests.len() - 1
-            }
-        }));
-    }
+    let requests: Vec<Request> = spec.sources().into_iter().map(|(src, used_at)| Request { src, used_at }).collect();
     tracing::info!(job_id = id, event = "fetching", assets = requests.len(), "fetching {} assets", requests.len());
     let progress_cell = std::sync::Mutex::new(&mut *progress);
     let mut policy = opts.fetch.clone();
@@ -282,13 +287,15 @@ async fn run_stages(
         })?;
         infos.push(info);
     }
-    let media: Vec<Option<ClipMedia>> = index_of
+    let assets: Assets = requests
         .iter()
-        .map(|k| k.map(|k| ClipMedia { path: fetched[k].path.clone(), info: infos[k].clone() }))
+        .zip(fetched)
+        .zip(infos)
+        .map(|((r, f), info)| (r.src.clone(), ClipMedia { path: f.path, info }))
         .collect();
 
     // Plan.
-    let plan = plan::plan(spec, &media, limit)?;
+    let plan = plan::plan(spec, &assets, limit)?;
     tracing::info!(
         job_id = id,
         event = "planned",
@@ -317,9 +324,19 @@ async fn run_stages(
     sampler.phase("publish");
     let rendered = ws.file(&plan.output);
     let facts = publish::verify(&opts.ffprobe, &rendered, &plan.expected).await?;
+    let loudness = match &plan.loudness {
+        Some(target) => {
+            let m = tokio::select! {
+                m = publish::measure_loudness(&opts.ffmpeg, &rendered) => m?,
+                _ = cancel.cancelled() => return Err(Error::Cancelled),
+            };
+            Some(LoudnessReport { target: target.integrated, integrated: m.integrated, true_peak: m.true_peak, lra: m.lra })
+        }
+        None => None,
+    };
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
     publish::move_into_place(&rendered, dest)?;
-    Ok((facts, plan.encoder, plan.clips))
+    Ok((facts, plan.encoder, plan.clips, loudness))
 }

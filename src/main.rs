@@ -251,7 +251,7 @@ fn print_json(v: &impl serde::Serialize) -> ExitCode {
 fn validate(path: &Path, timings: bool) -> ExitCode {
     match job::read_spec(path) {
         Ok(spec) => {
-            let cutlist::spec::Track::Video(t) = &spec.timeline.tracks[0];
+            let t = spec.main_track();
             println!("{}: valid ({} clips)", path.display(), t.clips.len());
             if timings {
                 print_timings(&spec, t);

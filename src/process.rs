@@ -114,12 +114,13 @@ impl Drop for Guard {
 }
 
 /// Run `program args…` to completion, calling `on_progress` with each progress block.
+/// Returns the tail of its stderr (some runs report measurements there).
 pub async fn run(
     program: &Path,
     args: &[String],
     opts: RunOptions<'_>,
     mut on_progress: impl FnMut(&Progress),
-) -> Result<(), RunError> {
+) -> Result<String, RunError> {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .current_dir(opts.cwd)
@@ -209,7 +210,7 @@ pub async fn run(
     let stderr = tail.await.unwrap_or_default();
     let status = outcome?;
     if status.success() {
-        return Ok(());
+        return Ok(stderr);
     }
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {

@@ -82,6 +82,29 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
     Ok(facts)
 }
 
+/// Measure the integrated loudness, true peak and loudness range of a finished file's sound.
+pub async fn measure_loudness(ffmpeg: &Path, file: &Path) -> Result<crate::plan::mix::LoudnessStats> {
+    let out = tokio::time::timeout(
+        Duration::from_secs(600),
+        tokio::process::Command::new(ffmpeg)
+            .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-protocol_whitelist", "file", "-i"])
+            .arg(file)
+            .args(["-map", "0:a:0", "-af", "loudnorm=print_format=json", "-f", "null", "-"])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .map_err(|_| Error::Internal("measuring the output's loudness took over 600 s".into()))?
+    .map_err(|e| Error::Environment(format!("cannot run FFmpeg: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    crate::plan::mix::LoudnessStats::parse(&text).ok_or_else(|| Error::Render {
+        step: "measuring the output's loudness".into(),
+        code: out.status.code().unwrap_or(-1),
+        stderr: text.lines().rev().take(3).collect::<Vec<_>>().join(" | "),
+    })
+}
+
 /// Move `rendered` to `dest` atomically: a rename when on the same filesystem, otherwise
 /// a copy to a hidden temp name beside `dest` and a rename (the temp is removed on failure).
 pub fn move_into_place(rendered: &Path, dest: &Path) -> Result<()> {

@@ -1,7 +1,8 @@
 //! Render: run a plan's FFmpeg steps in the workspace, one at a time, with progress.
 
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::plan::mix::{loudnorm_apply, LoudnessStats, LOUDNORM_MARK};
+use crate::plan::{Capture, Plan};
 use crate::process::{self, RunError, RunOptions};
 use crate::workspace::Workspace;
 use std::path::Path;
@@ -26,17 +27,19 @@ pub async fn render(
     cancel: &CancellationToken,
     mut progress: impl FnMut(f64, f64, &str),
 ) -> Result<()> {
-    // The join only copies video; weigh it as a twentieth of the encode.
-    let weight = |i: usize, frames: u64| if i + 1 == plan.steps.len() { frames as f64 / 20.0 } else { frames as f64 };
-    let total: f64 = plan.steps.iter().enumerate().map(|(i, s)| weight(i, s.frames)).sum();
+    // Runs that do not encode video (the join copies it; loudness is sound only) weigh a twentieth.
+    let weight = |s: &crate::plan::Step| if s.encodes_video { s.frames as f64 } else { s.frames as f64 / 20.0 };
+    let total: f64 = plan.steps.iter().map(weight).sum();
     let fps = plan.expected.fps.as_f64();
     let mut done = 0.0;
-    for (i, step) in plan.steps.iter().enumerate() {
+    let mut loudness: Option<LoudnessStats> = None;
+    for step in &plan.steps {
         for f in &step.files {
-            std::fs::write(ws.file(&f.name), &f.contents)
+            let contents = fill_in(&f.contents, plan, loudness.as_ref())?;
+            std::fs::write(ws.file(&f.name), contents)
                 .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display())))?;
         }
-        let w = weight(i, step.frames);
+        let w = weight(step);
         progress(done, total, &step.label);
         let run = process::run(
             &opts.ffmpeg,
@@ -54,11 +57,31 @@ pub async fn render(
             },
         )
         .await;
-        run.map_err(|e| to_error(e, &step.label, opts))?;
+        let stderr = run.map_err(|e| to_error(e, &step.label, opts))?;
+        if step.capture == Some(Capture::Loudness) {
+            let stats = LoudnessStats::parse(&stderr).ok_or_else(|| Error::Render {
+                step: step.label.clone(),
+                code: 0,
+                stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&stderr)),
+            })?;
+            tracing::info!(event = "loudness_measured", integrated = stats.integrated, true_peak = stats.true_peak, lra = stats.lra, "mix measured at {:.1} LUFS", stats.integrated);
+            loudness = Some(stats);
+        }
         done += w;
     }
     progress(total, total, "rendered");
     Ok(())
+}
+
+/// A script file's final text: the second loudness pass filled in from the first.
+fn fill_in(contents: &str, plan: &Plan, measured: Option<&LoudnessStats>) -> Result<String> {
+    if !contents.contains(LOUDNORM_MARK) {
+        return Ok(contents.to_string());
+    }
+    let (Some(target), Some(m)) = (plan.loudness.as_ref(), measured) else {
+        return Err(Error::Internal("the loudness pass ran without its measurement".into()));
+    };
+    Ok(contents.replace(LOUDNORM_MARK, &loudnorm_apply(target, m).to_string()))
 }
 
 fn last_lines(s: &str) -> String {

@@ -75,3 +75,123 @@ fn transitions_blend_overlap_and_report_their_timings() {
     assert!(rms > 0.05 && (hz - 1000.0).abs() < 25.0, "{rms} {hz}");
     assert!(leftovers(&work).is_empty());
 }
+
+/// A sine tone file (`ext` picks the format: wav, mp3…), `amp` of full scale.
+fn tone_file(dir: &std::path::Path, name: &str, hz: u32, amp: f64, secs: f64, rate: u32) -> std::path::PathBuf {
+    let p = dir.join(name);
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &format!("aevalsrc={amp}*sin(2*PI*{hz}*t):s={rate}:d={secs}"),
+        "-ac", "2", p.to_str().unwrap(),
+    ]);
+    p
+}
+
+/// Level in dB (relative to full scale) of the `hz` component of samples [from, to) s (Goertzel).
+fn band_db(s: &[f32], from: f64, to: f64, hz: f64) -> f64 {
+    let (a, b) = ((from * 48000.0) as usize, (to * 48000.0) as usize);
+    let w = 2.0 * std::f64::consts::PI * hz / 48000.0;
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in &s[a..b] {
+        let s0 = x as f64 + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+    let amp = 2.0 * power.sqrt() / (b - a) as f64;
+    20.0 * amp.max(1e-9).log10()
+}
+
+#[test]
+fn music_ducks_under_the_voice_and_comes_back() {
+    let d = tmp();
+    tone_file(d.path(), "music.mp3", 300, 0.3, 15.0, 44100);
+    tone_file(d.path(), "vo.wav", 2500, 0.3, 3.0, 48000);
+    let s = spec(
+        json!([{"type": "color", "color": "black", "duration": 12}]),
+        json!([
+            {"type": "audio", "id": "music", "duck": {"under": "vo", "depth": 12, "attack": 0.2, "release": 0.5},
+             "clips": [{"src": "music.mp3"}]},
+            {"type": "audio", "id": "vo", "clips": [{"src": "vo.wav", "start": 5}]}
+        ]),
+    );
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    let work = d.path().join("work");
+    assert_ok(&render(&spec_path, &work, &[]));
+    let file = d.path().join("out.mp4");
+    assert_eq!(video_frames(&probe(&file)), 360);
+    let a = audio(&file);
+    let before = band_db(&a, 1.0, 4.0, 300.0);
+    let ducked = band_db(&a, 5.3, 7.7, 300.0);
+    let after = band_db(&a, 9.0, 11.5, 300.0);
+    println!("music band: before {before:.2} dB, under the voice {ducked:.2} dB, after {after:.2} dB");
+    assert!(before - ducked >= 11.7 && before - ducked <= 13.0, "ducked by {:.2} dB, want 12", before - ducked);
+    assert!((after - before).abs() < 0.5, "music returns after the release: {before:.2} → {after:.2}");
+    // The voice is heard only where it was placed.
+    let voice = band_db(&a, 5.3, 7.7, 2500.0);
+    assert!(voice > band_db(&a, 1.0, 4.0, 2500.0) + 40.0, "voice {voice:.1} dB");
+    assert!(leftovers(&work).is_empty());
+}
+
+#[test]
+fn the_mix_meets_its_loudness_target() {
+    let d = tmp();
+    color_clip(d.path(), "talk.mp4", "gray", Some(700), "320x240", "30", 12.0);
+    tone_file(d.path(), "music.mp3", 220, 0.05, 12.0, 44100);
+    let mut s = spec(
+        json!([{"type": "video", "src": "talk.mp4"}]),
+        json!([{"type": "audio", "clips": [{"src": "music.mp3", "fade_in": 1, "fade_out": 1}]}]),
+    );
+    s["output"]["loudness"] = json!({"integrated": -16, "true_peak": -1.5});
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    let work = d.path().join("work");
+    assert_ok(&render(&spec_path, &work, &[]));
+    let file = d.path().join("out.mp4");
+    // Measured independently of cutlist: FFmpeg's loudnorm analysis of the finished file.
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(&file)
+        .args(["-af", "loudnorm=print_format=json", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&text[text.rfind('{').unwrap()..=text.rfind('}').unwrap()]).unwrap();
+    let integrated: f64 = json["input_i"].as_str().unwrap().parse().unwrap();
+    let peak: f64 = json["input_tp"].as_str().unwrap().parse().unwrap();
+    println!("loudness: {integrated} LUFS, true peak {peak} dBTP (target -16 LUFS, -1.5 dBTP)");
+    assert!((integrated + 16.0).abs() <= 1.0, "integrated {integrated} LUFS, target -16");
+    assert!(peak <= -1.5 + 0.5, "true peak {peak} dBTP");
+    let m = manifest(&file);
+    assert_eq!(m["loudness"]["target"], -16.0);
+    assert!((m["loudness"]["integrated"].as_f64().unwrap() - integrated).abs() < 0.3, "{}", m["loudness"]);
+    assert!(leftovers(&work).is_empty());
+}
+
+#[test]
+fn no_click_at_cuts() {
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "320x240", "30", 2.0);
+    color_clip(d.path(), "b.mp4", "green", Some(660), "320x240", "30", 2.0);
+    color_clip(d.path(), "c.mp4", "blue", Some(880), "320x240", "30", 2.0);
+    let s = spec(
+        json!([
+            {"type": "video", "src": "a.mp4", "in": 0.013, "out": 1},
+            {"type": "video", "src": "b.mp4", "in": 0.51, "out": 1.51},
+            {"type": "video", "src": "c.mp4", "in": 0.27, "out": 1.27}
+        ]),
+        json!([]),
+    );
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    assert_ok(&render(&spec_path, &d.path().join("work"), &[]));
+    let a = audio(&d.path().join("out.mp4"));
+    let max_step = |from: f64, to: f64| {
+        a[(from * 48000.0) as usize..(to * 48000.0) as usize].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max)
+    };
+    // Cuts at 1 s and 2 s, where the tones' phases differ (each in-point starts mid-cycle),
+    // so a plain cut would make the waveform jump.
+    for (cut, left, right) in [(1.0, (0.3, 0.7), (1.3, 1.7)), (2.0, (1.3, 1.7), (2.3, 2.7))] {
+        let steady = max_step(left.0, left.1).max(max_step(right.0, right.1));
+        let at_cut = max_step(cut - 0.005, cut + 0.005);
+        println!("cut at {cut:.3} s: largest step {at_cut:.4}, steady-state {steady:.4}");
+        assert!(at_cut <= 1.2 * steady, "click at {cut:.3} s: step {at_cut:.4} > 1.2 × {steady:.4}");
+    }
+}

@@ -12,6 +12,7 @@ pub const ALLOWED_FILTERS: &[&str] = &[
     "setpts", "asetpts", "fps", "scale", "crop", "pad", "setsar", "format", "tpad", "trim",
     "atrim", "loop", "color", "anullsrc", "aresample", "aformat", "volume", "apad", "zscale",
     "tonemap", "transpose", "null", "anull", "xfade", "fade", "afade", "amix", "concat",
+    "loudnorm", "aloop", "adelay", "asetnsamples",
 ];
 
 /// An option value.
@@ -31,6 +32,11 @@ impl From<i64> for Value {
 }
 impl From<u64> for Value {
     fn from(v: u64) -> Self {
+        Value::Int(v as i64)
+    }
+}
+impl From<usize> for Value {
+    fn from(v: usize) -> Self {
         Value::Int(v as i64)
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod graph;
+pub mod mix;
 
 pub use budget::EncoderSettings;
 
@@ -16,7 +17,8 @@ mod segment;
 
 use crate::probe::MediaInfo;
 use crate::spec::timing::{self, Layout};
-use crate::spec::{Clip, Rational, Spec, SpecError, Track, ValidationErrors};
+use crate::spec::{Clip, Loudness, Rational, Spec, SpecError, ValidationErrors};
+use graph::{Chain, Filter, Graph};
 use segment::{ArgsExt, Edge, Part, Segment};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -27,6 +29,9 @@ pub struct ClipMedia {
     pub path: PathBuf,
     pub info: MediaInfo,
 }
+
+/// The probed local file of every source, by its address as the spec writes it.
+pub type Assets = std::collections::HashMap<String, ClipMedia>;
 
 /// Where each clip lands on the output timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,6 +60,18 @@ pub struct Step {
     pub files: Vec<ScriptFile>,
     /// Output frames this run produces (progress weight).
     pub frames: u64,
+    /// Whether the run encodes video (else it only copies it or works on sound: a light run).
+    pub encodes_video: bool,
+    /// What the render must read from this run's stderr for later steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Capture>,
+}
+
+/// Something a step measures that a later step needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Capture {
+    /// loudnorm's first-pass statistics; later graphs' [`mix::LOUDNORM_MARK`] becomes [`mix::loudnorm_apply`].
+    Loudness,
 }
 
 /// What the finished file must be.
@@ -83,6 +100,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// The finished file in the workspace, before publishing.
     pub output: String,
+    /// The loudness target the render fills into the second pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<Loudness>,
 }
 
 /// Name of the joined output inside the workspace.
@@ -90,8 +110,12 @@ pub const OUTPUT_NAME: &str = "output.partial.mp4";
 
 /// The global options of every FFmpeg run.
 fn global_args() -> Vec<String> {
+    global_args_at("error")
+}
+
+fn global_args_at(loglevel: &str) -> Vec<String> {
     strings(&[
-        "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1",
+        "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, "-progress", "pipe:1",
         "-stats_period", "0.5", "-y", "-filter_complex_threads", "1",
     ])
 }
@@ -133,8 +157,9 @@ fn pieces(layout: &Layout) -> Vec<Piece> {
 
 /// Build the plan. Errors are spec errors found only now that the media is known
 /// (a clip's `out` past the end of its media, a "video" without a video stream).
-pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan, crate::Error> {
-    let Track::Video(track) = &spec.timeline.tracks[0];
+pub fn plan(spec: &Spec, assets: &Assets, limit: u64) -> Result<Plan, crate::Error> {
+    let track = spec.main_track();
+    let media: Vec<Option<&ClipMedia>> = track.clips.iter().map(|c| c.src().and_then(|s| assets.get(s))).collect();
     let o = &spec.output;
     let fps = o.fps;
     let rate = o.audio.sample_rate;
@@ -145,7 +170,7 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
     let mut lengths = Vec::with_capacity(track.clips.len());
     for (i, clip) in track.clips.iter().enumerate() {
         let path = format!("timeline.tracks[0].clips[{i}]");
-        let m = media.get(i).and_then(Option::as_ref);
+        let m = media[i];
         let frames = match clip {
             Clip::Color(c) => fps.frame_at(c.duration),
             Clip::Image(im) => {
@@ -201,9 +226,8 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
     }
     let layout = timing::layout(&lengths, &transitions);
 
-    let max_in_pixels = media
-        .iter()
-        .flatten()
+    let max_in_pixels = assets
+        .values()
         .filter_map(|m| m.info.video.as_ref())
         .map(|v| v.width as u64 * v.height as u64)
         .max()
@@ -215,7 +239,7 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
 
     let part = |clip: usize, from: u64, frames: u64, at: u64| Part {
         clip: &track.clips[clip],
-        media: media.get(clip).and_then(Option::as_ref),
+        media: media[clip],
         from,
         frames,
         at,
@@ -261,7 +285,14 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
             .arg2("-c:a", "pcm_s16le")
             .arg2("-f", "wav")
             .arg(segment_name(k, "wav"));
-        steps.push(Step { label, args, files: vec![ScriptFile { name: graph_name, contents: seg.graph.to_string() }], frames });
+        steps.push(Step {
+            label,
+            args,
+            files: vec![ScriptFile { name: graph_name, contents: seg.graph.to_string() }],
+            frames,
+            encodes_video: true,
+            capture: None,
+        });
         at += frames;
     }
     debug_assert_eq!(at, layout.total);
@@ -280,20 +311,63 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
         .collect();
     let segments = pieces.len();
 
-    // Join: video by stream copy, audio encoded once over the whole timeline.
+    // The mix (audio tracks over the main track's sound), checked against the media.
+    let join_mix = mix::mix(spec, &layout, assets, 1, 2, encoder.decoder_threads)
+        .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
     let list = |ext: &str| -> String { (0..segments).map(|i| format!("file '{}'\n", segment_name(i, ext))).collect() };
+    let concat_input = |args: &mut Vec<String>, list: &str| {
+        args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-i", list);
+    };
+    let audio_list = ScriptFile { name: "audio.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("wav")) };
+
+    // Loudness, first pass: the same mix, measured (audio only, nothing written).
+    if let (Some(target), Some(_)) = (&o.loudness, &join_mix) {
+        let m = mix::mix(spec, &layout, assets, 0, 1, encoder.decoder_threads)
+            .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?
+            .expect("a mix exists when a loudness target is set");
+        let mut g = m.graph;
+        g.push(Chain::new(&["mix"]).then(mix::loudnorm_measure(target)).to("out"));
+        let mut args = global_args_at("info");
+        concat_input(&mut args, "audio.ffconcat");
+        args.extend(m.args);
+        args.arg2("-filter_complex_script", "measure.graph").arg2("-map", "[out]").arg2("-f", "null").arg("-");
+        steps.push(Step {
+            label: "measuring the loudness of the mix".into(),
+            args,
+            files: vec![audio_list.clone(), ScriptFile { name: "measure.graph".into(), contents: g.to_string() }],
+            frames: total,
+            encodes_video: false,
+            capture: Some(Capture::Loudness),
+        });
+    }
+
+    // Join: video by stream copy, audio mixed and encoded once over the whole timeline.
     let mut args = global_args();
-    args.arg2("-protocol_whitelist", "file")
-        .arg2("-f", "concat")
-        .arg2("-safe", 1)
-        .arg2("-i", "video.ffconcat")
-        .arg2("-protocol_whitelist", "file")
-        .arg2("-f", "concat")
-        .arg2("-safe", 1)
-        .arg2("-i", "audio.ffconcat")
-        .arg2("-map", "0:v:0")
-        .arg2("-map", "1:a:0")
-        .arg2("-c:v", "copy")
+    concat_input(&mut args, "video.ffconcat");
+    concat_input(&mut args, "audio.ffconcat");
+    let mut files = vec![
+        ScriptFile { name: "video.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("ts")) },
+        audio_list,
+    ];
+    match join_mix {
+        Some(m) => {
+            args.extend(m.args);
+            args.arg2("-map", "0:v:0");
+            // The loudness filter is filled in after the first pass (LOUDNORM_MARK).
+            let normalize = if o.loudness.is_some() { format!("{},", mix::LOUDNORM_MARK) } else { String::new() };
+            let fin = Chain::new(&[]).then(Filter::new("aresample").opt("osr", rate)).then(Filter::new("aformat").opt("sample_rates", rate).opt("channel_layouts", "stereo"));
+            let mut text = m.graph.to_string();
+            text.truncate(text.trim_end().len());
+            let fin = Graph { chains: vec![fin.to("aout")] }.to_string();
+            let contents = format!("{text};\n[mix]{normalize}{fin}");
+            files.push(ScriptFile { name: "mix.graph".into(), contents });
+            args.arg2("-filter_complex_script", "mix.graph").arg2("-map", "[aout]");
+        }
+        None => {
+            args.arg2("-map", "0:v:0").arg2("-map", "1:a:0");
+        }
+    }
+    args.arg2("-c:v", "copy")
         .arg2("-c:a", "aac")
         .arg2("-b:a", o.audio.bitrate)
         .arg2("-ar", rate)
@@ -304,15 +378,7 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
         args.arg2("-movflags", "+faststart");
     }
     args.arg2("-f", "mp4").arg(OUTPUT_NAME);
-    steps.push(Step {
-        label: "joining segments".into(),
-        args,
-        files: vec![
-            ScriptFile { name: "video.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("ts")) },
-            ScriptFile { name: "audio.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("wav")) },
-        ],
-        frames: total,
-    });
+    steps.push(Step { label: "joining segments".into(), args, files, frames: total, encodes_video: false, capture: None });
 
     Ok(Plan {
         expected: Expected {
@@ -328,6 +394,7 @@ pub fn plan(spec: &Spec, media: &[Option<ClipMedia>], limit: u64) -> Result<Plan
         clips,
         steps,
         output: OUTPUT_NAME.into(),
+        loudness: o.loudness,
     })
 }
 

@@ -38,6 +38,11 @@ fn media(path: &str, v: Option<VideoStream>, audio: bool) -> Option<ClipMedia> {
     })
 }
 
+/// Assets for a spec's main-track clips, in clip order (`None` for clips without a source).
+fn by_clip(s: &Spec, media: &[Option<ClipMedia>]) -> Assets {
+    s.main_track().clips.iter().zip(media).filter_map(|(c, m)| Some((c.src()?.to_string(), m.clone()?))).collect()
+}
+
 fn spec(w: u32, h: u32, clips: &str) -> Spec {
     spec::parse(&format!(
         r##"{{"version":1,"id":"snap","output":{{"path":"out.mp4","width":{w},"height":{h},"fps":30}},
@@ -59,7 +64,7 @@ fn three_kinds_of_clip() {
     still.still = true;
     still.codec = "mjpeg".into();
     let m = vec![media("/ws/in/0.mp4", Some(video(1920, 1080, 10.0)), true), media("/ws/in/1.jpg", Some(still), false), None];
-    let p = plan(&s, &m, 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &m), 512 * MIB).unwrap();
     // 1.02 s snaps to frame 31, 3.5 s to frame 105: 74 frames; 60; 30.
     assert_eq!(p.clips.iter().map(|c| c.frames).collect::<Vec<_>>(), vec![74, 60, 30]);
     assert_eq!(p.expected.frames, 164);
@@ -72,7 +77,7 @@ fn phone_portrait_cover_into_vertical() {
     let s = spec(1080, 1920, r##"{"type":"video","src":"p.mp4","in":0,"out":2}"##);
     let mut v = video(1920, 1080, 8.0);
     v.rotation = 270;
-    let p = plan(&s, &[media("/ws/in/p.mp4", Some(v), true)], 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &[media("/ws/in/p.mp4", Some(v), true)]), 512 * MIB).unwrap();
     let graph = &p.steps[0].files[0].contents;
     // Already the right shape once upright: no crop, just scale.
     assert!(!graph.contains("crop="), "{graph}");
@@ -82,7 +87,7 @@ fn phone_portrait_cover_into_vertical() {
 #[test]
 fn landscape_cover_into_vertical_crops_the_centre() {
     let s = spec(1080, 1920, r##"{"type":"video","src":"a.mp4","in":2,"out":6}"##);
-    let p = plan(&s, &[media("/ws/a.mp4", Some(video(1920, 1080, 8.0)), true)], 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(1920, 1080, 8.0)), true)]), 512 * MIB).unwrap();
     let graph = &p.steps[0].files[0].contents;
     assert!(graph.contains("crop=w=608:h=1080:x=656:y=0"), "{graph}");
 }
@@ -90,7 +95,7 @@ fn landscape_cover_into_vertical_crops_the_centre() {
 #[test]
 fn contain_pads_with_the_background() {
     let s = spec(640, 360, r##"{"type":"video","src":"a.mp4","out":1,"fit":"contain"}"##);
-    let p = plan(&s, &[media("/ws/a.mp4", Some(video(480, 640, 8.0)), false)], 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(480, 640, 8.0)), false)]), 512 * MIB).unwrap();
     let graph = &p.steps[0].files[0].contents;
     assert!(graph.contains("scale=w=270:h=360"), "{graph}");
     assert!(graph.contains("pad=w=640:h=360:x=184:y=0:color=0x102030"), "{graph}");
@@ -104,7 +109,7 @@ fn hdr_is_tone_mapped() {
     let mut v = video(3840, 2160, 4.0);
     v.color_transfer = Some("smpte2084".into());
     v.codec = "hevc".into();
-    let p = plan(&s, &[media("/ws/h.mp4", Some(v), true)], 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &[media("/ws/h.mp4", Some(v), true)]), 512 * MIB).unwrap();
     let graph = &p.steps[0].files[0].contents;
     assert!(graph.contains("tonemap=tonemap=hable"), "{graph}");
     assert!(graph.find("scale=").unwrap() < graph.find("zscale=").unwrap(), "tone-map after downscaling: {graph}");
@@ -118,7 +123,7 @@ fn media_errors_name_the_clip() {
         r##"{"type":"video","src":"a.mp4","in":0,"out":12},{"type":"video","src":"s.mp3","out":1}"##,
     );
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 8.0)), true), media("/ws/s.mp3", None, true)];
-    let crate::Error::InvalidSpec(e) = plan(&s, &m, 512 * MIB).unwrap_err() else { panic!() };
+    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), 512 * MIB).unwrap_err() else { panic!() };
     let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["timeline.tracks[0].clips[0].out", "timeline.tracks[0].clips[1].src"]);
     assert!(e.0[0].reason.contains("past the end of the media (8.000 s)"));
@@ -127,7 +132,7 @@ fn media_errors_name_the_clip() {
 #[test]
 fn out_defaults_to_the_end_of_the_media() {
     let s = spec(320, 240, r##"{"type":"video","src":"a.mp4","in":1}"##);
-    let p = plan(&s, &[media("/ws/a.mp4", Some(video(320, 240, 8.0)), true)], 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(320, 240, 8.0)), true)]), 512 * MIB).unwrap();
     assert_eq!(p.expected.frames, 210);
 }
 
@@ -136,7 +141,7 @@ fn every_segment_decodes_one_input_and_uses_allowlisted_filters() {
     let clips: Vec<String> = (0..40).map(|i| format!(r##"{{"type":"video","src":"c{i}.mp4","in":0.5,"out":1.5}}"##)).collect();
     let s = spec(1920, 1080, &clips.join(","));
     let m: Vec<_> = (0..40).map(|i| media(&format!("/ws/in/{i}.mp4"), Some(video(1920, 1080, 4.0)), true)).collect();
-    let p = plan(&s, &m, 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &m), 512 * MIB).unwrap();
     assert_eq!(p.steps.len(), 41);
     for step in &p.steps[..40] {
         let inputs: Vec<&String> = step.args.windows(2).filter(|w| w[0] == "-i").map(|w| &w[1]).collect();
@@ -173,7 +178,7 @@ fn samples_track_frames_across_many_clips() {
         "timeline":{"tracks":[{"type":"video","clips":[CLIPS]}]}}"##;
     let clips: Vec<String> = (0..30).map(|_| r##"{"type":"color","color":"white","duration":0.7}"##.to_string()).collect();
     let s = spec::parse(&text.replace("CLIPS", &clips.join(","))).unwrap();
-    let p = plan(&s, &vec![None; 30], 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &vec![None; 30]), 512 * MIB).unwrap();
     let total: u64 = p
         .steps
         .iter()
@@ -190,7 +195,7 @@ fn samples_track_frames_across_many_clips() {
 #[test]
 fn over_budget_is_refused_with_advice() {
     let s = spec(3840, 2160, r##"{"type":"color","color":"red","duration":1}"##);
-    let e = plan(&s, &[None], 256 * MIB).unwrap_err();
+    let e = plan(&s, &by_clip(&s, &[None]), 256 * MIB).unwrap_err();
     assert!(matches!(e, crate::Error::MemoryBudget(ref m) if m.contains("limit is 256 MiB")), "{e}");
 }
 
@@ -208,7 +213,7 @@ fn transitions_overlap_clips_and_get_their_own_segments() {
         media("/ws/b.mp4", Some(video(640, 360, 8.0)), true),
         None,
     ];
-    let p = plan(&s, &m, 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &m), 512 * MIB).unwrap();
     // 90 + 60 + 60 frames, less 15 and 30 of overlap.
     assert_eq!(p.expected.frames, 165);
     let starts: Vec<u64> = p.clips.iter().map(|c| c.start_frame).collect();
@@ -248,7 +253,47 @@ fn a_transition_longer_than_its_clip_is_an_error_naming_it() {
         r##"{"type":"video","src":"a.mp4"},{"type":"color","color":"red","duration":2,"transition":{"type":"wipeleft","duration":1.5}}"##,
     );
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 1.0)), true), None];
-    let crate::Error::InvalidSpec(e) = plan(&s, &m, 512 * MIB).unwrap_err() else { panic!() };
+    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), 512 * MIB).unwrap_err() else { panic!() };
     assert_eq!(e.0[0].path, "timeline.tracks[0].clips[1].transition.duration");
     assert!(e.0[0].reason.contains("longer than the clips"), "{}", e.0[0].reason);
+}
+
+#[test]
+fn music_ducked_under_a_voice_track_and_normalized() {
+    let s = spec::parse(
+        r##"{"version":1,"id":"mix","output":{"path":"o.mp4","width":640,"height":360,"fps":30,
+             "loudness":{"integrated":-16}},
+             "timeline":{"tracks":[
+               {"type":"video","clips":[{"type":"video","src":"a.mp4","out":10}]},
+               {"type":"audio","id":"music","volume":"-6dB","duck":{"under":"vo","depth":12,"attack":0.2,"release":0.5},
+                "clips":[{"src":"song.mp3","loop":true,"fade_in":1,"fade_out":2}]},
+               {"type":"audio","id":"vo","clips":[{"src":"vo.wav","start":2,"in":0.5,"out":3.5},{"src":"vo.wav","start":7,"out":1}]}
+             ]}}"##,
+    )
+    .unwrap();
+    let mut assets = by_clip(&s, &[media("/ws/a.mp4", Some(video(640, 360, 12.0)), true)]);
+    let audio_only = |path: &str, secs: f64| {
+        let mut m = media(path, None, true).unwrap();
+        m.info.duration = Some(secs);
+        m.info.format = if path.ends_with("mp3") { "mp3".into() } else { "wav".into() };
+        m.info.audio.as_mut().unwrap().duration = Some(secs);
+        m
+    };
+    assets.insert("song.mp3".into(), audio_only("/ws/in/song.mp3", 4.0));
+    assets.insert("vo.wav".into(), audio_only("/ws/in/vo.wav", 5.0));
+    let p = plan(&s, &assets, 512 * MIB).unwrap();
+    // A segment, the measuring pass, the join.
+    assert_eq!(p.steps.len(), 3);
+    assert_eq!(p.steps[1].capture, Some(Capture::Loudness));
+    let join = p.steps.last().unwrap();
+    let graph = &join.files.iter().find(|f| f.name == "mix.graph").unwrap().contents;
+    assert!(graph.contains(mix::LOUDNORM_MARK), "{graph}");
+    // The whole song loops at the demuxer; the voice clips are delayed to their starts.
+    assert!(join.args.windows(2).any(|w| w[0] == "-stream_loop" && w[1] == "-1"));
+    assert!(graph.contains("adelay=delays=96000S:all=1"), "{graph}");
+    assert!(graph.contains("adelay=delays=336000S:all=1"), "{graph}");
+    // Ducked while the voice plays (2–5 s and 7–8 s), ramping 0.2 s before and 0.5 s after.
+    assert!(graph.contains("clip((t-1.8)/0.2\\,0\\,1)") || graph.contains("clip((t-1.8)/0.2,0,1)"), "{graph}");
+    assert!(graph.contains("amix=inputs=4:normalize=0:duration=first"), "{graph}");
+    insta::assert_snapshot!(graph.as_str());
 }

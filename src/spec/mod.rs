@@ -53,6 +53,34 @@ pub struct Output {
     /// Move the index to the front of the MP4 so playback can start before the download ends.
     #[serde(default = "yes")]
     pub faststart: bool,
+    /// Normalize the final mix to a loudness target (EBU R128, two passes). Absent: the mix as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<Loudness>,
+}
+
+/// A loudness target for the final mix (EBU R128 / ITU-R BS.1770).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Loudness {
+    /// Integrated loudness, LUFS, −70 to −5 (−14 suits most streaming platforms, −23 broadcast).
+    #[serde(default = "default_lufs")]
+    pub integrated: f64,
+    /// Maximum true peak, dBTP, −9 to 0.
+    #[serde(default = "default_true_peak")]
+    pub true_peak: f64,
+    /// Loudness range allowed, LU, 1–50.
+    #[serde(default = "default_lra")]
+    pub lra: f64,
+}
+
+fn default_lufs() -> f64 {
+    -14.0
+}
+fn default_true_peak() -> f64 {
+    -1.0
+}
+fn default_lra() -> f64 {
+    11.0
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -180,8 +208,194 @@ pub struct Timeline {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Track {
-    /// The main track: clips played one after another, each starting where the previous ends.
+    /// The main track (the first track, and the only one of this type): clips played one
+    /// after another.
     Video(VideoTrack),
+    /// Music, voice-over or effects, mixed under the main track's sound.
+    Audio(AudioTrack),
+}
+
+impl Spec {
+    /// The main track (validation guarantees it is the first track).
+    pub fn main_track(&self) -> &VideoTrack {
+        match &self.timeline.tracks[0] {
+            Track::Video(t) => t,
+            _ => unreachable!("validated: the first track is the main video track"),
+        }
+    }
+
+    /// The audio tracks, in order.
+    pub fn audio_tracks(&self) -> impl Iterator<Item = &AudioTrack> {
+        self.timeline.tracks.iter().filter_map(|t| match t {
+            Track::Audio(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// Every asset address the job needs, with the JSON path of its first use, in spec order.
+    pub fn sources(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut add = |src: &str, path: String| {
+            if !out.iter().any(|(s, _)| s == src) {
+                out.push((src.to_string(), path));
+            }
+        };
+        for (t, track) in self.timeline.tracks.iter().enumerate() {
+            match track {
+                Track::Video(v) => {
+                    for (i, c) in v.clips.iter().enumerate() {
+                        if let Some(src) = c.src() {
+                            add(src, format!("timeline.tracks[{t}].clips[{i}]"));
+                        }
+                    }
+                }
+                Track::Audio(a) => {
+                    for (i, c) in a.clips.iter().enumerate() {
+                        add(&c.src, format!("timeline.tracks[{t}].clips[{i}]"));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A track of sound: music, voice-over, effects. Its clips are placed by `start` and may overlap.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudioTrack {
+    /// A name other tracks refer to (`duck.under`): 1–64 characters from `A-Z a-z 0-9 _ -`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub clips: Vec<AudioClip>,
+    /// Gain of the whole track (after each clip's own).
+    #[serde(default)]
+    pub volume: Gain,
+    /// Lower this track while another plays (music under speech).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duck: Option<Duck>,
+}
+
+/// A piece of a sound file placed on the timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudioClip {
+    /// `http(s)://` URL or local path: MP3, AAC/M4A, WAV, FLAC, Ogg/Opus, or a video's sound.
+    pub src: String,
+    /// Where it starts on the output timeline, seconds (snaps to the frame grid).
+    #[serde(default)]
+    pub start: f64,
+    /// Start in the source, seconds.
+    #[serde(rename = "in", default)]
+    pub in_: f64,
+    /// End in the source, seconds (exclusive). Absent: the end of the media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<f64>,
+    /// How long it plays on the timeline, seconds. Absent: `out − in`, or with `loop` until
+    /// the end of the video. Never past the end of the video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// Repeat [in, out) to fill `duration`.
+    #[serde(rename = "loop", default)]
+    pub loop_: bool,
+    #[serde(default)]
+    pub volume: Gain,
+    /// Seconds of fade-in at its start.
+    #[serde(default)]
+    pub fade_in: f64,
+    /// Seconds of fade-out at its end.
+    #[serde(default)]
+    pub fade_out: f64,
+}
+
+/// Ducking: this track drops by `depth` dB while `under` plays.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Duck {
+    /// `"main"` (the main track's clips that play their own sound) or the `id` of another audio track.
+    pub under: String,
+    /// How far the track drops, dB (positive), 1–60.
+    #[serde(default = "default_depth")]
+    pub depth: f64,
+    /// Seconds to reach full depth, ending as the speech starts (the drop anticipates it).
+    #[serde(default = "default_attack")]
+    pub attack: f64,
+    /// Seconds to come back up after the speech ends.
+    #[serde(default = "default_release")]
+    pub release: f64,
+}
+
+fn default_depth() -> f64 {
+    12.0
+}
+fn default_attack() -> f64 {
+    0.15
+}
+fn default_release() -> f64 {
+    0.5
+}
+
+/// A gain: a linear factor (`0.5`) or decibels as a string (`"-6dB"`). 0–10 linear, −60–+20 dB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gain(pub f64);
+
+impl Default for Gain {
+    fn default() -> Self {
+        Gain(1.0)
+    }
+}
+
+impl Gain {
+    /// Parse `-6dB`, `+3 dB`, `0.5`.
+    pub fn parse(s: &str) -> Option<Gain> {
+        let t = s.trim();
+        let lower = t.to_ascii_lowercase();
+        match lower.strip_suffix("db") {
+            Some(db) => db.trim().parse::<f64>().ok().filter(|d| d.is_finite()).map(|d| Gain(10f64.powf(d / 20.0))),
+            None => t.parse::<f64>().ok().filter(|v| v.is_finite()).map(Gain),
+        }
+    }
+}
+
+impl Serialize for Gain {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Gain {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Num(f64),
+            Str(String),
+        }
+        let bad = || serde::de::Error::custom("expected a linear gain (0.5) or decibels as a string (\"-6dB\")");
+        let g = match Raw::deserialize(d)? {
+            Raw::Num(v) => Gain(v),
+            Raw::Str(s) => Gain::parse(&s).ok_or_else(bad)?,
+        };
+        if !(0.0..=10.0).contains(&g.0) {
+            return Err(serde::de::Error::custom(format!("{} is out of range: 0–10 linear, or −60 to +20 dB", g.0)));
+        }
+        Ok(g)
+    }
+}
+
+impl JsonSchema for Gain {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Gain".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A linear gain (0.5) or decibels as a string (\"-6dB\").",
+            "oneOf": [
+                { "type": "number", "minimum": 0, "maximum": 10 },
+                { "type": "string", "pattern": "^[+-]?[0-9.]+ ?[dD][bB]$" }
+            ]
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

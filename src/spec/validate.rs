@@ -189,6 +189,11 @@ fn check_output(o: &Output, errs: &mut Errors) {
     if !(32_000..=512_000).contains(&o.audio.bitrate) {
         errs.add("output.audio.bitrate", format!("{} is out of range 32000–512000 bits per second", o.audio.bitrate));
     }
+    if let Some(l) = &o.loudness {
+        check_range(l.integrated, -70.0..=-5.0, "output.loudness.integrated".into(), " LUFS", errs);
+        check_range(l.true_peak, -9.0..=0.0, "output.loudness.true_peak".into(), " dBTP", errs);
+        check_range(l.lra, 1.0..=50.0, "output.loudness.lra".into(), " LU", errs);
+    }
     if o.audio.sample_rate != 48_000 {
         errs.add("output.audio.sample_rate", "only 48000 is supported");
     }
@@ -218,18 +223,20 @@ fn read_timeline(v: &Value, fps: Option<Rational>, errs: &mut Errors) -> Option<
     let mut tracks = Vec::new();
     let mut ok = true;
     for (i, t) in arr.iter().enumerate() {
-        match read_track(t, &format!("timeline.tracks[{i}]"), fps, errs) {
+        match read_track(t, &format!("timeline.tracks[{i}]"), i, fps, errs) {
             Some(t) => tracks.push(t),
             None => ok = false,
         }
     }
-    if arr.len() > 1 {
-        errs.add("timeline.tracks", "version 1 takes exactly one track (the main video track)");
-    }
     if ok {
+        check_track_refs(&tracks, errs);
         let total: f64 = tracks
             .iter()
-            .flat_map(|Track::Video(t)| &t.clips)
+            .filter_map(|t| match t {
+                Track::Video(v) => Some(v),
+                _ => None,
+            })
+            .flat_map(|t| &t.clips)
             .filter_map(clip_length)
             .sum();
         if total > MAX_SECONDS {
@@ -268,8 +275,24 @@ fn untag(v: &Value, path: &str, allowed: &[&str], errs: &mut Errors) -> Option<(
     Some((tag, Value::Object(rest)))
 }
 
-fn read_track(v: &Value, path: &str, fps: Option<Rational>, errs: &mut Errors) -> Option<Track> {
-    let (_tag, rest) = untag(v, path, &["video"], errs)?;
+fn read_track(v: &Value, path: &str, index: usize, fps: Option<Rational>, errs: &mut Errors) -> Option<Track> {
+    let (tag, rest) = untag(v, path, &["video", "audio"], errs)?;
+    match (tag.as_str(), index) {
+        ("video", 0) => {}
+        ("video", _) => {
+            errs.add(join(path, "type"), "only the first track is the main video track; there is one");
+            return None;
+        }
+        (other, 0) => {
+            errs.add(join(path, "type"), format!("the first track must be the main track of type \"video\", not {other:?}"));
+            return None;
+        }
+        _ => {
+            let t: AudioTrack = read(rest, path, errs)?;
+            check_audio_track(&t, path, errs);
+            return Some(Track::Audio(t));
+        }
+    }
     let m = rest.as_object().expect("untag returns an object");
     check_keys(m, &["clips"], path, errs);
     let clips_path = join(path, "clips");
@@ -406,6 +429,95 @@ fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rational>, errs: &
     }
 }
 
+fn valid_track_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) && s != "main"
+}
+
+fn check_range(v: f64, range: std::ops::RangeInclusive<f64>, path: String, unit: &str, errs: &mut Errors) {
+    if !range.contains(&v) {
+        errs.add(path, format!("{v} is out of range {}–{}{unit}", range.start(), range.end()));
+    }
+}
+
+fn check_audio_track(t: &AudioTrack, path: &str, errs: &mut Errors) {
+    if let Some(id) = &t.id {
+        if !valid_track_id(id) {
+            errs.add(join(path, "id"), "must be 1–64 characters from A-Z a-z 0-9 _ - (and not \"main\")");
+        }
+    }
+    let clips_path = join(path, "clips");
+    if t.clips.is_empty() {
+        errs.add(clips_path.clone(), "the track has no clips");
+    }
+    if t.clips.len() > MAX_CLIPS {
+        errs.add(clips_path.clone(), format!("{} clips; the limit is {MAX_CLIPS}", t.clips.len()));
+    }
+    for (j, c) in t.clips.iter().enumerate() {
+        let p = format!("{clips_path}[{j}]");
+        if let Err(reason) = check_src(&c.src) {
+            errs.add(join(&p, "src"), reason);
+        }
+        check_time(c.start, join(&p, "start"), errs);
+        let in_ok = check_time(c.in_, join(&p, "in"), errs);
+        if let Some(out) = c.out {
+            if check_time(out, join(&p, "out"), errs) && in_ok && out <= c.in_ {
+                errs.add(join(&p, "out"), format!("out ({out}) must be after in ({})", c.in_));
+            }
+        }
+        if let Some(d) = c.duration {
+            if d <= 0.0 {
+                errs.add(join(&p, "duration"), format!("{d} must be positive"));
+            } else {
+                check_time(d, join(&p, "duration"), errs);
+            }
+        }
+        let fades_ok = check_time(c.fade_in, join(&p, "fade_in"), errs) & check_time(c.fade_out, join(&p, "fade_out"), errs);
+        let length = c.duration.or(if c.loop_ { None } else { c.out.map(|o| o - c.in_) });
+        if let (true, Some(len)) = (fades_ok, length) {
+            if c.fade_in + c.fade_out > len + 1e-9 {
+                errs.add(join(&p, "fade_out"), format!("fade_in + fade_out ({} s) is longer than the clip ({len} s)", c.fade_in + c.fade_out));
+            }
+        }
+    }
+    if let Some(d) = &t.duck {
+        check_range(d.depth, 1.0..=60.0, join(path, "duck.depth"), " dB", errs);
+        check_range(d.attack, 0.0..=10.0, join(path, "duck.attack"), " s", errs);
+        check_range(d.release, 0.0..=10.0, join(path, "duck.release"), " s", errs);
+    }
+}
+
+/// Cross-track references: audio track ids are unique; `duck.under` names `main` or another audio track.
+fn check_track_refs(tracks: &[Track], errs: &mut Errors) {
+    let ids: Vec<(usize, &str)> = tracks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t {
+            Track::Audio(a) => a.id.as_deref().map(|id| (i, id)),
+            _ => None,
+        })
+        .collect();
+    for (k, (i, id)) in ids.iter().enumerate() {
+        if ids[..k].iter().any(|(_, other)| other == id) {
+            errs.add(format!("timeline.tracks[{i}].id"), format!("{id:?} is used by an earlier track"));
+        }
+    }
+    for (i, t) in tracks.iter().enumerate() {
+        let Track::Audio(a) = t else { continue };
+        let Some(d) = &a.duck else { continue };
+        let target = ids.iter().find(|(_, id)| *id == d.under);
+        let path = format!("timeline.tracks[{i}].duck.under");
+        match target {
+            _ if d.under == "main" => {}
+            Some((j, _)) if *j == i => errs.add(path, "a track cannot duck under itself"),
+            Some(_) => {}
+            None => {
+                let known: Vec<String> = std::iter::once("\"main\"".to_string()).chain(ids.iter().map(|(_, id)| format!("{id:?}"))).collect();
+                errs.add(path, format!("{:?} names no track; use one of: {}", d.under, known.join(", ")));
+            }
+        }
+    }
+}
+
 /// The URL scheme of `s`, if it has one (a Windows drive letter is not a scheme).
 pub(crate) fn scheme_of(s: &str) -> Option<&str> {
     let (scheme, _) = s.split_once("://")?;
@@ -471,8 +583,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(s.output.fps, Rational::new(30, 1));
-        let Track::Video(t) = &s.timeline.tracks[0];
-        assert_eq!(t.clips.len(), 3);
+        assert_eq!(s.main_track().clips.len(), 3);
     }
 
     #[test]
@@ -540,6 +651,41 @@ mod tests {
         assert!(e[0].1.contains("not valid JSON"));
         let e = errors(&spec_with(r##"{"type":"color","color":"red","duration":1}"##, "").replace("\"version\":1", "\"version\":2"));
         assert_eq!(e[0].0, "version");
+    }
+
+    #[test]
+    fn audio_tracks_are_checked_with_paths() {
+        let text = r##"{"version":1,"id":"t","output":{"path":"o.mp4","width":320,"height":240,"fps":30,"loudness":{"integrated":0}},
+            "timeline":{"tracks":[{"type":"video","clips":[{"type":"color","color":"red","duration":1}]},
+              {"type":"audio","id":"music","duck":{"under":"voice","depth":90},"clips":[{"src":"m.mp3","volume":"-6dB","fade_in":3,"fade_out":3,"out":4}]},
+              {"type":"audio","id":"music","clips":[{"src":"v.wav","volume":"loud"}]},
+              {"type":"video","clips":[]}]}}"##;
+        let e = errors(text);
+        let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+        for want in [
+            "output.loudness.integrated",
+            "timeline.tracks[1].duck.depth",
+            "timeline.tracks[1].clips[0].fade_out",
+            "timeline.tracks[2].clips[0].volume",
+            "timeline.tracks[3].type",
+        ] {
+            assert!(paths.contains(&want), "{want} missing from {e:?}");
+        }
+        let ok = text.replace(r#"{"type":"video","clips":[]}"#, r#"{"type":"audio","id":"voice","clips":[{"src":"v.wav"}]}"#)
+            .replace(r#""volume":"loud""#, r#""volume":0.5"#)
+            .replace(r#""id":"music","clips""#, r#""id":"sfx","clips""#);
+        let e = errors(&ok);
+        assert!(!e.iter().any(|(p, _)| p.contains("duck.under")), "{e:?}");
+        let e = errors(&ok.replace(r#""under":"voice""#, r#""under":"nobody""#));
+        assert!(e.iter().any(|(p, r)| p == "timeline.tracks[1].duck.under" && r.contains("\"main\"")), "{e:?}");
+    }
+
+    #[test]
+    fn gains_read_linear_or_decibels() {
+        assert!((Gain::parse("-6dB").unwrap().0 - 0.501187).abs() < 1e-6);
+        assert!((Gain::parse("+6 db").unwrap().0 - 1.995262).abs() < 1e-6);
+        assert_eq!(Gain::parse("0.25"), Some(Gain(0.25)));
+        assert_eq!(Gain::parse("loud"), None);
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub fn tmp() -> tempfile::TempDir {
 }
 
 /// Write a spec file; `clips` is the JSON of the main track's clips.
+#[allow(clippy::too_many_arguments)]
 pub fn write_spec(dir: &Path, name: &str, output: &str, w: u32, h: u32, fps: &str, background: &str, clips: &str) -> PathBuf {
     let text = format!(
         r#"{{"version":1,"id":"test","output":{{"path":"{output}","width":{w},"height":{h},"fps":{fps},
