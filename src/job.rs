@@ -9,6 +9,7 @@ use crate::publish::{self, OutputFacts};
 use crate::render::{self, RenderOptions};
 use crate::report::ProgressReporter;
 use crate::spec::{self, Spec};
+use crate::text::{self, TextImages};
 use crate::workspace::Workspace;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -261,7 +262,8 @@ async fn run_stages(
 
     // Fetch each distinct source once.
     sampler.phase("fetch");
-    let requests: Vec<Request> = spec.sources().into_iter().map(|(src, used_at)| Request { src, used_at }).collect();
+    let sources = spec.sources();
+    let requests: Vec<Request> = sources.iter().map(|a| Request { src: a.src.clone(), used_at: a.used_at.clone() }).collect();
     tracing::info!(job_id = id, event = "fetching", assets = requests.len(), "fetching {} assets", requests.len());
     let progress_cell = std::sync::Mutex::new(&mut *progress);
     let mut policy = opts.fetch.clone();
@@ -273,29 +275,39 @@ async fn run_stages(
     })
     .await?;
 
-    // Probe each asset.
+    // Probe each media asset (fonts are read by the text stage).
     sampler.phase("probe");
-    let mut infos = Vec::with_capacity(fetched.len());
-    for (f, r) in fetched.iter().zip(&requests) {
+    let mut assets = Assets::new();
+    let mut fonts = HashMap::new();
+    for ((f, r), a) in fetched.into_iter().zip(&requests).zip(&sources) {
+        if a.font {
+            fonts.insert(r.src.clone(), f.path);
+            continue;
+        }
         let p = tokio::select! {
             p = probe::probe(&opts.ffprobe, &f.path, Duration::from_secs(60)) => p,
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         };
         let info = p.map_err(|e| match e {
-            ProbeError::Rejected(reason) => Error::AssetRejected { path: format!("{}.src", r.used_at), src: fetch::redact(&r.src), reason },
+            ProbeError::Rejected(reason) => Error::AssetRejected { path: r.used_at.clone(), src: fetch::redact(&r.src), reason },
             ProbeError::Tool(reason) => Error::Environment(reason),
         })?;
-        infos.push(info);
+        assets.insert(r.src.clone(), ClipMedia { path: f.path, info });
     }
-    let assets: Assets = requests
-        .iter()
-        .zip(fetched)
-        .zip(infos)
-        .map(|((r, f), info)| (r.src.clone(), ClipMedia { path: f.path, info }))
-        .collect();
+
+    // Text: laid out and drawn into the workspace (CPU work, off the async threads).
+    sampler.phase("text");
+    let texts = if spec.overlays().iter().any(|(_, o)| matches!(o, spec::OverlayItem::Text(_))) {
+        let (spec2, dir) = (spec.clone(), ws.path().to_path_buf());
+        tokio::task::spawn_blocking(move || text::draw_all(&spec2, &fonts, &dir))
+            .await
+            .map_err(|e| Error::Internal(format!("the text stage panicked: {e}")))??
+    } else {
+        TextImages::new()
+    };
 
     // Plan.
-    let plan = plan::plan(spec, &assets, limit)?;
+    let plan = plan::plan(spec, &assets, &texts, limit)?;
     tracing::info!(
         job_id = id,
         event = "planned",

@@ -18,6 +18,7 @@ pub mod publish;
 pub mod render;
 pub mod report;
 pub mod spec;
+pub mod text;
 pub mod workspace;
 
 pub use error::{exit, Error, Result};

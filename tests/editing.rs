@@ -195,3 +195,99 @@ fn no_click_at_cuts() {
         assert!(at_cut <= 1.2 * steady, "click at {cut:.3} s: step {at_cut:.4} > 1.2 × {steady:.4}");
     }
 }
+
+/// Pixels of `f` (a frame scaled to its own size) matching `pred`, as (count, min x, max x, min y, max y).
+fn find(f: &Frame, pred: impl Fn((u8, u8, u8)) -> bool) -> (usize, usize, usize, usize, usize) {
+    let (mut n, mut x0, mut x1, mut y0, mut y1) = (0, usize::MAX, 0, usize::MAX, 0);
+    for y in 0..f.h {
+        for x in 0..f.w {
+            if pred(f.at(x, y)) {
+                n += 1;
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+    }
+    (n, x0, x1, y0, y1)
+}
+
+#[test]
+fn overlays_text_images_and_picture_in_picture() {
+    let d = tmp();
+    color_clip(d.path(), "pip.mp4", "yellow", Some(900), "320x240", "30", 3.0);
+    ffmpeg(&["-f", "lavfi", "-i", "color=c=0x00ff00:s=100x50", "-frames:v", "1", d.path().join("logo.png").to_str().unwrap()]);
+    let hostile = r#"it's 50% off: a\b; [x] {y}, %{pts} %{n} \' \\"#;
+    let mut s = spec(
+        json!([{"type": "color", "color": "#404040", "duration": 3}]),
+        json!([
+            {"type": "overlay", "items": [
+                {"type": "text", "text": "the quick brown fox jumps over the lazy dog again and again", "start": 0, "duration": 1,
+                 "position": "center", "style": {"size": 28, "width": 0.5, "color": "white"}},
+                {"type": "text", "text": "HELLO", "start": 1, "duration": 1, "position": "top",
+                 "style": {"size": 60, "color": "red", "outline": {"width": 2}}},
+                {"type": "text", "text": "😀", "start": 2, "duration": 1, "position": "center", "style": {"size": 90}},
+                {"type": "text", "text": hostile, "start": 0, "duration": 3, "position": "bottom_left", "style": {"size": 16, "color": "cyan"}}
+            ]},
+            {"type": "overlay", "items": [
+                {"type": "image", "src": "logo.png", "start": 0, "duration": 3, "position": "top_left", "width": 0.2, "opacity": 0.5, "margin": 0},
+                {"type": "video", "src": "pip.mp4", "start": 0.5, "out": 2, "position": "bottom_right", "width": 0.25, "margin": 0}
+            ]}
+        ]),
+    );
+    s["output"]["width"] = json!(640);
+    s["output"]["height"] = json!(360);
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    let work = d.path().join("work");
+    assert_ok(&render(&spec_path, &work, &[]));
+    let file = d.path().join("out.mp4");
+    assert_eq!(video_frames(&probe(&file)), 90);
+    let at = |n: u64| frame(&file, n, 640, 360);
+
+    // Wrapped text: white only inside the middle half of the frame, during its second.
+    let white = |c: (u8, u8, u8)| c.0 > 200 && c.1 > 200 && c.2 > 200;
+    let (n, x0, x1, _, _) = find(&at(15), white);
+    assert!(n > 200, "{n} white pixels");
+    assert!(x0 >= 155 && x1 <= 485, "wrapped text spans x {x0}..{x1}, outside 160..480");
+    assert_eq!(find(&at(45), white).0, 0, "the wrapped text is gone after 1 s");
+
+    // "HELLO" in red, at the top, only during [1, 2).
+    let red = |c: (u8, u8, u8)| c.0 > 180 && c.1 < 80 && c.2 < 80;
+    let (n, _, _, y0, y1) = find(&at(45), red);
+    assert!(n > 300 && y0 >= 15 && y1 < 120, "red text {n} px at y {y0}..{y1}");
+    assert_eq!(find(&at(15), red).0, 0);
+    assert_eq!(find(&at(75), red).0, 0);
+
+    // The emoji in colour (yellow face, orange-brown features), not a white silhouette.
+    let yellow = |c: (u8, u8, u8)| c.0 > 200 && c.1 > 150 && c.2 < 100;
+    let (n, x0, x1, _, _) = find(&at(75), yellow);
+    assert!(n > 500 && x0 > 250 && x1 < 390, "emoji: {n} yellow pixels at x {x0}..{x1}");
+
+    // The logo at the top-left corner, half transparent: green blended with the grey.
+    let logo = at(40).at(20, 10);
+    assert!(near(logo, (32, 160, 32), 30), "logo pixel {logo:?}");
+
+    // Picture-in-picture: yellow in the bottom-right quarter-width box from 0.5 s for 2 s.
+    let pip = |n: u64| at(n).at(640 - 40, 360 - 30);
+    assert!(near(pip(30), (255, 255, 0), 40), "{:?}", pip(30));
+    assert!(near(pip(5), (64, 64, 64), 30), "before its start: {:?}", pip(5));
+    assert!(near(pip(80), (64, 64, 64), 30), "after its end: {:?}", pip(80));
+
+    // The hostile caption rendered as it is (cutlist draws it; FFmpeg never sees the text):
+    // a static picture, identical at 0.2 s and 2.8 s (no %{pts}/%{n} expansion).
+    let cyan = |c: (u8, u8, u8)| c.2 > 150 && c.1 > 150 && c.0 < 100;
+    let (a, b) = (find(&at(6), cyan), find(&at(84), cyan));
+    assert!(a.0 > 100, "caption pixels: {a:?}");
+    // (Expanded, "%{n}" would grow from one digit to two and move the right edge.)
+    assert_eq!((a.1, a.2, a.3, a.4), (b.1, b.2, b.3, b.4), "the caption changed over time");
+    assert!(a.0.abs_diff(b.0) * 30 < a.0, "the caption changed over time: {a:?} vs {b:?}");
+
+    // The picture-in-picture's sound is mixed in: its tone while it plays.
+    let sound = audio(&file);
+    let (rms, hz) = tone(&sound, 0.8, 1.8);
+    assert!(rms > 0.03 && (hz - 900.0).abs() < 25.0, "{rms} {hz}");
+    let (rms, _) = tone(&sound, 2.6, 2.95);
+    assert!(rms < 0.002, "{rms}");
+    assert!(leftovers(&work).is_empty());
+}

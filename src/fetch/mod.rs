@@ -49,7 +49,7 @@ impl Default for FetchPolicy {
     }
 }
 
-/// One asset to fetch: its address and the JSON path of the first clip that uses it.
+/// One asset to fetch: its address and the JSON path of the field that first names it.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub src: String,
@@ -170,7 +170,7 @@ async fn fetch_one(
             }
         }
     };
-    let path = format!("{}.src", req.used_at);
+    let path = req.used_at.clone();
     let src = redact(&req.src);
     outcome.map_err(|f| match f {
         Failure::Rejected(reason) => Error::AssetRejected { path, src, reason },

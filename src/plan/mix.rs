@@ -5,7 +5,7 @@ use super::graph::{num, Chain, Filter, Graph};
 use super::segment::{guarded_input, uses_own_audio, ArgsExt};
 use super::{Assets, ClipMedia};
 use crate::spec::timing::Layout;
-use crate::spec::{AudioClip, Duck, Loudness, Spec, SpecError, Track};
+use crate::spec::{AudioClip, Duck, Loudness, OverlayItem, Spec, SpecError, Track};
 use serde::{Deserialize, Serialize};
 
 /// Placeholder in the join's graph for the second loudness pass; the render fills it in
@@ -87,7 +87,7 @@ struct Span {
 
 /// Where an audio clip lands and what it takes from its source, in samples.
 struct Placed<'a> {
-    clip: &'a AudioClip,
+    clip: AudioClip,
     media: &'a ClipMedia,
     start: u64,
     len: u64,
@@ -102,10 +102,38 @@ fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<Spec
     let (fps, rate) = (spec.output.fps, spec.output.audio.sample_rate as f64);
     let mut out = Vec::new();
     for (ti, track) in spec.timeline.tracks.iter().enumerate() {
-        let Track::Audio(t) = track else { continue };
+        // Audio tracks' clips, and the sound of picture-in-picture videos (as clips of their own).
+        let clips: Vec<(String, AudioClip)> = match track {
+            Track::Audio(t) => t.clips.iter().enumerate().map(|(j, c)| (format!("timeline.tracks[{ti}].clips[{j}]"), c.clone())).collect(),
+            Track::Overlay(o) => o
+                .items
+                .iter()
+                .enumerate()
+                .filter_map(|(j, item)| match item {
+                    OverlayItem::Video(v) if !v.mute && v.volume.0 > 0.0 => {
+                        let has_audio = assets.get(&v.src).is_some_and(|m| m.info.audio.is_some());
+                        has_audio.then(|| {
+                            let clip = AudioClip {
+                                src: v.src.clone(),
+                                start: v.start,
+                                in_: v.in_,
+                                out: v.out,
+                                duration: None,
+                                loop_: false,
+                                volume: v.volume,
+                                fade_in: 0.0,
+                                fade_out: 0.0,
+                            };
+                            (format!("timeline.tracks[{ti}].items[{j}]"), clip)
+                        })
+                    }
+                    _ => None,
+                })
+                .collect(),
+            Track::Video(_) => continue,
+        };
         let mut placed = Vec::new();
-        for (j, c) in t.clips.iter().enumerate() {
-            let path = format!("timeline.tracks[{ti}].clips[{j}]");
+        for (path, c) in clips {
             let Some(media) = assets.get(&c.src) else { continue };
             let Some(audio) = &media.info.audio else {
                 errs.push(SpecError { path: format!("{path}.src"), reason: "has no audio stream".into() });
@@ -159,7 +187,7 @@ fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<Spec
                 });
                 continue;
             }
-            placed.push(Placed { clip: c, media, start, len, source_in: c.in_, source_out, loop_samples, whole_file_loop });
+            placed.push(Placed { clip: c.clone(), media, start, len, source_in: c.in_, source_out, loop_samples, whole_file_loop });
         }
         out.push((ti, placed));
     }
@@ -258,8 +286,11 @@ pub(super) fn mix(
     );
     let mut input = first_input;
     for (ti, clips) in &placed {
-        let Track::Audio(track) = &spec.timeline.tracks[*ti] else { unreachable!() };
-        let duck = track.duck.as_ref().and_then(|d| {
+        let (track_volume, track_duck) = match &spec.timeline.tracks[*ti] {
+            Track::Audio(t) => (t.volume.0, t.duck.as_ref()),
+            _ => (1.0, None),
+        };
+        let duck = track_duck.and_then(|d| {
             let spans = duck_spans(spec, &d.under, layout, assets, &placed);
             duck_expr(d, spans.iter().map(|s| (s.start, s.end)).collect())
         });
@@ -285,7 +316,7 @@ pub(super) fn mix(
                 c = c.then(Filter::new("aloop").opt("loop", -1i64).opt("size", n).opt("start", 0u32));
             }
             c = c.then(Filter::new("apad")).then(Filter::new("atrim").opt("end_sample", p.len));
-            let gain = p.clip.volume.0 * track.volume.0;
+            let gain = p.clip.volume.0 * track_volume;
             if gain != 1.0 {
                 c = c.then(Filter::new("volume").opt("volume", gain));
             }

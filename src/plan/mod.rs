@@ -13,9 +13,11 @@ pub mod mix;
 
 pub use budget::EncoderSettings;
 
+mod overlay;
 mod segment;
 
 use crate::probe::MediaInfo;
+use crate::text::TextImages;
 use crate::spec::timing::{self, Layout};
 use crate::spec::{Clip, Loudness, Rational, Spec, SpecError, ValidationErrors};
 use graph::{Chain, Filter, Graph};
@@ -157,7 +159,7 @@ fn pieces(layout: &Layout) -> Vec<Piece> {
 
 /// Build the plan. Errors are spec errors found only now that the media is known
 /// (a clip's `out` past the end of its media, a "video" without a video stream).
-pub fn plan(spec: &Spec, assets: &Assets, limit: u64) -> Result<Plan, crate::Error> {
+pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Result<Plan, crate::Error> {
     let track = spec.main_track();
     let media: Vec<Option<&ClipMedia>> = track.clips.iter().map(|c| c.src().and_then(|s| assets.get(s))).collect();
     let o = &spec.output;
@@ -225,6 +227,7 @@ pub fn plan(spec: &Spec, assets: &Assets, limit: u64) -> Result<Plan, crate::Err
         return Err(crate::Error::InvalidSpec(ValidationErrors(errs)));
     }
     let layout = timing::layout(&lengths, &transitions);
+    let overlays = overlay::place(spec, assets, texts, layout.total).map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
 
     let max_in_pixels = assets
         .values()
@@ -233,7 +236,9 @@ pub fn plan(spec: &Spec, assets: &Assets, limit: u64) -> Result<Plan, crate::Err
         .max()
         .unwrap_or(0)
         .max(o.width as u64 * o.height as u64);
-    let inputs_in_play = if transitions.iter().any(|&d| d > 0) { 2 } else { 1 };
+    // Inputs decoding video at once: the clip (two in a transition) and every picture-in-picture.
+    let pips = overlays.iter().filter(|p| matches!(p.item, crate::spec::OverlayItem::Video(_))).count() as u64;
+    let inputs_in_play = if transitions.iter().any(|&d| d > 0) { 2 } else { 1 } + pips;
     let encoder =
         budget::fit(o.width, o.height, max_in_pixels, inputs_in_play, o.video.preset, limit).map_err(crate::Error::MemoryBudget)?;
 
@@ -249,26 +254,35 @@ pub fn plan(spec: &Spec, assets: &Assets, limit: u64) -> Result<Plan, crate::Err
     let mut at = 0u64;
     for (k, piece) in pieces.iter().enumerate() {
         let mut seg = Segment::new(spec, encoder.decoder_threads, global_args());
-        let (label, frames) = match *piece {
+        let frames = match *piece {
+            Piece::Body { from, to, .. } => to - from,
+            Piece::Transition { into } => transitions[into],
+        };
+        let drawn = overlays.iter().any(|p| p.start < at + frames && p.start + p.frames > at);
+        let picture = if drawn { "base" } else { "v" };
+        let label = match *piece {
             Piece::Body { clip, from, to } => {
                 let p = part(clip, from, to - from, at);
                 // A clip's own sound fades for 5 ms at a hard cut (never where it continues
                 // into a transition segment of the same clip).
                 let edge = |open: bool| if open { Edge::Open } else { Edge::Cut };
                 let edges = (edge(from > 0), edge(to < lengths[clip]));
-                seg.video(&p, "v");
+                seg.video(&p, picture);
                 seg.audio(&p, edges, "a");
-                (format!("rendering timeline.tracks[0].clips[{clip}] ({})", track.clips[clip].kind()), to - from)
+                format!("rendering timeline.tracks[0].clips[{clip}] ({})", track.clips[clip].kind())
             }
             Piece::Transition { into } => {
                 let d = transitions[into];
                 let a = part(into - 1, lengths[into - 1] - d, d, at);
                 let b = part(into, 0, d, at);
                 let t = track.clips[into].transition().expect("a transition piece has a transition");
-                seg.transition(&a, &b, t, "v", "a");
-                (format!("rendering the transition into timeline.tracks[0].clips[{into}] ({:?})", t.kind).to_lowercase(), d)
+                seg.transition(&a, &b, t, picture, "a");
+                format!("rendering the transition into timeline.tracks[0].clips[{into}] ({:?})", t.kind).to_lowercase()
             }
         };
+        if drawn {
+            seg.overlays(&overlays, at, frames, "base", "v");
+        }
         let graph_name = segment_name(k, "graph");
         let mut args = seg.args;
         args.arg2("-filter_complex_script", &graph_name)

@@ -157,8 +157,19 @@ impl<'a> Segment<'a> {
         Segment { spec, decoder_threads, args: global, graph: Graph::default(), inputs: 0 }
     }
 
+    pub fn spec(&self) -> &'a Spec {
+        self.spec
+    }
+
+    /// Open a PNG cutlist drew into the workspace as the next input. Returns its index.
+    pub fn own_png_input(&mut self, file: &str) -> usize {
+        self.args.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-codec_whitelist", "png").arg2("-i", file);
+        self.inputs += 1;
+        self.inputs - 1
+    }
+
     /// Open `media` as the next input, optionally from `seek` for `read` seconds. Returns its index.
-    fn input(&mut self, media: &ClipMedia, seek: Option<f64>, read: Option<f64>) -> usize {
+    pub fn media_input(&mut self, media: &ClipMedia, seek: Option<f64>, read: Option<f64>) -> usize {
         guarded_input(&mut self.args, media, self.decoder_threads);
         if let Some(s) = seek {
             self.args.arg2("-ss", num(s));
@@ -197,7 +208,7 @@ impl<'a> Segment<'a> {
                 .then_all(tail),
             (Clip::Image(im), Some(m)) => {
                 let v = m.info.video.as_ref().expect("checked by the planner");
-                let k = self.input(m, None, None);
+                let k = self.media_input(m, None, None);
                 // Decode and fit the still once, then repeat that one small frame (one spare
                 // repeat: `fps` drops the last frame at the end of the stream; trim cuts exactly).
                 let mut fs = fit_filters(v, im.fit, o.width, o.height, bg);
@@ -219,7 +230,7 @@ impl<'a> Segment<'a> {
                 // little more than needed; the graph trims to the exact frame. After the seek,
                 // timestamps count from the seek point; anchoring `fps` at 0 keeps a source
                 // frame that falls between output frames where it belongs.
-                let k = self.input(m, Some(self.source_time(part)), Some(o.fps.seconds_at(frames) + 0.5));
+                let k = self.media_input(m, Some(self.source_time(part)), Some(o.fps.seconds_at(frames) + 0.5));
                 let mut chain = Chain::new(&[&format!("{k}:v:0")])
                     .then(Filter::new("fps").opt("fps", fps).opt("start_time", 0u32))
                     .then_all(fit_filters(v, vc.fit, o.width, o.height, bg));
@@ -250,7 +261,7 @@ impl<'a> Segment<'a> {
                 // timestamps are exact. Trim by the source's own timestamps, then count from
                 // the start; a source whose audio starts late gets silence in front.
                 let start_s = self.source_time(part);
-                let k = self.input(m, None, Some(start_s + fps.seconds_at(part.frames) + 0.5));
+                let k = self.media_input(m, None, Some(start_s + fps.seconds_at(part.frames) + 0.5));
                 let start = num(start_s);
                 let mut c = Chain::new(&[&format!("{k}:a:0")])
                     .then(Filter::new("atrim").opt("start", start.as_str()))

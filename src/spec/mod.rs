@@ -213,6 +213,8 @@ pub enum Track {
     Video(VideoTrack),
     /// Music, voice-over or effects, mixed under the main track's sound.
     Audio(AudioTrack),
+    /// Text, images and videos drawn over the picture; later tracks draw on top.
+    Overlay(OverlayTrack),
 }
 
 impl Spec {
@@ -224,6 +226,19 @@ impl Spec {
         }
     }
 
+    /// The overlay items, in drawing order (track order, then item order), with their JSON paths.
+    pub fn overlays(&self) -> Vec<(String, &OverlayItem)> {
+        let mut out = Vec::new();
+        for (t, track) in self.timeline.tracks.iter().enumerate() {
+            if let Track::Overlay(o) = track {
+                for (i, item) in o.items.iter().enumerate() {
+                    out.push((format!("timeline.tracks[{t}].items[{i}]"), item));
+                }
+            }
+        }
+        out
+    }
+
     /// The audio tracks, in order.
     pub fn audio_tracks(&self) -> impl Iterator<Item = &AudioTrack> {
         self.timeline.tracks.iter().filter_map(|t| match t {
@@ -232,12 +247,13 @@ impl Spec {
         })
     }
 
-    /// Every asset address the job needs, with the JSON path of its first use, in spec order.
-    pub fn sources(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        let mut add = |src: &str, path: String| {
-            if !out.iter().any(|(s, _)| s == src) {
-                out.push((src.to_string(), path));
+    /// Every asset the job needs, each once, with the JSON path of its first use, in spec order.
+    pub fn sources(&self) -> Vec<AssetRef> {
+        let mut out: Vec<AssetRef> = Vec::new();
+        let mut add = |src: &str, used_at: String| {
+            if !out.iter().any(|a| a.src == src) {
+                let font = used_at.ends_with(".style.font");
+                out.push(AssetRef { src: src.to_string(), used_at, font });
             }
         };
         for (t, track) in self.timeline.tracks.iter().enumerate() {
@@ -245,19 +261,307 @@ impl Spec {
                 Track::Video(v) => {
                     for (i, c) in v.clips.iter().enumerate() {
                         if let Some(src) = c.src() {
-                            add(src, format!("timeline.tracks[{t}].clips[{i}]"));
+                            add(src, format!("timeline.tracks[{t}].clips[{i}].src"));
                         }
                     }
                 }
                 Track::Audio(a) => {
                     for (i, c) in a.clips.iter().enumerate() {
-                        add(&c.src, format!("timeline.tracks[{t}].clips[{i}]"));
+                        add(&c.src, format!("timeline.tracks[{t}].clips[{i}].src"));
+                    }
+                }
+                Track::Overlay(o) => {
+                    for (i, item) in o.items.iter().enumerate() {
+                        let path = format!("timeline.tracks[{t}].items[{i}]");
+                        match item {
+                            OverlayItem::Text(x) => {
+                                if let Some(font) = &x.style.font {
+                                    add(font, format!("{path}.style.font"));
+                                }
+                            }
+                            OverlayItem::Image(x) => add(&x.src, format!("{path}.src")),
+                            OverlayItem::Video(x) => add(&x.src, format!("{path}.src")),
+                        }
                     }
                 }
             }
         }
         out
     }
+}
+
+/// An asset the spec refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetRef {
+    pub src: String,
+    /// JSON path of the field of its first use (`timeline.tracks[0].clips[3].src`).
+    pub used_at: String,
+    /// A font file (not media: it is not probed).
+    pub font: bool,
+}
+
+/// Pictures drawn over the main track.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverlayTrack {
+    pub items: Vec<OverlayItem>,
+}
+
+/// One thing drawn over the picture for a while.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum OverlayItem {
+    /// Text laid out and drawn by cutlist (shaping, wrapping, colour emoji).
+    Text(TextItem),
+    /// A picture: logo, watermark, sticker (PNG transparency kept).
+    Image(ImageItem),
+    /// A video in a corner: picture-in-picture, with its own sound.
+    Video(VideoItem),
+}
+
+impl OverlayItem {
+    /// [start, start + duration) on the output timeline, seconds (video items: their trim's length).
+    pub fn span(&self) -> (f64, Option<f64>) {
+        match self {
+            OverlayItem::Text(t) => (t.start, Some(t.duration)),
+            OverlayItem::Image(i) => (i.start, Some(i.duration)),
+            OverlayItem::Video(v) => (v.start, v.out.map(|o| o - v.in_)),
+        }
+    }
+}
+
+/// Where an overlay sits: a named place inside the safe margins, or the centre of the
+/// overlay at fractions of the frame (`{"x": 0.5, "y": 0.8}`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Position {
+    Named(Anchor),
+    At { x: f64, y: f64 },
+}
+
+impl Default for Position {
+    fn default() -> Self {
+        Position::Named(Anchor::Center)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    TopLeft,
+    Top,
+    TopRight,
+    Left,
+    Center,
+    Right,
+    BottomLeft,
+    Bottom,
+    BottomRight,
+}
+
+/// Text over the picture.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextItem {
+    /// The text, as is: no markup, no expansion. `\n` breaks a line; long lines wrap.
+    pub text: String,
+    /// Seconds on the output timeline (snaps to the frame grid).
+    #[serde(default)]
+    pub start: f64,
+    /// Seconds.
+    pub duration: f64,
+    #[serde(default)]
+    pub style: TextStyle,
+    #[serde(default = "bottom")]
+    pub position: Position,
+    /// Safe margin kept by named positions, as a fraction of the frame's shorter side.
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+    #[serde(default)]
+    pub fade_in: f64,
+    #[serde(default)]
+    pub fade_out: f64,
+}
+
+/// How text looks.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextStyle {
+    /// A font file (TTF/OTF; URL or path), fetched like any asset. Absent: the bundled DejaVu
+    /// Sans. Glyphs the font lacks (emoji, other scripts) come from the fonts installed on
+    /// the machine (Noto Color Emoji for emoji).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub font: Option<String>,
+    /// Font size in output pixels, 4–1000.
+    #[serde(default = "default_font_size")]
+    pub size: f64,
+    #[serde(default = "white")]
+    pub color: Color,
+    /// Opacity of the whole text, 0–1.
+    #[serde(default = "one")]
+    pub opacity: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline: Option<Outline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Shadow>,
+    /// A box behind the text.
+    #[serde(rename = "box", default, skip_serializing_if = "Option::is_none")]
+    pub box_: Option<TextBox>,
+    #[serde(default)]
+    pub align: TextAlign,
+    /// Width lines wrap at, as a fraction of the frame's width (0.05–1).
+    #[serde(default = "default_wrap")]
+    pub width: f64,
+    /// Line height as a multiple of the size.
+    #[serde(default = "default_line_height")]
+    pub line_height: f64,
+}
+
+impl Default for TextStyle {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every field has a default")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outline {
+    #[serde(default)]
+    pub color: Color,
+    /// Pixels, 0–20.
+    #[serde(default = "two")]
+    pub width: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Shadow {
+    #[serde(default)]
+    pub color: Color,
+    /// Offset in pixels, −50–50.
+    #[serde(default = "two")]
+    pub x: f64,
+    #[serde(default = "two")]
+    pub y: f64,
+    /// 0–1.
+    #[serde(default = "default_shadow_opacity")]
+    pub opacity: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextBox {
+    #[serde(default)]
+    pub color: Color,
+    /// 0–1.
+    #[serde(default = "default_box_opacity")]
+    pub opacity: f64,
+    /// Pixels around the text, 0–200.
+    #[serde(default = "default_padding")]
+    pub padding: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TextAlign {
+    Left,
+    #[default]
+    Center,
+    Right,
+}
+
+/// A picture over the video.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageItem {
+    /// PNG (transparency kept), JPEG, WebP…; URL or local path.
+    pub src: String,
+    #[serde(default)]
+    pub start: f64,
+    pub duration: f64,
+    #[serde(default = "top_right")]
+    pub position: Position,
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+    /// Width as a fraction of the frame's width (0.01–1); the height keeps the aspect ratio.
+    /// Absent: the picture's own size (shrunk to fit the frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<f64>,
+    /// 0–1.
+    #[serde(default = "one")]
+    pub opacity: f64,
+    #[serde(default)]
+    pub fade_in: f64,
+    #[serde(default)]
+    pub fade_out: f64,
+}
+
+/// A video over the video (picture-in-picture).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoItem {
+    pub src: String,
+    /// Where it starts on the output timeline, seconds.
+    #[serde(default)]
+    pub start: f64,
+    /// Start in the source, seconds.
+    #[serde(rename = "in", default)]
+    pub in_: f64,
+    /// End in the source, seconds. Absent: the end of the media (or of the video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<f64>,
+    #[serde(default = "bottom_right")]
+    pub position: Position,
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+    /// Width as a fraction of the frame's width (0.05–1); the height keeps the aspect ratio.
+    #[serde(default = "default_pip_width")]
+    pub width: f64,
+    /// Gain of its sound, mixed with the rest.
+    #[serde(default)]
+    pub volume: Gain,
+    #[serde(default)]
+    pub mute: bool,
+}
+
+fn white() -> Color {
+    Color::rgb(255, 255, 255)
+}
+fn two() -> f64 {
+    2.0
+}
+fn bottom() -> Position {
+    Position::Named(Anchor::Bottom)
+}
+fn top_right() -> Position {
+    Position::Named(Anchor::TopRight)
+}
+fn bottom_right() -> Position {
+    Position::Named(Anchor::BottomRight)
+}
+fn default_margin() -> f64 {
+    0.05
+}
+fn default_font_size() -> f64 {
+    48.0
+}
+fn default_wrap() -> f64 {
+    0.9
+}
+fn default_line_height() -> f64 {
+    1.25
+}
+fn default_shadow_opacity() -> f64 {
+    0.6
+}
+fn default_box_opacity() -> f64 {
+    0.6
+}
+fn default_padding() -> f64 {
+    12.0
+}
+fn default_pip_width() -> f64 {
+    0.3
 }
 
 /// A track of sound: music, voice-over, effects. Its clips are placed by `start` and may overlap.

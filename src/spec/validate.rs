@@ -276,7 +276,7 @@ fn untag(v: &Value, path: &str, allowed: &[&str], errs: &mut Errors) -> Option<(
 }
 
 fn read_track(v: &Value, path: &str, index: usize, fps: Option<Rational>, errs: &mut Errors) -> Option<Track> {
-    let (tag, rest) = untag(v, path, &["video", "audio"], errs)?;
+    let (tag, rest) = untag(v, path, &["video", "audio", "overlay"], errs)?;
     match (tag.as_str(), index) {
         ("video", 0) => {}
         ("video", _) => {
@@ -286,6 +286,11 @@ fn read_track(v: &Value, path: &str, index: usize, fps: Option<Rational>, errs: 
         (other, 0) => {
             errs.add(join(path, "type"), format!("the first track must be the main track of type \"video\", not {other:?}"));
             return None;
+        }
+        ("overlay", _) => {
+            let t: OverlayTrack = read(rest, path, errs)?;
+            check_overlay_track(&t, path, errs);
+            return Some(Track::Overlay(t));
         }
         _ => {
             let t: AudioTrack = read(rest, path, errs)?;
@@ -483,6 +488,101 @@ fn check_audio_track(t: &AudioTrack, path: &str, errs: &mut Errors) {
         check_range(d.depth, 1.0..=60.0, join(path, "duck.depth"), " dB", errs);
         check_range(d.attack, 0.0..=10.0, join(path, "duck.attack"), " s", errs);
         check_range(d.release, 0.0..=10.0, join(path, "duck.release"), " s", errs);
+    }
+}
+
+/// Longest text of one overlay, characters.
+pub const MAX_TEXT_CHARS: usize = 5000;
+
+fn check_span(start: f64, duration: f64, fades: (f64, f64), path: &str, errs: &mut Errors) {
+    check_time(start, join(path, "start"), errs);
+    if duration <= 0.0 {
+        errs.add(join(path, "duration"), format!("{duration} must be positive"));
+    } else if check_time(duration, join(path, "duration"), errs) {
+        let ok = check_time(fades.0, join(path, "fade_in"), errs) & check_time(fades.1, join(path, "fade_out"), errs);
+        if ok && fades.0 + fades.1 > duration + 1e-9 {
+            errs.add(join(path, "fade_out"), format!("fade_in + fade_out ({} s) is longer than the duration ({duration} s)", fades.0 + fades.1));
+        }
+    }
+}
+
+fn check_place(position: &Position, margin: f64, path: &str, errs: &mut Errors) {
+    if let Position::At { x, y } = position {
+        check_range(*x, -1.0..=2.0, join(path, "position.x"), " (fraction of the width)", errs);
+        check_range(*y, -1.0..=2.0, join(path, "position.y"), " (fraction of the height)", errs);
+    }
+    check_range(margin, 0.0..=0.4, join(path, "margin"), " (fraction of the shorter side)", errs);
+}
+
+fn check_overlay_track(t: &OverlayTrack, path: &str, errs: &mut Errors) {
+    if t.items.is_empty() {
+        errs.add(join(path, "items"), "the track has no items");
+    }
+    if t.items.len() > MAX_CLIPS {
+        errs.add(join(path, "items"), format!("{} items; the limit is {MAX_CLIPS}", t.items.len()));
+    }
+    for (i, item) in t.items.iter().enumerate() {
+        let p = format!("{path}.items[{i}]");
+        match item {
+            OverlayItem::Text(x) => {
+                if x.text.trim().is_empty() {
+                    errs.add(join(&p, "text"), "must not be empty");
+                } else if x.text.chars().count() > MAX_TEXT_CHARS {
+                    errs.add(join(&p, "text"), format!("{} characters; the limit is {MAX_TEXT_CHARS}", x.text.chars().count()));
+                } else if x.text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                    errs.add(join(&p, "text"), "contains a control character (only \\n and \\t are allowed)");
+                }
+                check_span(x.start, x.duration, (x.fade_in, x.fade_out), &p, errs);
+                check_place(&x.position, x.margin, &p, errs);
+                let st = &x.style;
+                if let Some(font) = &st.font {
+                    if let Err(reason) = check_src(font) {
+                        errs.add(join(&p, "style.font"), reason);
+                    }
+                }
+                check_range(st.size, 4.0..=1000.0, join(&p, "style.size"), " px", errs);
+                check_range(st.opacity, 0.0..=1.0, join(&p, "style.opacity"), "", errs);
+                check_range(st.width, 0.05..=1.0, join(&p, "style.width"), " (fraction of the width)", errs);
+                check_range(st.line_height, 0.5..=3.0, join(&p, "style.line_height"), "", errs);
+                if let Some(o) = &st.outline {
+                    check_range(o.width, 0.0..=20.0, join(&p, "style.outline.width"), " px", errs);
+                }
+                if let Some(sh) = &st.shadow {
+                    check_range(sh.x, -50.0..=50.0, join(&p, "style.shadow.x"), " px", errs);
+                    check_range(sh.y, -50.0..=50.0, join(&p, "style.shadow.y"), " px", errs);
+                    check_range(sh.opacity, 0.0..=1.0, join(&p, "style.shadow.opacity"), "", errs);
+                }
+                if let Some(b) = &st.box_ {
+                    check_range(b.opacity, 0.0..=1.0, join(&p, "style.box.opacity"), "", errs);
+                    check_range(b.padding, 0.0..=200.0, join(&p, "style.box.padding"), " px", errs);
+                }
+            }
+            OverlayItem::Image(x) => {
+                if let Err(reason) = check_src(&x.src) {
+                    errs.add(join(&p, "src"), reason);
+                }
+                check_span(x.start, x.duration, (x.fade_in, x.fade_out), &p, errs);
+                check_place(&x.position, x.margin, &p, errs);
+                if let Some(w) = x.width {
+                    check_range(w, 0.01..=1.0, join(&p, "width"), " (fraction of the width)", errs);
+                }
+                check_range(x.opacity, 0.0..=1.0, join(&p, "opacity"), "", errs);
+            }
+            OverlayItem::Video(x) => {
+                if let Err(reason) = check_src(&x.src) {
+                    errs.add(join(&p, "src"), reason);
+                }
+                check_time(x.start, join(&p, "start"), errs);
+                let in_ok = check_time(x.in_, join(&p, "in"), errs);
+                if let Some(out) = x.out {
+                    if check_time(out, join(&p, "out"), errs) && in_ok && out <= x.in_ {
+                        errs.add(join(&p, "out"), format!("out ({out}) must be after in ({})", x.in_));
+                    }
+                }
+                check_place(&x.position, x.margin, &p, errs);
+                check_range(x.width, 0.05..=1.0, join(&p, "width"), " (fraction of the width)", errs);
+            }
+        }
     }
 }
 

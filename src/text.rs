@@ -1,0 +1,410 @@
+//! Text: laid out (HarfBuzz shaping, bidi, wrapping, font fallback) and rasterized by cutlist
+//! into transparent PNGs that FFmpeg only overlays, so user text never reaches FFmpeg.
+
+use crate::error::{Error, Result};
+use crate::spec::{Color, OverlayItem, Spec, TextAlign, TextItem};
+use serde::Serialize;
+use std::collections::HashMap;
+use cosmic_text::{fontdb, Attrs, Buffer, Family, FontSystem, Metrics, Shaping, SwashCache, SwashContent, Wrap};
+use std::path::Path;
+
+/// The font used when a text names none (DejaVu Sans: Latin, Greek, Cyrillic, Hebrew, Arabic…).
+const BUNDLED_FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const BUNDLED_FAMILY: &str = "DejaVu Sans";
+
+/// A text item drawn into the workspace: its PNG and size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TextImage {
+    pub file: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Every text item's picture, by the item's JSON path.
+pub type TextImages = HashMap<String, TextImage>;
+
+/// Draw every text item of `spec` into `dir` (the workspace) as `text_NNNN.png`. `fonts`
+/// maps a font's address in the spec to its fetched file.
+pub fn draw_all(spec: &Spec, fonts: &HashMap<String, std::path::PathBuf>, dir: &Path) -> Result<TextImages> {
+    let mut r = Rasterizer::new();
+    let mut families: HashMap<&str, String> = HashMap::new();
+    let mut out = TextImages::new();
+    for (k, (path, item)) in spec.overlays().into_iter().enumerate() {
+        let OverlayItem::Text(t) = item else { continue };
+        let family = match &t.style.font {
+            Some(src) => {
+                if !families.contains_key(src.as_str()) {
+                    let file = fonts.get(src).ok_or_else(|| Error::Internal(format!("font {src} was not fetched")))?;
+                    let fam = r.load_font(file).map_err(|reason| Error::AssetRejected {
+                        path: format!("{path}.style.font"),
+                        src: crate::fetch::redact(src),
+                        reason,
+                    })?;
+                    families.insert(src, fam);
+                }
+                families.get(src.as_str()).map(String::as_str)
+            }
+            None => None,
+        };
+        let raster = r.render(t, family, spec.output.width);
+        let file = format!("text_{k:04}.png");
+        write_png(&dir.join(&file), &raster)
+            .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))?;
+        out.insert(path, TextImage { file, width: raster.width, height: raster.height });
+    }
+    Ok(out)
+}
+
+/// An RGBA picture (straight alpha), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raster {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// Lays out and draws text. Holds the font database (system fonts are memory-mapped, so
+/// they cost address space, not private memory); drop it when the texts are drawn.
+pub struct Rasterizer {
+    fonts: FontSystem,
+    cache: SwashCache,
+    /// A colour emoji font on the machine (Noto Color Emoji, …), if any.
+    emoji: Option<String>,
+}
+
+impl Default for Rasterizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Rasterizer {
+    pub fn new() -> Rasterizer {
+        let mut db = fontdb::Database::new();
+        db.load_font_data(BUNDLED_FONT.to_vec());
+        // Fallback for what a font lacks: colour emoji, CJK, Indic… from the machine's fonts.
+        db.load_system_fonts();
+        db.set_sans_serif_family(BUNDLED_FAMILY);
+        let emoji = db
+            .faces()
+            .flat_map(|f| f.families.iter().map(|(name, _)| name.clone()))
+            .filter(|name| name.contains("Emoji"))
+            .max_by_key(|name| name.contains("Color"));
+        Rasterizer { fonts: FontSystem::new_with_locale_and_db("en-US".into(), db), cache: SwashCache::new(), emoji }
+    }
+
+    /// Whether a colour emoji font was found.
+    pub fn has_color_emoji(&self) -> bool {
+        self.emoji.is_some()
+    }
+
+    /// Load a font file; returns its family name.
+    pub fn load_font(&mut self, path: &Path) -> Result<String, String> {
+        let db = self.fonts.db_mut();
+        let before: Vec<fontdb::ID> = db.faces().map(|f| f.id).collect();
+        db.load_font_file(path).map_err(|e| format!("cannot read the font: {e}"))?;
+        let family = db
+            .faces()
+            .find(|f| !before.contains(&f.id))
+            .and_then(|f| f.families.first().map(|(name, _)| name.clone()))
+            .ok_or("is not a font cutlist can read (TTF, OTF or a collection)")?;
+        Ok(family)
+    }
+
+    /// Draw `item`'s text in its style, wrapped to its width of a `frame_w` wide frame.
+    pub fn render(&mut self, item: &TextItem, family: Option<&str>, frame_w: u32) -> Raster {
+        let st = &item.style;
+        let size = st.size as f32;
+        let pad = st.box_.map(|b| b.padding.round() as i32).unwrap_or(0);
+        let outline = st.outline.map(|o| o.width.round() as i32).unwrap_or(0);
+        let (sx, sy) = st.shadow.map(|s| (s.x.round() as i32, s.y.round() as i32)).unwrap_or((0, 0));
+        let wrap = (st.width * frame_w as f64) as f32 - 2.0 * (pad + outline) as f32;
+
+        let mut buf = Buffer::new(&mut self.fonts, Metrics::new(size, size * st.line_height as f32));
+        buf.set_wrap(&mut self.fonts, Wrap::WordOrGlyph);
+        buf.set_size(&mut self.fonts, Some(wrap.max(size)), None);
+        let attrs = Attrs::new().family(Family::Name(family.unwrap_or(BUNDLED_FAMILY)));
+        let emoji_family = self.emoji.clone();
+        let emoji_attrs = emoji_family.as_deref().map(|e| Attrs::new().family(Family::Name(e)));
+        let align = match st.align {
+            TextAlign::Left => cosmic_text::Align::Left,
+            TextAlign::Center => cosmic_text::Align::Center,
+            TextAlign::Right => cosmic_text::Align::Right,
+        };
+        let text = item.text.replace('\t', "    ");
+        // Emoji take the colour emoji font even where the text's font has a monochrome glyph.
+        let spans: Vec<(&str, Attrs)> = emoji_runs(&text)
+            .into_iter()
+            .map(|(range, is_emoji)| {
+                let a = match (&emoji_attrs, is_emoji) {
+                    (Some(e), true) => e.clone(),
+                    _ => attrs.clone(),
+                };
+                (&text[range], a)
+            })
+            .collect();
+        buf.set_rich_text(&mut self.fonts, spans, &attrs, Shaping::Advanced, Some(align));
+        buf.shape_until_scroll(&mut self.fonts, false);
+
+        // Glyph images at their pixel positions in the layout.
+        struct Placed {
+            x: i32,
+            y: i32,
+            w: u32,
+            h: u32,
+            color: bool,
+            data: Vec<u8>,
+        }
+        let mut glyphs = Vec::new();
+        let (mut x0, mut x1, mut y0, mut y1) = (i32::MAX, i32::MIN, i32::MAX, i32::MIN);
+        for run in buf.layout_runs() {
+            y0 = y0.min(run.line_top.floor() as i32);
+            y1 = y1.max((run.line_top + run.line_height).ceil() as i32);
+            for g in run.glyphs {
+                x0 = x0.min(g.x.floor() as i32);
+                x1 = x1.max((g.x + g.w).ceil() as i32);
+                let pg = g.physical((0.0, 0.0), 1.0);
+                let Some(img) = self.cache.get_image_uncached(&mut self.fonts, pg.cache_key) else { continue };
+                let p = img.placement;
+                if p.width == 0 || p.height == 0 {
+                    continue;
+                }
+                let (x, y) = (pg.x + p.left, run.line_y as i32 + pg.y - p.top);
+                x0 = x0.min(x);
+                x1 = x1.max(x + p.width as i32);
+                y0 = y0.min(y);
+                y1 = y1.max(y + p.height as i32);
+                let color = matches!(img.content, SwashContent::Color);
+                let data = match img.content {
+                    SwashContent::Mask | SwashContent::Color => img.data,
+                    // Subpixel masks are not requested; take their first channel if one comes.
+                    SwashContent::SubpixelMask => img.data.chunks(4).map(|c| c[0]).collect(),
+                };
+                glyphs.push(Placed { x, y, w: p.width, h: p.height, color, data });
+            }
+        }
+        if x0 >= x1 || y0 >= y1 {
+            return Raster { width: 2, height: 2, rgba: vec![0; 16] };
+        }
+
+        // Canvas: the text's bounds, grown by the outline, the box padding and the shadow.
+        let grow = pad + outline;
+        let (left, top) = (grow + (-sx).max(0), grow + (-sy).max(0));
+        let width = (x1 - x0 + 2 * grow + sx.abs()) as usize;
+        let height = (y1 - y0 + 2 * grow + sy.abs()) as usize;
+        let (ox, oy) = (left - x0, top - y0);
+
+        // Coverage of the plain glyphs (mask glyphs; colour glyphs by their alpha).
+        let mut ink = vec![0f32; width * height];
+        for g in &glyphs {
+            for gy in 0..g.h as i32 {
+                for gx in 0..g.w as i32 {
+                    let (cx, cy) = (g.x + gx + ox, g.y + gy + oy);
+                    if cx < 0 || cy < 0 || cx as usize >= width || cy as usize >= height {
+                        continue;
+                    }
+                    let i = (gy as u32 * g.w + gx as u32) as usize;
+                    let a = if g.color { g.data[i * 4 + 3] } else { g.data[i] } as f32 / 255.0;
+                    let k = cy as usize * width + cx as usize;
+                    ink[k] = ink[k].max(a);
+                }
+            }
+        }
+        let stroke = if outline > 0 { dilate(&ink, width, height, outline) } else { Vec::new() };
+
+        // Composite, premultiplied: box, shadow, outline, fill (colour glyphs in their colours).
+        let mut px = vec![[0f32; 4]; width * height];
+        let over = |dst: &mut [f32; 4], c: Color, a: f32| {
+            if a <= 0.0 {
+                return;
+            }
+            let src = [c.r as f32 / 255.0 * a, c.g as f32 / 255.0 * a, c.b as f32 / 255.0 * a, a];
+            for i in 0..4 {
+                dst[i] = src[i] + dst[i] * (1.0 - a);
+            }
+        };
+        if let Some(b) = st.box_ {
+            let (bx0, by0) = ((-sx).max(0) as usize, (-sy).max(0) as usize);
+            for y in by0..(by0 + (y1 - y0 + 2 * grow) as usize).min(height) {
+                for x in bx0..(bx0 + (x1 - x0 + 2 * grow) as usize).min(width) {
+                    over(&mut px[y * width + x], b.color, b.opacity as f32);
+                }
+            }
+        }
+        let silhouette = if outline > 0 { &stroke } else { &ink };
+        if let Some(s) = st.shadow {
+            for y in 0..height {
+                for x in 0..width {
+                    let (fx, fy) = (x as i32 - sx, y as i32 - sy);
+                    if fx >= 0 && fy >= 0 && (fx as usize) < width && (fy as usize) < height {
+                        let a = silhouette[fy as usize * width + fx as usize] * s.opacity as f32;
+                        over(&mut px[y * width + x], s.color, a);
+                    }
+                }
+            }
+        }
+        if let Some(o) = st.outline {
+            for (p, &a) in px.iter_mut().zip(&stroke) {
+                over(p, o.color, a);
+            }
+        }
+        for g in &glyphs {
+            for gy in 0..g.h as i32 {
+                for gx in 0..g.w as i32 {
+                    let (cx, cy) = (g.x + gx + ox, g.y + gy + oy);
+                    if cx < 0 || cy < 0 || cx as usize >= width || cy as usize >= height {
+                        continue;
+                    }
+                    let i = (gy as u32 * g.w + gx as u32) as usize;
+                    let p = &mut px[cy as usize * width + cx as usize];
+                    if g.color {
+                        let c = Color::rgb(g.data[i * 4], g.data[i * 4 + 1], g.data[i * 4 + 2]);
+                        over(p, c, g.data[i * 4 + 3] as f32 / 255.0);
+                    } else {
+                        over(p, st.color, g.data[i] as f32 / 255.0);
+                    }
+                }
+            }
+        }
+
+        // Straight alpha for PNG, with the text's opacity.
+        let opacity = st.opacity as f32;
+        let mut rgba = Vec::with_capacity(width * height * 4);
+        for p in &px {
+            let a = p[3];
+            let un = |v: f32| if a > 0.0 { (v / a * 255.0).round().clamp(0.0, 255.0) as u8 } else { 0 };
+            rgba.extend_from_slice(&[un(p[0]), un(p[1]), un(p[2]), (a * opacity * 255.0).round().clamp(0.0, 255.0) as u8]);
+        }
+        Raster { width: width as u32, height: height as u32, rgba }
+    }
+}
+
+/// Whether `c` belongs to an emoji (pictographs, symbols with emoji presentation, and the
+/// joiners, selectors, skin tones, tags and keycaps that build sequences).
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2300..=0x23FF
+        | 0x200D | 0xFE0F | 0x20E3 | 0xE0020..=0xE007F)
+}
+
+/// Split text into runs of emoji and of everything else (byte ranges, in order).
+fn emoji_runs(text: &str) -> Vec<(std::ops::Range<usize>, bool)> {
+    let mut out: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
+    for (i, c) in text.char_indices() {
+        let e = is_emoji(c);
+        match out.last_mut() {
+            Some((r, k)) if *k == e => r.end = i + c.len_utf8(),
+            _ => out.push((i..i + c.len_utf8(), e)),
+        }
+    }
+    out
+}
+
+/// Grow a coverage map by `r` pixels (the max over a disc), for outlines.
+fn dilate(src: &[f32], w: usize, h: usize, r: i32) -> Vec<f32> {
+    let offsets: Vec<(i32, i32)> =
+        (-r..=r).flat_map(|dy| (-r..=r).map(move |dx| (dx, dy))).filter(|(dx, dy)| dx * dx + dy * dy <= r * r + r).collect();
+    let mut out = vec![0f32; w * h];
+    for y in 0..h as i32 {
+        for x in 0..w as i32 {
+            let mut m = 0f32;
+            for &(dx, dy) in &offsets {
+                let (sx, sy) = (x + dx, y + dy);
+                if sx >= 0 && sy >= 0 && (sx as usize) < w && (sy as usize) < h {
+                    m = m.max(src[sy as usize * w + sx as usize]);
+                    if m >= 1.0 {
+                        break;
+                    }
+                }
+            }
+            out[y as usize * w + x as usize] = m;
+        }
+    }
+    out
+}
+
+/// Write a raster as an RGBA PNG.
+pub fn write_png(path: &Path, r: &Raster) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = png::Encoder::new(file, r.width, r.height);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().map_err(std::io::Error::other)?;
+    w.write_image_data(&r.rgba).map_err(std::io::Error::other)?;
+    w.finish().map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(text: &str, style: serde_json::Value) -> TextItem {
+        serde_json::from_value(serde_json::json!({"text": text, "duration": 1, "style": style})).unwrap()
+    }
+
+    /// Where the ink's centre of mass lies across the picture, 0 (left) to 1 (right).
+    fn centroid(r: &Raster) -> f64 {
+        let (mut m, mut mx) = (0.0, 0.0);
+        for y in 0..r.height {
+            for x in 0..r.width {
+                let a = r.rgba[((y * r.width + x) * 4 + 3) as usize] as f64;
+                m += a;
+                mx += a * (x as f64 + 0.5);
+            }
+        }
+        mx / m / r.width as f64
+    }
+
+    #[test]
+    fn wraps_to_the_width() {
+        let mut r = Rasterizer::new();
+        let long = "the quick brown fox jumps over the lazy dog ".repeat(4);
+        let one = r.render(&item("the quick", serde_json::json!({"size": 40})), None, 1000);
+        let wrapped = r.render(&item(&long, serde_json::json!({"size": 40, "width": 0.5})), None, 1000);
+        assert!(wrapped.width <= 500, "{} px wide", wrapped.width);
+        assert!(wrapped.height >= 3 * one.height, "several lines: {} vs {}", wrapped.height, one.height);
+    }
+
+    #[test]
+    fn hebrew_runs_right_to_left() {
+        // ש is wide and inky, י a small tick. Written first, ש must be drawn rightmost: the
+        // ink of "שי" sits further right than the ink of "יש".
+        let mut r = Rasterizer::new();
+        let first_shin = centroid(&r.render(&item("שי", serde_json::json!({"size": 80})), None, 1000));
+        let first_yod = centroid(&r.render(&item("יש", serde_json::json!({"size": 80})), None, 1000));
+        assert!(first_shin > 0.5 && first_yod < 0.5, "שי centroid {first_shin:.2}, יש centroid {first_yod:.2}");
+    }
+
+    #[test]
+    fn emoji_are_drawn_in_colour() {
+        let mut r = Rasterizer::new();
+        assert!(r.has_color_emoji(), "no colour emoji font: install fonts-noto-color-emoji (./dev does)");
+        let pic = r.render(&item("😀", serde_json::json!({"size": 100, "color": "white"})), None, 1000);
+        // A grinning face is yellow: strongly coloured pixels, which white text never has.
+        let yellow = pic.rgba.chunks(4).filter(|p| p[3] > 200 && p[0] > 180 && p[1] > 120 && p[2] < 90).count();
+        assert!(yellow > 500, "{yellow} yellow pixels: drawn as a silhouette or a box");
+    }
+
+    #[test]
+    fn emoji_runs_split_sequences_whole() {
+        let t = "ok 👍🏽 né 🇫🇷!";
+        let runs: Vec<(&str, bool)> = emoji_runs(t).into_iter().map(|(r, e)| (&t[r], e)).collect();
+        assert_eq!(runs, vec![("ok ", false), ("👍🏽", true), (" né ", false), ("🇫🇷", true), ("!", false)]);
+    }
+
+    #[test]
+    fn box_outline_and_shadow_grow_the_picture() {
+        let mut r = Rasterizer::new();
+        let plain = r.render(&item("Hi", serde_json::json!({})), None, 1000);
+        let styled = r.render(
+            &item("Hi", serde_json::json!({"outline": {"width": 3}, "shadow": {"x": 4, "y": 4}, "box": {"padding": 10}})),
+            None,
+            1000,
+        );
+        assert_eq!(styled.width, plain.width + 2 * 13 + 4);
+        assert_eq!(styled.height, plain.height + 2 * 13 + 4);
+        // The box is opaque-ish black behind everything: its corner pixel.
+        assert_eq!(&styled.rgba[0..3], &[0, 0, 0]);
+        assert!(styled.rgba[3] > 100);
+    }
+}
