@@ -291,3 +291,65 @@ fn overlays_text_images_and_picture_in_picture() {
     assert!(rms < 0.002, "{rms}");
     assert!(leftovers(&work).is_empty());
 }
+
+/// Every frame of `file` as 8-bit grey, w×h each.
+fn grey_frames(file: &std::path::Path, w: usize, h: usize) -> Vec<Vec<u8>> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout.chunks_exact(w * h).map(|c| c.to_vec()).collect()
+}
+
+#[test]
+fn ken_burns_moves_smoothly_on_a_large_still() {
+    let d = tmp();
+    // A 12 MP still: black, with a white disc off-centre as the marker to track.
+    let still = d.path().join("still.png");
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "color=c=black:s=4000x3000",
+        "-vf", "geq=lum='if(lt(hypot(X-2600,Y-1200),40),255,0)':cb=128:cr=128",
+        "-frames:v", "1", still.to_str().unwrap(),
+    ]);
+    let mut s = spec(
+        json!([{"type": "image", "src": "still.png", "duration": 2, "motion": {"preset": "zoom_in", "amount": 0.3}}]),
+        json!([]),
+    );
+    s["output"]["width"] = json!(1280);
+    s["output"]["height"] = json!(720);
+    s["output"]["video"] = json!({"preset": "ultrafast", "crf": 12});
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    assert_ok(&render(&spec_path, &d.path().join("work"), &["--memory-limit", "512M"]));
+    let file = d.path().join("out.mp4");
+    let frames = grey_frames(&file, 1280, 720);
+    assert_eq!(frames.len(), 60);
+    let centroid = |f: &[u8]| {
+        let (mut m, mut mx, mut my) = (0.0, 0.0, 0.0);
+        for (i, &v) in f.iter().enumerate() {
+            if v > 40 {
+                let v = v as f64;
+                m += v;
+                mx += v * (i % 1280) as f64;
+                my += v * (i / 1280) as f64;
+            }
+        }
+        (mx / m, my / m)
+    };
+    let c: Vec<(f64, f64)> = frames.iter().map(|f| centroid(f)).collect();
+    // The still is cover-fitted (4000×2250 of it shown), the marker right of and above the
+    // centre; zooming in moves it outwards, steadily.
+    assert!(c[59].0 > c[0].0 + 20.0 && c[59].1 < c[0].1 - 10.0, "{:?} → {:?}", c[0], c[59]);
+    let worst = c
+        .windows(3)
+        .map(|w| ((w[2].0 - 2.0 * w[1].0 + w[0].0).abs()).max((w[2].1 - 2.0 * w[1].1 + w[0].1).abs()))
+        .fold(0.0f64, f64::max);
+    println!("Ken Burns: marker {:.2},{:.2} → {:.2},{:.2}; largest |second difference| {worst:.3} px", c[0].0, c[0].1, c[59].0, c[59].1);
+    assert!(worst <= 0.25, "the motion stutters: |second difference| up to {worst:.3} px");
+    let m = manifest(&file);
+    let peak = m["memory"]["peak"]["total"].as_u64().unwrap();
+    println!("Ken Burns on a 4000×3000 still, 1280×720: peak {} MiB", peak >> 20);
+    assert!(peak < 512 << 20);
+}

@@ -206,6 +206,65 @@ impl<'a> Segment<'a> {
             (Clip::Color(c), _) => Chain::new(&[])
                 .then(Filter::new("color").opt("c", c.color.ffmpeg()).opt("s", format!("{}x{}", o.width, o.height)).opt("r", fps))
                 .then_all(tail),
+            (Clip::Image(im), Some(m)) if im.motion.is_some() => {
+                let v = m.info.video.as_ref().expect("checked by the planner");
+                let k = self.media_input(m, None, None);
+                let motion = im.motion.expect("matched");
+                let (a, b) = motion.views();
+                // Fit the still once at the size the closest view needs to map 1:1 to the
+                // output, then move a sub-pixel view over it with `perspective` (positions at
+                // 1/256 px, bilinear), and scale the view to the output. Unlike `zoompan`
+                // (whole-pixel crops: visible stair-steps), the motion is smooth; unlike
+                // upscaling the still to fake precision, frames stay small.
+                let zmax = a.zoom.max(b.zoom);
+                let (sw, sh) = (round_even(o.width as f64 * zmax), round_even(o.height as f64 * zmax));
+                let mut fs = fit_filters(v, im.fit, sw, sh, bg);
+                if v.is_hdr() {
+                    fs.extend(tonemap_filters(v));
+                }
+                let total = part.clip.frames(o.fps).unwrap_or(frames).max(2) - 1;
+                let ease = match motion.easing {
+                    crate::spec::Easing::Linear => "",
+                    crate::spec::Easing::EaseInOut => "st(0,ld(0)*ld(0)*(3-2*ld(0)));",
+                };
+                // ld(0): progress 0..1 at this frame (`in` counts from 1); ld(1): zoom, geometric.
+                let pre = format!(
+                    "st(0,clip((in-1+{})/{total},0,1));{ease}st(1,{}*pow({},ld(0)));",
+                    part.from,
+                    num(a.zoom),
+                    num(b.zoom / a.zoom)
+                );
+                let (sw_f, sh_f) = (sw as f64, sh as f64);
+                let cx = format!("({}+{}*ld(0))*{sw}", num(a.x), num(b.x - a.x));
+                let cy = format!("({}+{}*ld(0))*{sh}", num(a.y), num(b.y - a.y));
+                let left = format!("{pre}{cx}-{}/ld(1)", num(sw_f / 2.0));
+                let right = format!("{pre}{cx}+{}/ld(1)", num(sw_f / 2.0));
+                let top = format!("{pre}{cy}-{}/ld(1)", num(sh_f / 2.0));
+                let bottom = format!("{pre}{cy}+{}/ld(1)", num(sh_f / 2.0));
+                Chain::new(&[&format!("{k}:v:0")])
+                    .then(Filter::new("trim").opt("end_frame", 1u32))
+                    .then_all(fs)
+                    .then(Filter::new("format").opt("pix_fmts", "yuv420p"))
+                    .then(Filter::new("loop").opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
+                    .then(Filter::new("setpts").opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
+                    .then(Filter::new("fps").opt("fps", fps.as_str()))
+                    .then(
+                        Filter::new("perspective")
+                            .opt("x0", left.as_str())
+                            .opt("y0", top.as_str())
+                            .opt("x1", right.as_str())
+                            .opt("y1", top.as_str())
+                            .opt("x2", left.as_str())
+                            .opt("y2", bottom.as_str())
+                            .opt("x3", right.as_str())
+                            .opt("y3", bottom.as_str())
+                            .opt("interpolation", "linear")
+                            .opt("eval", "frame"),
+                    )
+                    .then(Filter::new("scale").opt("w", o.width).opt("h", o.height).opt("flags", "bicubic"))
+                    .then(Filter::new("setsar").opt("r", 1u32))
+                    .then_all(tail)
+            }
             (Clip::Image(im), Some(m)) => {
                 let v = m.info.video.as_ref().expect("checked by the planner");
                 let k = self.media_input(m, None, None);

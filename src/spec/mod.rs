@@ -790,9 +790,91 @@ pub struct ImageClip {
     pub duration: f64,
     #[serde(default)]
     pub fit: Fit,
+    /// Slow pan and zoom over the still (Ken Burns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<Motion>,
     /// How this clip enters from the previous one (default: a cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition: Option<Transition>,
+}
+
+/// Ken Burns motion: the view moves from `from` to `to` over the clip, or as a preset.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Motion {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<MotionPreset>,
+    /// How far a preset zooms or pans: the zoom grows by this fraction (0.05–2).
+    #[serde(default = "default_motion_amount")]
+    pub amount: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<View>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<View>,
+    #[serde(default)]
+    pub easing: Easing,
+}
+
+/// What the frame shows of the fitted picture: its centre (fractions of the picture) and zoom.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    #[serde(default = "half")]
+    pub x: f64,
+    #[serde(default = "half")]
+    pub y: f64,
+    /// 1 shows the whole fitted picture; 2 a quarter of it. 1–3.
+    #[serde(default = "one")]
+    pub zoom: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MotionPreset {
+    ZoomIn,
+    ZoomOut,
+    PanLeft,
+    PanRight,
+    PanUp,
+    PanDown,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Easing {
+    #[default]
+    Linear,
+    EaseInOut,
+}
+
+impl Motion {
+    /// The start and end views, presets resolved, centres kept so the view never leaves the picture.
+    pub fn views(&self) -> (View, View) {
+        let z = 1.0 + self.amount;
+        let m = 0.5 / z; // half the view, as a fraction of the picture
+        let c = |x: f64, y: f64, zoom: f64| View { x, y, zoom };
+        let (a, b) = match self.preset {
+            Some(MotionPreset::ZoomIn) => (c(0.5, 0.5, 1.0), c(0.5, 0.5, z)),
+            Some(MotionPreset::ZoomOut) => (c(0.5, 0.5, z), c(0.5, 0.5, 1.0)),
+            Some(MotionPreset::PanLeft) => (c(1.0 - m, 0.5, z), c(m, 0.5, z)),
+            Some(MotionPreset::PanRight) => (c(m, 0.5, z), c(1.0 - m, 0.5, z)),
+            Some(MotionPreset::PanUp) => (c(0.5, 1.0 - m, z), c(0.5, m, z)),
+            Some(MotionPreset::PanDown) => (c(0.5, m, z), c(0.5, 1.0 - m, z)),
+            None => (self.from.unwrap_or(c(0.5, 0.5, 1.0)), self.to.unwrap_or(c(0.5, 0.5, 1.0))),
+        };
+        let keep = |v: View| {
+            let m = 0.5 / v.zoom;
+            View { x: v.x.clamp(m, 1.0 - m), y: v.y.clamp(m, 1.0 - m), zoom: v.zoom }
+        };
+        (keep(a), keep(b))
+    }
+}
+
+fn half() -> f64 {
+    0.5
+}
+fn default_motion_amount() -> f64 {
+    0.2
 }
 
 /// A solid colour for `duration` seconds.

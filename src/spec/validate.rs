@@ -418,6 +418,22 @@ fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rational>, errs: &
             }
         }
         Clip::Image(i) => {
+            if let Some(m) = &i.motion {
+                let mp = join(path, "motion");
+                match (m.preset, m.from, m.to) {
+                    (Some(_), None, None) => check_range(m.amount, 0.05..=2.0, join(&mp, "amount"), "", errs),
+                    (None, Some(_), Some(_)) => {}
+                    (Some(_), _, _) => errs.add(mp.clone(), "give a preset or from and to, not both"),
+                    (None, _, _) => errs.add(mp.clone(), "give a preset (zoom_in, zoom_out, pan_left, pan_right, pan_up, pan_down) or both from and to"),
+                }
+                for (name, v) in [("from", m.from), ("to", m.to)] {
+                    if let Some(v) = v {
+                        check_range(v.zoom, 1.0..=3.0, format!("{mp}.{name}.zoom"), "", errs);
+                        check_range(v.x, 0.0..=1.0, format!("{mp}.{name}.x"), "", errs);
+                        check_range(v.y, 0.0..=1.0, format!("{mp}.{name}.y"), "", errs);
+                    }
+                }
+            }
             if i.duration <= 0.0 {
                 errs.add(join(path, "duration"), format!("{} must be positive", i.duration));
             } else if check_time(i.duration, join(path, "duration"), errs) {
