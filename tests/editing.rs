@@ -353,3 +353,37 @@ fn ken_burns_moves_smoothly_on_a_large_still() {
     println!("Ken Burns on a 4000×3000 still, 1280×720: peak {} MiB", peak >> 20);
     assert!(peak < 512 << 20);
 }
+
+#[test]
+fn speed_changes_length_not_pitch() {
+    let d = tmp();
+    // Red with a 440 Hz tone for 1 s, then blue with 660 Hz for 1 s.
+    let two = d.path().join("two.mp4");
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "color=c=red:s=320x240:r=30:d=1,format=yuv420p[a];color=c=blue:s=320x240:r=30:d=1,format=yuv420p[b];[a][b]concat=n=2:v=1:a=0",
+        "-f", "lavfi", "-i", "sine=f=440:d=1:sample_rate=48000[x];sine=f=660:d=1:sample_rate=48000[y];[x][y]concat=n=2:v=0:a=1",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", two.to_str().unwrap(),
+    ]);
+    let s = spec(
+        json!([
+            {"type": "video", "src": "two.mp4", "out": 2, "speed": 2},
+            {"type": "video", "src": "two.mp4", "out": 2, "speed": 0.5}
+        ]),
+        json!([]),
+    );
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    assert_ok(&render(&spec_path, &d.path().join("work"), &[]));
+    let file = d.path().join("out.mp4");
+    assert_eq!(video_frames(&probe(&file)), 30 + 120, "2 s at 2× is 1 s; at 0.5× it is 4 s");
+    let px = |n: u64| frame(&file, n, 8, 6).at(4, 3);
+    // 2×: red for the first half second, blue for the second.
+    assert!(near(px(7), (255, 0, 0), 40) && near(px(22), (0, 0, 255), 40), "{:?} {:?}", px(7), px(22));
+    // 0.5×: red for 2 s, then blue for 2 s.
+    assert!(near(px(30 + 50), (255, 0, 0), 40) && near(px(30 + 70), (0, 0, 255), 40));
+    // The tones keep their pitch at both speeds, and change where the colour changes.
+    let a = audio(&file);
+    for (from, to, hz) in [(0.05, 0.45, 440.0), (0.55, 0.95, 660.0), (1.2, 2.8, 440.0), (3.2, 4.8, 660.0)] {
+        let (rms, f) = tone(&a, from, to);
+        assert!(rms > 0.03 && (f - hz).abs() < 15.0, "{from}–{to} s: {f:.0} Hz at {rms:.3}, want {hz}");
+    }
+}

@@ -209,7 +209,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
                 if v.in_ > 0.0 && media_end.is_some_and(|end| v.in_ >= end) {
                     err(&mut errs, format!("{path}.in"), format!("{} s is at or past the end of the media", v.in_));
                 }
-                out_f.saturating_sub(in_f)
+                v.output_frames(out_f.saturating_sub(in_f))
             }
         };
         if frames == 0 && errs.is_empty() {

@@ -182,13 +182,22 @@ impl<'a> Segment<'a> {
         self.inputs - 1
     }
 
-    /// Source time of a clip-local frame.
+    /// Source time of the part's first frame.
     fn source_time(&self, part: &Part) -> f64 {
         let fps = self.spec.output.fps;
         match part.clip {
-            Clip::Video(v) => fps.seconds_at(fps.frame_at(v.in_) + part.from),
+            Clip::Video(v) => fps.seconds_at(fps.frame_at(v.in_)) + fps.seconds_at(part.from) * v.speed,
             _ => 0.0,
         }
+    }
+
+    /// Seconds of source the part plays (its length times the clip's speed).
+    fn source_span(&self, part: &Part) -> f64 {
+        let speed = match part.clip {
+            Clip::Video(v) => v.speed,
+            _ => 1.0,
+        };
+        self.spec.output.fps.seconds_at(part.frames) * speed
     }
 
     /// The picture of `part`, exactly `part.frames` frames at the output size, fps and
@@ -289,8 +298,12 @@ impl<'a> Segment<'a> {
                 // little more than needed; the graph trims to the exact frame. After the seek,
                 // timestamps count from the seek point; anchoring `fps` at 0 keeps a source
                 // frame that falls between output frames where it belongs.
-                let k = self.media_input(m, Some(self.source_time(part)), Some(o.fps.seconds_at(frames) + 0.5));
-                let mut chain = Chain::new(&[&format!("{k}:v:0")])
+                let k = self.media_input(m, Some(self.source_time(part)), Some(self.source_span(part) + 0.5));
+                let mut chain = Chain::new(&[&format!("{k}:v:0")]);
+                if vc.speed != 1.0 {
+                    chain = chain.then(Filter::new("setpts").opt("expr", format!("PTS/{}", num(vc.speed))));
+                }
+                let mut chain = chain
                     .then(Filter::new("fps").opt("fps", fps).opt("start_time", 0u32))
                     .then_all(fit_filters(v, vc.fit, o.width, o.height, bg));
                 if v.is_hdr() {
@@ -320,13 +333,20 @@ impl<'a> Segment<'a> {
                 // timestamps are exact. Trim by the source's own timestamps, then count from
                 // the start; a source whose audio starts late gets silence in front.
                 let start_s = self.source_time(part);
-                let k = self.media_input(m, None, Some(start_s + fps.seconds_at(part.frames) + 0.5));
+                let k = self.media_input(m, None, Some(start_s + self.source_span(part) + 0.5));
                 let start = num(start_s);
                 let mut c = Chain::new(&[&format!("{k}:a:0")])
                     .then(Filter::new("atrim").opt("start", start.as_str()))
                     .then(Filter::new("asetpts").opt("expr", format!("PTS-{start}/TB")))
                     .then(Filter::new("aresample").opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
                     .then(Filter::new("aformat").opt("sample_fmts", "s16").opt("channel_layouts", "stereo"));
+                // Speed with the pitch kept: atempo takes 0.5–2 per stage.
+                let mut left = vc.speed;
+                while (left - 1.0).abs() > 1e-9 {
+                    let stage = left.clamp(0.5, 2.0);
+                    c = c.then(Filter::new("atempo").opt("tempo", stage));
+                    left /= stage;
+                }
                 if vc.volume != 1.0 {
                     c = c.then(Filter::new("volume").opt("volume", vc.volume));
                 }

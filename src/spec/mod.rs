@@ -740,7 +740,7 @@ impl Clip {
     /// without `out` ends where its media ends: known only after probing).
     pub fn frames(&self, fps: Rational) -> Option<u64> {
         match self {
-            Clip::Video(v) => v.out.map(|o| fps.frame_at(o).saturating_sub(fps.frame_at(v.in_))),
+            Clip::Video(v) => v.out.map(|o| v.output_frames(fps.frame_at(o).saturating_sub(fps.frame_at(v.in_)))),
             Clip::Image(i) => Some(fps.frame_at(i.duration)),
             Clip::Color(c) => Some(fps.frame_at(c.duration)),
         }
@@ -775,9 +775,19 @@ pub struct VideoClip {
     /// Replace the clip's own audio with silence.
     #[serde(default)]
     pub mute: bool,
+    /// Playback speed, 0.25–4 (2 = twice as fast, half as long); the sound keeps its pitch.
+    #[serde(default = "one")]
+    pub speed: f64,
     /// How this clip enters from the previous one (default: a cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition: Option<Transition>,
+}
+
+impl VideoClip {
+    /// Output frames for `source_frames` frames of source (on the output grid) at this clip's speed.
+    pub fn output_frames(&self, source_frames: u64) -> u64 {
+        (source_frames as f64 / self.speed).round() as u64
+    }
 }
 
 /// A still image shown for `duration` seconds.

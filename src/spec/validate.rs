@@ -413,6 +413,7 @@ fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rational>, errs: &
                     }
                 }
             }
+            check_range(v.speed, 0.25..=4.0, join(path, "speed"), "", errs);
             if !(0.0..=10.0).contains(&v.volume) {
                 errs.add(join(path, "volume"), format!("{} is out of range 0–10", v.volume));
             }
@@ -708,7 +709,7 @@ mod tests {
             r##"{"type":"video","src":"a.mp4","in":3,"out":2},
                {"type":"image","src":"s3://b/k.jpg","duration":-1},
                {"type":"color","color":"#zzzzzz","duration":1},
-               {"type":"video","src":"a.mp4","in":0,"out":1,"speed":2},
+               {"type":"video","src":"a.mp4","in":0,"out":1,"zoom":2},
                {"type":"video","src":"a.mp4","in":"x"},
                {"type":"vidoe","src":"a.mp4"}"##,
             r##","width":321"##,
@@ -719,7 +720,7 @@ mod tests {
         assert!(paths.contains(&"timeline.tracks[0].clips[1].src"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[1].duration"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[2].color"), "{e:?}");
-        assert!(paths.contains(&"timeline.tracks[0].clips[3].speed") || paths.contains(&"timeline.tracks[0].clips[3]"), "{e:?}");
+        assert!(paths.contains(&"timeline.tracks[0].clips[3].zoom") || paths.contains(&"timeline.tracks[0].clips[3]"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[4].in"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[5].type"), "{e:?}");
         let odd = e.iter().find(|(p, _)| p == "output.width").unwrap();
