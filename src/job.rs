@@ -130,15 +130,15 @@ impl<'a> FailureRecord<'a> {
     }
 }
 
-/// Read and validate a spec file.
-pub fn read_spec(path: &Path) -> Result<Spec> {
+/// Read and validate a spec file, filling its placeholders (`set` wins over its `merge`).
+pub fn read_spec(path: &Path, set: &[(String, serde_json::Value)]) -> Result<Spec> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::InvalidSpec(spec::ValidationErrors(vec![spec::SpecError {
             path: String::new(),
             reason: format!("cannot read {}: {e}", path.display()),
         }]))
     })?;
-    Ok(spec::parse(&text)?)
+    Ok(spec::parse_with(&text, set)?)
 }
 
 /// Render a validated spec. `base_dir` is the spec's directory: relative paths start there

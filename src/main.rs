@@ -39,6 +39,9 @@ enum Command {
         /// Also print where each clip starts on the output timeline.
         #[arg(long)]
         timings: bool,
+        /// Fill a {{placeholder}}: name=value (JSON if it reads as JSON, else text). Repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = cutlist::spec::template::parse_set)]
+        set: Vec<(String, serde_json::Value)>,
     },
     /// Print what cutlist learns about a local media file.
     Probe {
@@ -59,6 +62,9 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
+    /// Fill a {{placeholder}}: name=value (JSON if it reads as JSON, else text). Repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = cutlist::spec::template::parse_set)]
+    set: Vec<(String, serde_json::Value)>,
     /// Write the result manifest here (also on failure); default: <output>.json on success.
     #[arg(long)]
     result: Option<PathBuf>,
@@ -170,7 +176,7 @@ fn fail(e: &Error, job_id: Option<&str>, result: Option<&Path>) -> ExitCode {
 }
 
 async fn run_job(spec_path: &Path, output: Option<PathBuf>, run: &RunArgs) -> ExitCode {
-    let spec = match job::read_spec(spec_path) {
+    let spec = match job::read_spec(spec_path, &run.set) {
         Ok(s) => s,
         Err(e) => return fail(&e, None, run.result.as_deref()),
     };
@@ -224,7 +230,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Render { spec, output, run } => run_job(&spec, output, &run).await,
             Command::Demo { output, run } => demo(output, &run).await,
-            Command::Validate { spec, timings } => validate(&spec, timings),
+            Command::Validate { spec, timings, set } => validate(&spec, timings, &set),
             Command::Probe { src, ffprobe } => match cutlist::probe::probe(&ffprobe, &src, Duration::from_secs(60)).await {
                 Ok(info) => print_json(&info),
                 Err(e) => {
@@ -248,8 +254,8 @@ fn print_json(v: &impl serde::Serialize) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn validate(path: &Path, timings: bool) -> ExitCode {
-    match job::read_spec(path) {
+fn validate(path: &Path, timings: bool, set: &[(String, serde_json::Value)]) -> ExitCode {
+    match job::read_spec(path, set) {
         Ok(spec) => {
             let t = spec.main_track();
             println!("{}: valid ({} clips)", path.display(), t.clips.len());

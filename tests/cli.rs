@@ -66,3 +66,34 @@ fn escaped_values_round_trip_through_ffmpeg() {
         assert_eq!(got, *s, "graph was {graph}");
     }
 }
+
+#[test]
+fn templates_fill_from_merge_and_set_and_refuse_leftovers() {
+    let d = tmp();
+    let spec = d.path().join("t.json");
+    std::fs::write(
+        &spec,
+        r##"{"version":1,"id":"tpl-{{order}}","merge":{"order":"1234","bg":"#102030"},
+            "output":{"path":"{{order}}.mp4","width":320,"height":240,"fps":30},
+            "timeline":{"background":"{{bg}}","tracks":[{"type":"video","clips":[
+              {"type":"color","color":"{{color}}","duration":"{{secs}}"}]},
+              {"type":"overlay","items":[{"type":"text","text":"Hello {{name}}!","duration":1}]}]}}"##,
+    )
+    .unwrap();
+    // Unfilled: every placeholder without a value is named, with its JSON path; exit 3.
+    let out = cutlist().arg("validate").arg(&spec).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("timeline.tracks[0].clips[0].color: {{color}} has no value"), "{err}");
+    assert!(err.contains("timeline.tracks[0].clips[0].duration: {{secs}} has no value"), "{err}");
+    assert!(err.contains("timeline.tracks[1].items[0].text: {{name}} has no value"), "{err}");
+    // Filled from --set: a whole-string placeholder keeps its type (a number of seconds).
+    let out = cutlist()
+        .args(["validate", "--timings", "--set", "color=red", "--set", "secs=2.5", "--set", "name=Ana"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("total\t2.500\t75"), "{text}");
+}

@@ -4,13 +4,14 @@
 //! derives the JSON Schema from them, and [`validate`] checks what types cannot say.
 
 mod color;
+pub mod template;
 pub mod time;
 pub mod timing;
 mod validate;
 
 pub use color::Color;
 pub use time::Rational;
-pub use validate::{parse, SpecError, ValidationErrors};
+pub use validate::{parse, parse_with, SpecError, ValidationErrors};
 pub(crate) use validate::scheme_of as scheme_of_src;
 
 use schemars::JsonSchema;

@@ -102,14 +102,24 @@ fn check_keys(m: &Map<String, Value>, known: &[&str], path: &str, errs: &mut Err
 
 /// Read and check a spec. On success every invariant the planner relies on holds.
 pub fn parse(text: &str) -> Result<Spec, ValidationErrors> {
+    parse_with(text, &[])
+}
+
+/// Read and check a spec, first filling its `{{placeholders}}` from its `merge` object and
+/// `set` (which wins).
+pub fn parse_with(text: &str, set: &[(String, Value)]) -> Result<Spec, ValidationErrors> {
     let mut errs = Errors::default();
-    let doc: Value = match serde_json::from_str(text) {
+    let mut doc: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             errs.add("", format!("not valid JSON: {e}"));
             return Err(ValidationErrors(errs.0));
         }
     };
+    let unfilled = super::template::apply(&mut doc, set);
+    if !unfilled.is_empty() {
+        return Err(ValidationErrors(unfilled));
+    }
     let spec = read_spec(&doc, &mut errs);
     match spec {
         Some(s) if errs.0.is_empty() => Ok(s),
