@@ -89,6 +89,9 @@ pub struct JobResult {
     pub encoder: EncoderSettings,
     pub memory: MemoryReport,
     pub clips: Vec<ClipTiming>,
+    /// Caption files written beside the output (`captions.sidecar`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<PathBuf>,
     /// The finished file's loudness, measured, when the spec sets a target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loudness: Option<LoudnessReport>,
@@ -173,7 +176,7 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
         tracing::warn!(job_id = id, workspace = %ws.keep().display(), "workspace kept for debugging");
         return Err(outcome.err().unwrap_or(Error::Internal("workspace kept; run without --keep-workspace to publish".into())));
     }
-    let (facts, encoder, clips, loudness) = outcome?;
+    let (facts, encoder, clips, loudness, sidecars) = outcome?;
     drop(ws);
 
     let result = JobResult {
@@ -195,6 +198,7 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
         memory: MemoryReport { limit, limit_source, workspace_in_ram: in_ram, peak, phases: phases.into_iter().collect() },
         clips,
         loudness,
+        sidecars,
     };
     let manifest = opts.result.clone().unwrap_or_else(|| publish::manifest_path(&dest));
     publish::write_json(&manifest, &result)?;
@@ -215,6 +219,33 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
         peak.cutlist >> 20
     );
     Ok(result)
+}
+
+/// Write the caption files captions tracks ask for beside the output: `out.srt` (or
+/// `out.<track>.srt` when several tracks ask).
+fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Path) -> Result<Vec<PathBuf>> {
+    let wanted: Vec<(usize, spec::SidecarFormat)> = spec
+        .timeline
+        .tracks
+        .iter()
+        .enumerate()
+        .filter_map(|(ti, t)| match t {
+            spec::Track::Captions(c) => c.sidecar.map(|f| (ti, f)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for &(ti, format) in &wanted {
+        let Some(images) = texts.captions.get(&format!("timeline.tracks[{ti}]")) else { continue };
+        let (ext, text) = match format {
+            spec::SidecarFormat::Srt => ("srt", crate::captions::to_srt(&images.cues)),
+            spec::SidecarFormat::Vtt => ("vtt", crate::captions::to_vtt(&images.cues)),
+        };
+        let path = if wanted.len() == 1 { dest.with_extension(ext) } else { dest.with_extension(format!("{ti}.{ext}")) };
+        publish::write_text(&path, &text)?;
+        out.push(path);
+    }
+    Ok(out)
 }
 
 /// Bytes the render needs in the workspace: segments and the joined file (each about the
@@ -247,7 +278,7 @@ async fn run_stages(
     cancel: &CancellationToken,
     sampler: &Sampler,
     progress: &mut ProgressReporter,
-) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>)> {
+) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>, Vec<PathBuf>)> {
     let id = spec.id.as_str();
     let reserve = render_reserve(spec);
     let free = ws.free_bytes().unwrap_or(u64::MAX);
@@ -278,10 +309,10 @@ async fn run_stages(
     // Probe each media asset (fonts are read by the text stage).
     sampler.phase("probe");
     let mut assets = Assets::new();
-    let mut fonts = HashMap::new();
+    let mut files = HashMap::new();
     for ((f, r), a) in fetched.into_iter().zip(&requests).zip(&sources) {
-        if a.font {
-            fonts.insert(r.src.clone(), f.path);
+        if a.kind != spec::AssetKind::Media {
+            files.insert(r.src.clone(), f.path); // fonts and captions: read by the text stage
             continue;
         }
         let p = tokio::select! {
@@ -297,9 +328,11 @@ async fn run_stages(
 
     // Text: laid out and drawn into the workspace (CPU work, off the async threads).
     sampler.phase("text");
-    let texts = if spec.overlays().iter().any(|(_, o)| matches!(o, spec::OverlayItem::Text(_))) {
+    let has_text = spec.overlays().iter().any(|(_, o)| matches!(o, spec::OverlayItem::Text(_)))
+        || spec.timeline.tracks.iter().any(|t| matches!(t, spec::Track::Captions(_)));
+    let texts = if has_text {
         let (spec2, dir) = (spec.clone(), ws.path().to_path_buf());
-        tokio::task::spawn_blocking(move || text::draw_all(&spec2, &fonts, &dir))
+        tokio::task::spawn_blocking(move || text::draw_all(&spec2, &files, &dir))
             .await
             .map_err(|e| Error::Internal(format!("the text stage panicked: {e}")))??
     } else {
@@ -350,5 +383,6 @@ async fn run_stages(
         return Err(Error::Cancelled);
     }
     publish::move_into_place(&rendered, dest)?;
-    Ok((facts, plan.encoder, plan.clips, loudness))
+    let sidecars = write_sidecars(spec, &texts, dest)?;
+    Ok((facts, plan.encoder, plan.clips, loudness, sidecars))
 }

@@ -6,6 +6,7 @@
 //! through [`process`]) → [`publish`] (verify, move into place) → [`report`]. [`job`]
 //! strings the stages together; [`workspace`] owns the temp files and [`memory`] measures.
 
+pub mod captions;
 pub mod demo;
 pub mod error;
 pub mod fetch;

@@ -136,6 +136,17 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
+/// Write `text` to `path`, atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".cutlist-partial-").tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
+    tmp.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))?;
+    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+    Ok(())
+}
+
 /// The manifest's default place: beside the output, `<output>.json`.
 pub fn manifest_path(output: &Path) -> PathBuf {
     let mut s = output.as_os_str().to_owned();

@@ -2,7 +2,7 @@
 //! into transparent PNGs that FFmpeg only overlays, so user text never reaches FFmpeg.
 
 use crate::error::{Error, Result};
-use crate::spec::{Color, OverlayItem, Spec, TextAlign, TextItem};
+use crate::spec::{Anchor, CaptionsTrack, Color, Cue, OverlayItem, Position, Spec, TextAlign, TextItem, TextStyle, Track};
 use serde::Serialize;
 use std::collections::HashMap;
 use cosmic_text::{fontdb, Attrs, Buffer, Family, FontSystem, Metrics, Shaping, SwashCache, SwashContent, Wrap};
@@ -20,39 +20,159 @@ pub struct TextImage {
     pub height: u32,
 }
 
-/// Every text item's picture, by the item's JSON path.
-pub type TextImages = HashMap<String, TextImage>;
+/// One state of a captions track: this picture over [start, end) seconds of the output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptionState {
+    pub start: f64,
+    pub end: f64,
+    pub file: String,
+}
 
-/// Draw every text item of `spec` into `dir` (the workspace) as `text_NNNN.png`. `fonts`
-/// maps a font's address in the spec to its fetched file.
-pub fn draw_all(spec: &Spec, fonts: &HashMap<String, std::path::PathBuf>, dir: &Path) -> Result<TextImages> {
+/// A captions track drawn: every state on one canvas size (so FFmpeg reads them as one
+/// stream), a transparent picture for the gaps, and the cues as text for subtitle files.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptionImages {
+    pub width: u32,
+    pub height: u32,
+    pub blank: String,
+    pub states: Vec<CaptionState>,
+    /// (start, end, text) on the output timeline.
+    pub cues: Vec<(f64, f64, String)>,
+}
+
+/// What the text stage drew: text items by JSON path, captions tracks by JSON path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TextImages {
+    pub items: HashMap<String, TextImage>,
+    pub captions: HashMap<String, CaptionImages>,
+}
+
+impl TextImages {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Draw every text item and captions track of `spec` into `dir` (the workspace). `files`
+/// maps the address of each font and captions file in the spec to its fetched file.
+pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &Path) -> Result<TextImages> {
     let mut r = Rasterizer::new();
-    let mut families: HashMap<&str, String> = HashMap::new();
+    let mut families: HashMap<String, String> = HashMap::new();
+    let mut family_of = |r: &mut Rasterizer, src: &Option<String>, path: &str| -> Result<Option<String>> {
+        let Some(src) = src else { return Ok(None) };
+        if let Some(f) = families.get(src) {
+            return Ok(Some(f.clone()));
+        }
+        let file = files.get(src).ok_or_else(|| Error::Internal(format!("font {src} was not fetched")))?;
+        let fam = r
+            .load_font(file)
+            .map_err(|reason| Error::AssetRejected { path: format!("{path}.style.font"), src: crate::fetch::redact(src), reason })?;
+        families.insert(src.clone(), fam.clone());
+        Ok(Some(fam))
+    };
+    let write = |file: &str, raster: &Raster| {
+        write_png(&dir.join(file), raster).map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))
+    };
     let mut out = TextImages::new();
     for (k, (path, item)) in spec.overlays().into_iter().enumerate() {
         let OverlayItem::Text(t) = item else { continue };
-        let family = match &t.style.font {
-            Some(src) => {
-                if !families.contains_key(src.as_str()) {
-                    let file = fonts.get(src).ok_or_else(|| Error::Internal(format!("font {src} was not fetched")))?;
-                    let fam = r.load_font(file).map_err(|reason| Error::AssetRejected {
-                        path: format!("{path}.style.font"),
-                        src: crate::fetch::redact(src),
-                        reason,
-                    })?;
-                    families.insert(src, fam);
-                }
-                families.get(src.as_str()).map(String::as_str)
-            }
-            None => None,
-        };
-        let raster = r.render(t, family, spec.output.width);
+        let family = family_of(&mut r, &t.style.font, &path)?;
+        let raster = r.render(t, family.as_deref(), spec.output.width);
         let file = format!("text_{k:04}.png");
-        write_png(&dir.join(&file), &raster)
-            .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))?;
-        out.insert(path, TextImage { file, width: raster.width, height: raster.height });
+        write(&file, &raster)?;
+        out.items.insert(path, TextImage { file, width: raster.width, height: raster.height });
+    }
+    for (ti, track) in spec.timeline.tracks.iter().enumerate() {
+        let Track::Captions(c) = track else { continue };
+        let path = format!("timeline.tracks[{ti}]");
+        let cues = match (&c.cues, &c.src) {
+            (Some(cues), _) => cues.clone(),
+            (None, Some(src)) => {
+                let file = files.get(src).ok_or_else(|| Error::Internal(format!("captions {src} were not fetched")))?;
+                let reject = |reason: String| Error::AssetRejected { path: format!("{path}.src"), src: crate::fetch::redact(src), reason };
+                let bytes = std::fs::read(file).map_err(|e| reject(format!("cannot read it: {e}")))?;
+                let text = String::from_utf8(bytes).map_err(|_| reject("is not UTF-8 text".into()))?;
+                crate::captions::parse(&text).map_err(reject)?
+            }
+            (None, None) => Vec::new(),
+        };
+        let family = family_of(&mut r, &c.style.font, &path)?;
+        out.captions.insert(path, draw_captions(&mut r, c, &cues, family.as_deref(), spec.output.width, ti, &write)?);
     }
     Ok(out)
+}
+
+/// Draw one captions track: a picture per cue, or per word when the spoken word is highlighted.
+fn draw_captions(
+    r: &mut Rasterizer,
+    c: &CaptionsTrack,
+    cues: &[Cue],
+    family: Option<&str>,
+    frame_w: u32,
+    track: usize,
+    write: &dyn Fn(&str, &Raster) -> Result<()>,
+) -> Result<CaptionImages> {
+    let mut pictures: Vec<(f64, f64, Raster)> = Vec::new();
+    let mut texts = Vec::new();
+    for cue in cues {
+        let (start, end) = (cue.start + c.offset, cue.end + c.offset);
+        if end <= 0.0 {
+            continue;
+        }
+        let text = cue.display();
+        texts.push((start.max(0.0), end, text.clone()));
+        match (&cue.words, c.highlight) {
+            (Some(words), Some(color)) if !words.is_empty() => {
+                // Where each word sits in the text (found in order).
+                let mut at = 0;
+                let ranges: Vec<Option<std::ops::Range<usize>>> = words
+                    .iter()
+                    .map(|w| {
+                        let found = text[at..].find(w.text.as_str()).map(|i| at + i..at + i + w.text.len());
+                        if let Some(rg) = &found {
+                            at = rg.end;
+                        }
+                        found
+                    })
+                    .collect();
+                let first = words[0].start + c.offset;
+                if first > start {
+                    pictures.push((start, first, r.render_text(&text, &c.style, family, frame_w, None)));
+                }
+                for (i, w) in words.iter().enumerate() {
+                    let a = (w.start + c.offset).max(start);
+                    let b = words.get(i + 1).map(|n| n.start + c.offset).unwrap_or(end).min(end);
+                    if b > a {
+                        let hl = ranges[i].clone().map(|rg| (rg, color));
+                        pictures.push((a, b, r.render_text(&text, &c.style, family, frame_w, hl)));
+                    }
+                }
+            }
+            _ => pictures.push((start, end, r.render_text(&text, &c.style, family, frame_w, None))),
+        }
+    }
+    // One canvas for all: aligned as the text is, and towards the side the track sits on.
+    let width = pictures.iter().map(|p| p.2.width).max().unwrap_or(2);
+    let height = pictures.iter().map(|p| p.2.height).max().unwrap_or(2);
+    let vertical = match c.position {
+        Position::Named(Anchor::Top | Anchor::TopLeft | Anchor::TopRight) => 0.0,
+        Position::Named(Anchor::Bottom | Anchor::BottomLeft | Anchor::BottomRight) => 1.0,
+        _ => 0.5,
+    };
+    let horizontal = match c.style.align {
+        TextAlign::Left => 0.0,
+        TextAlign::Center => 0.5,
+        TextAlign::Right => 1.0,
+    };
+    let blank = format!("cap{track}_blank.png");
+    write(&blank, &Raster { width, height, rgba: vec![0; (width * height * 4) as usize] })?;
+    let mut states = Vec::with_capacity(pictures.len());
+    for (k, (a, b, raster)) in pictures.into_iter().enumerate() {
+        let file = format!("cap{track}_{k:05}.png");
+        write(&file, &raster.placed_on(width, height, horizontal, vertical))?;
+        states.push(CaptionState { start: a.max(0.0), end: b, file });
+    }
+    Ok(CaptionImages { width, height, blank, states, cues: texts })
 }
 
 /// An RGBA picture (straight alpha), row-major.
@@ -61,6 +181,20 @@ pub struct Raster {
     pub width: u32,
     pub height: u32,
     pub rgba: Vec<u8>,
+}
+
+impl Raster {
+    /// This picture on a transparent w×h canvas, at fractions (fx, fy) of the free space.
+    pub fn placed_on(&self, w: u32, h: u32, fx: f64, fy: f64) -> Raster {
+        let (ox, oy) = (((w - self.width) as f64 * fx).round() as u32, ((h - self.height) as f64 * fy).round() as u32);
+        let mut rgba = vec![0u8; (w * h * 4) as usize];
+        for y in 0..self.height {
+            let src = (y * self.width * 4) as usize;
+            let dst = (((y + oy) * w + ox) * 4) as usize;
+            rgba[dst..dst + (self.width * 4) as usize].copy_from_slice(&self.rgba[src..src + (self.width * 4) as usize]);
+        }
+        Raster { width: w, height: h, rgba }
+    }
 }
 
 /// Lays out and draws text. Holds the font database (system fonts are memory-mapped, so
@@ -113,7 +247,19 @@ impl Rasterizer {
 
     /// Draw `item`'s text in its style, wrapped to its width of a `frame_w` wide frame.
     pub fn render(&mut self, item: &TextItem, family: Option<&str>, frame_w: u32) -> Raster {
-        let st = &item.style;
+        self.render_text(&item.text, &item.style, family, frame_w, None)
+    }
+
+    /// Draw `text` in `st`, wrapped to its width of a `frame_w` wide frame; the bytes of
+    /// `highlight` (one word) in its colour.
+    pub fn render_text(
+        &mut self,
+        text: &str,
+        st: &TextStyle,
+        family: Option<&str>,
+        frame_w: u32,
+        highlight: Option<(std::ops::Range<usize>, Color)>,
+    ) -> Raster {
         let size = st.size as f32;
         let pad = st.box_.map(|b| b.padding.round() as i32).unwrap_or(0);
         let outline = st.outline.map(|o| o.width.round() as i32).unwrap_or(0);
@@ -131,15 +277,35 @@ impl Rasterizer {
             TextAlign::Center => cosmic_text::Align::Center,
             TextAlign::Right => cosmic_text::Align::Right,
         };
-        let text = item.text.replace('\t', "    ");
-        // Emoji take the colour emoji font even where the text's font has a monochrome glyph.
-        let spans: Vec<(&str, Attrs)> = emoji_runs(&text)
+        // Tabs become spaces byte for byte, so highlight ranges stay valid.
+        let text = text.replace('\t', " ");
+        // Emoji take the colour emoji font even where the text's font has a monochrome glyph;
+        // the highlighted word takes its colour.
+        let mut cuts: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
+        for (range, is_emoji) in emoji_runs(&text) {
+            let mut at = range.start;
+            if let Some((h, _)) = &highlight {
+                for edge in [h.start, h.end] {
+                    if edge > at && edge < range.end && text.is_char_boundary(edge) {
+                        cuts.push((at..edge, is_emoji));
+                        at = edge;
+                    }
+                }
+            }
+            cuts.push((at..range.end, is_emoji));
+        }
+        let spans: Vec<(&str, Attrs)> = cuts
             .into_iter()
             .map(|(range, is_emoji)| {
-                let a = match (&emoji_attrs, is_emoji) {
+                let mut a = match (&emoji_attrs, is_emoji) {
                     (Some(e), true) => e.clone(),
                     _ => attrs.clone(),
                 };
+                if let Some((h, c)) = &highlight {
+                    if range.start >= h.start && range.end <= h.end {
+                        a = a.color(cosmic_text::Color::rgb(c.r, c.g, c.b));
+                    }
+                }
                 (&text[range], a)
             })
             .collect();
@@ -153,6 +319,7 @@ impl Rasterizer {
             w: u32,
             h: u32,
             color: bool,
+            tint: Option<Color>,
             data: Vec<u8>,
         }
         let mut glyphs = Vec::new();
@@ -180,7 +347,8 @@ impl Rasterizer {
                     // Subpixel masks are not requested; take their first channel if one comes.
                     SwashContent::SubpixelMask => img.data.chunks(4).map(|c| c[0]).collect(),
                 };
-                glyphs.push(Placed { x, y, w: p.width, h: p.height, color, data });
+                let tint = g.color_opt.map(|c| Color::rgb(c.r(), c.g(), c.b()));
+                glyphs.push(Placed { x, y, w: p.width, h: p.height, color, tint, data });
             }
         }
         if x0 >= x1 || y0 >= y1 {
@@ -261,7 +429,7 @@ impl Rasterizer {
                         let c = Color::rgb(g.data[i * 4], g.data[i * 4 + 1], g.data[i * 4 + 2]);
                         over(p, c, g.data[i * 4 + 3] as f32 / 255.0);
                     } else {
-                        over(p, st.color, g.data[i] as f32 / 255.0);
+                        over(p, g.tint.unwrap_or(st.color), g.data[i] as f32 / 255.0);
                     }
                 }
             }

@@ -387,3 +387,56 @@ fn speed_changes_length_not_pitch() {
         assert!(rms > 0.03 && (f - hz).abs() < 15.0, "{from}–{to} s: {f:.0} Hz at {rms:.3}, want {hz}");
     }
 }
+
+#[test]
+fn captions_burned_in_with_the_spoken_word_highlighted_muxed_and_beside() {
+    let d = tmp();
+    std::fs::write(d.path().join("subs.srt"), "1\n00:00:03,000 --> 00:00:04,000\nFrom a file\n\n").unwrap();
+    let mut s = spec(
+        json!([{"type": "color", "color": "#404040", "duration": 4.5}]),
+        json!([
+            {"type": "captions", "highlight": "#ffe000", "soft": true, "sidecar": "vtt",
+             "style": {"size": 40, "color": "white", "outline": {"width": 2}},
+             "cues": [{"start": 0.5, "end": 2.5, "words": [
+                 {"text": "one", "start": 0.5, "end": 1.1}, {"text": "two", "start": 1.1, "end": 1.7}, {"text": "three", "start": 1.7, "end": 2.5}]}]},
+            {"type": "captions", "src": "subs.srt", "position": "top", "style": {"size": 36, "color": "cyan"}}
+        ]),
+    );
+    s["output"]["width"] = json!(640);
+    s["output"]["height"] = json!(360);
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    let work = d.path().join("work");
+    assert_ok(&render(&spec_path, &work, &[]));
+    let file = d.path().join("out.mp4");
+    let at = |secs: f64| frame(&file, (secs * 30.0) as u64, 640, 360);
+    let yellow = |c: (u8, u8, u8)| c.0 > 200 && c.1 > 180 && c.2 < 90;
+    let white = |c: (u8, u8, u8)| c.0 > 200 && c.1 > 200 && c.2 > 200;
+    let centre_x = |f: &Frame, pred: &dyn Fn((u8, u8, u8)) -> bool| {
+        let (n, x0, x1, y0, _) = find(f, pred);
+        (n, (x0 + x1) as f64 / 2.0, y0)
+    };
+    // The word being spoken is yellow and moves left to right; the others stay white.
+    let (n1, x1, y) = centre_x(&at(0.8), &yellow);
+    let (n2, x2, _) = centre_x(&at(1.4), &yellow);
+    let (n3, x3, _) = centre_x(&at(2.1), &yellow);
+    println!("highlight: {n1} px at x {x1}, {n2} px at x {x2}, {n3} px at x {x3}");
+    assert!(n1 > 50 && n2 > 50 && n3 > 50);
+    assert!(x1 < x2 && x2 < x3, "highlight does not follow the words: {x1} {x2} {x3}");
+    assert!(y > 250, "captions sit at the bottom (y {y})");
+    assert!(find(&at(1.4), white).0 > 100, "the other words stay white");
+    // Nothing before the cue, nothing after.
+    assert_eq!(find(&at(0.2), white).0 + find(&at(0.2), yellow).0, 0);
+    assert_eq!(find(&at(2.8), white).0 + find(&at(2.8), yellow).0, 0);
+    // The file's cue at the top, in its own style, in its own time.
+    let cyan = |c: (u8, u8, u8)| c.0 < 90 && c.1 > 180 && c.2 > 180;
+    let (n, _, _, _, y1) = find(&at(3.5), cyan);
+    assert!(n > 100 && y1 < 120, "{n} cyan px down to y {y1}");
+    assert_eq!(find(&at(2.8), cyan).0, 0);
+    // A soft subtitle track in the MP4, and a WebVTT file beside it.
+    let p = probe(&file);
+    assert_eq!(stream(&p, "subtitle")["codec_name"], "mov_text");
+    let vtt = std::fs::read_to_string(d.path().join("out.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT") && vtt.contains("00:00:00.500 --> 00:00:02.500\none two three"), "{vtt}");
+    assert_eq!(manifest(&file)["sidecars"][0].as_str().unwrap(), d.path().join("out.vtt").to_str().unwrap());
+    assert!(leftovers(&work).is_empty());
+}

@@ -130,7 +130,7 @@ fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<Spec
                     _ => None,
                 })
                 .collect(),
-            Track::Video(_) => continue,
+            Track::Video(_) | Track::Captions(_) => continue,
         };
         let mut placed = Vec::new();
         for (path, c) in clips {

@@ -237,7 +237,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         .unwrap_or(0)
         .max(o.width as u64 * o.height as u64);
     // Inputs decoding video at once: the clip (two in a transition) and every picture-in-picture.
-    let pips = overlays.iter().filter(|p| matches!(p.item, crate::spec::OverlayItem::Video(_))).count() as u64;
+    let pips = overlays.iter().filter(|p| matches!(p.layer, overlay::Layer::Item(crate::spec::OverlayItem::Video(_)))).count() as u64;
     let inputs_in_play = if transitions.iter().any(|&d| d > 0) { 2 } else { 1 } + pips;
     let encoder =
         budget::fit(o.width, o.height, max_in_pixels, inputs_in_play, o.video.preset, limit).map_err(crate::Error::MemoryBudget)?;
@@ -253,12 +253,12 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
     let mut steps = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;
     for (k, piece) in pieces.iter().enumerate() {
-        let mut seg = Segment::new(spec, encoder.decoder_threads, global_args());
+        let mut seg = Segment::new(spec, format!("seg_{k:04}"), encoder.decoder_threads, global_args());
         let frames = match *piece {
             Piece::Body { from, to, .. } => to - from,
             Piece::Transition { into } => transitions[into],
         };
-        let drawn = overlays.iter().any(|p| p.start < at + frames && p.start + p.frames > at);
+        let drawn = overlays.iter().any(|p| p.in_play(at, frames));
         let picture = if drawn { "base" } else { "v" };
         let label = match *piece {
             Piece::Body { clip, from, to } => {
@@ -285,6 +285,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         }
         let graph_name = segment_name(k, "graph");
         let mut args = seg.args;
+        let mut files = seg.files;
         args.arg2("-filter_complex_script", &graph_name)
             .arg2("-map", "[v]")
             .arg2("-c:v", "libx264")
@@ -302,7 +303,10 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         steps.push(Step {
             label,
             args,
-            files: vec![ScriptFile { name: graph_name, contents: seg.graph.to_string() }],
+            files: {
+                files.push(ScriptFile { name: graph_name, contents: seg.graph.to_string() });
+                files
+            },
             frames,
             encodes_video: true,
             capture: None,
@@ -363,10 +367,13 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         ScriptFile { name: "video.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("ts")) },
         audio_list,
     ];
+    // Inputs first (FFmpeg reads options before an -i as that input's), then the mapping.
+    let mut maps: Vec<String> = Vec::new();
+    let mut next_input = 2;
     match join_mix {
         Some(m) => {
+            next_input += m.args.iter().filter(|a| *a == "-i").count();
             args.extend(m.args);
-            args.arg2("-map", "0:v:0");
             // The loudness filter is filled in after the first pass (LOUDNORM_MARK).
             let normalize = if o.loudness.is_some() { format!("{},", mix::LOUDNORM_MARK) } else { String::new() };
             let fin = Chain::new(&[]).then(Filter::new("aresample").opt("osr", rate)).then(Filter::new("aformat").opt("sample_rates", rate).opt("channel_layouts", "stereo"));
@@ -375,12 +382,26 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
             let fin = Graph { chains: vec![fin.to("aout")] }.to_string();
             let contents = format!("{text};\n[mix]{normalize}{fin}");
             files.push(ScriptFile { name: "mix.graph".into(), contents });
-            args.arg2("-filter_complex_script", "mix.graph").arg2("-map", "[aout]");
+            maps.arg2("-filter_complex_script", "mix.graph").arg2("-map", "0:v:0").arg2("-map", "[aout]");
         }
         None => {
-            args.arg2("-map", "0:v:0").arg2("-map", "1:a:0");
+            maps.arg2("-map", "0:v:0").arg2("-map", "1:a:0");
         }
     }
+    // Soft subtitles: each captions track that asks, as a timed-text (mov_text) stream.
+    for (ti, track) in spec.timeline.tracks.iter().enumerate() {
+        let crate::spec::Track::Captions(c) = track else { continue };
+        let Some(images) = texts.captions.get(&format!("timeline.tracks[{ti}]")).filter(|_| c.soft) else { continue };
+        let name = format!("captions_{ti}.srt");
+        files.push(ScriptFile { name: name.clone(), contents: crate::captions::to_srt(&images.cues) });
+        args.arg2("-protocol_whitelist", "file").arg2("-format_whitelist", "srt").arg2("-f", "srt").arg2("-i", &name);
+        maps.arg2("-map", format!("{next_input}:s:0"));
+        next_input += 1;
+    }
+    if maps.iter().any(|m| m.ends_with(":s:0")) {
+        maps.arg2("-c:s", "mov_text");
+    }
+    args.extend(maps);
     args.arg2("-c:v", "copy")
         .arg2("-c:a", "aac")
         .arg2("-b:a", o.audio.bitrate)

@@ -4,13 +4,21 @@
 use super::graph::{num, Chain, Filter};
 use super::segment::Segment;
 use super::{Assets, ClipMedia};
-use crate::spec::{Anchor, OverlayItem, Position, Spec, SpecError};
-use crate::text::{TextImage, TextImages};
+use crate::spec::{Anchor, OverlayItem, Position, Spec, SpecError, Track};
+use crate::text::{CaptionImages, TextImage, TextImages};
 
-/// An overlay item placed on the output: frames [start, start + frames), at (x, y), w×h.
+/// What a layer draws.
+#[derive(Debug, Clone)]
+pub(super) enum Layer<'a> {
+    Item(&'a OverlayItem),
+    /// A captions track: its pictures over output frames [from, to), gaps transparent.
+    Captions { images: &'a CaptionImages, states: Vec<(u64, u64, &'a str)> },
+}
+
+/// A layer placed on the output: frames [start, start + frames), at (x, y), w×h.
 #[derive(Debug, Clone)]
 pub(super) struct Placed<'a> {
-    pub item: &'a OverlayItem,
+    pub layer: Layer<'a>,
     pub media: Option<&'a ClipMedia>,
     pub text: Option<&'a TextImage>,
     pub start: u64,
@@ -56,11 +64,29 @@ pub(super) fn place<'a>(spec: &'a Spec, assets: &'a Assets, texts: &'a TextImage
     let (fw, fh, fps) = (o.width, o.height, o.fps);
     let mut errs = Vec::new();
     let mut out = Vec::new();
+    for (ti, track) in spec.timeline.tracks.iter().enumerate() {
+        let Track::Captions(c) = track else { continue };
+        let Some(images) = texts.captions.get(&format!("timeline.tracks[{ti}]")) else { continue };
+        let states: Vec<(u64, u64, &str)> = images
+            .states
+            .iter()
+            .map(|st| (fps.frame_at(st.start), fps.frame_at(st.end).min(total), st.file.as_str()))
+            .filter(|(a, b, _)| b > a)
+            .collect();
+        if states.is_empty() {
+            continue;
+        }
+        let (x, y) = position(&c.position, c.margin, images.width, images.height, fw, fh);
+        let (start, end) = (states[0].0, states.iter().map(|s| s.1).max().unwrap_or(0));
+        let layer = Layer::Captions { images, states };
+        out.push((ti, Placed { layer, media: None, text: None, start, frames: end - start, x, y, w: images.width, h: images.height }));
+    }
     for (path, item) in spec.overlays() {
+        let ti: usize = path["timeline.tracks[".len()..].split(']').next().and_then(|n| n.parse().ok()).unwrap_or(0);
         let start = fps.frame_at(item.span().0);
         let (media, text, frames, w, h, pos, margin) = match item {
             OverlayItem::Text(t) => {
-                let Some(img) = texts.get(&path) else {
+                let Some(img) = texts.items.get(&path) else {
                     errs.push(SpecError { path, reason: "its text was not drawn".into() });
                     continue;
                 };
@@ -114,29 +140,87 @@ pub(super) fn place<'a>(spec: &'a Spec, assets: &'a Assets, texts: &'a TextImage
             continue; // After the end of the video (or shorter than a frame): never seen.
         }
         let (x, y) = position(pos, margin, w, h, fw, fh);
-        out.push(Placed { item, media, text, start, frames: frames.min(total - start), x, y, w, h });
+        out.push((ti, Placed { layer: Layer::Item(item), media, text, start, frames: frames.min(total - start), x, y, w, h }));
     }
-    if errs.is_empty() {
-        Ok(out)
-    } else {
-        Err(errs)
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    // Drawn in track order (stable: items keep their order within a track).
+    out.sort_by_key(|(ti, _)| *ti);
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+impl Placed<'_> {
+    /// Whether this layer shows anything in output frames [at, at + frames).
+    pub fn in_play(&self, at: u64, frames: u64) -> bool {
+        match &self.layer {
+            Layer::Captions { states, .. } => states.iter().any(|(a, b, _)| *a < at + frames && *b > at),
+            Layer::Item(_) => self.start < at + frames && self.start + self.frames > at,
+        }
     }
 }
 
 impl Segment<'_> {
+    /// A concat list of a captions track's pictures covering output frames [at, at + frames)
+    /// (transparent in the gaps), written beside the segment, opened as the next input.
+    fn caption_input(&mut self, k: usize, images: &CaptionImages, states: &[(u64, u64, &str)], at: u64, frames: u64) -> usize {
+        let fps = self.spec().output.fps;
+        let end = at + frames;
+        let mut entries: Vec<(u64, &str)> = Vec::new(); // (first frame, picture), in order
+        let mut cursor = at;
+        for &(a, b, file) in states.iter().filter(|(a, b, _)| *a < end && *b > at) {
+            if a > cursor {
+                entries.push((cursor, images.blank.as_str()));
+            }
+            entries.push((a.max(cursor), file));
+            cursor = b.min(end);
+        }
+        if cursor < end || entries.is_empty() {
+            entries.push((cursor, images.blank.as_str()));
+        }
+        // Each picture starts a hair (100 µs) before its frame, so rounding can never show
+        // it a frame late; durations are differences of those instants, so nothing drifts.
+        let instant = |f: u64| -> i64 { if f == at { 0 } else { ((fps.seconds_at(f - at) * 1e6).round() as i64 - 100).max(0) } };
+        let mut list = String::from("ffconcat version 1.0\n");
+        for (i, (f, file)) in entries.iter().enumerate() {
+            let next = entries.get(i + 1).map(|e| e.0).unwrap_or(end);
+            let us = instant(next) - instant(*f);
+            list.push_str(&format!("file '{file}'\nduration {}.{:06}\n", us / 1_000_000, us % 1_000_000));
+        }
+        let name = format!("{}_cap{k}.ffconcat", self.name());
+        self.files.push(super::ScriptFile { name: name.clone(), contents: list });
+        self.concat_input(&name, "concat,image2,png_pipe")
+    }
+
     /// Draw the items of `items` that intersect output frames [at, at + frames) over `base`,
     /// in order, ending on pad `out`. Returns whether any was drawn (else `base` is unused).
     pub fn overlays(&mut self, items: &[Placed], at: u64, frames: u64, base: &str, out: &str) -> bool {
         let fps = self.spec().output.fps;
         let (den, fnum) = (fps.den, fps.num);
-        let here: Vec<&Placed> = items.iter().filter(|p| p.start < at + frames && p.start + p.frames > at).collect();
+        let here: Vec<&Placed> = items.iter().filter(|p| p.in_play(at, frames)).collect();
         let mut below = base.to_string();
         for (k, p) in here.iter().enumerate() {
             let skip = at.saturating_sub(p.start); // item frames already shown by earlier segments
             let local = p.start.saturating_sub(at); // where it starts in this segment
             let n = (p.start + p.frames).min(at + frames) - (p.start.max(at));
             let label = format!("ov{k}");
-            let mut chain = match p.item {
+            let item = match &p.layer {
+                Layer::Item(item) => *item,
+                Layer::Captions { images, states } => {
+                    let input = self.caption_input(k, images, states, at, frames);
+                    self.graph.push(Chain::new(&[&format!("{input}:v:0")]).then(Filter::new("format").opt("pix_fmts", "rgba")).to(&label));
+                    let next = if k + 1 == here.len() { out.to_string() } else { format!("under{k}") };
+                    // The last picture stays until the segment ends: repeat it past the stream's end.
+                    self.graph.push(
+                        Chain::new(&[&below, &label])
+                            .then(Filter::new("overlay").opt("x", p.x).opt("y", p.y).opt("eof_action", "repeat"))
+                            .to(&next),
+                    );
+                    below = next;
+                    continue;
+                }
+            };
+            let mut chain = match item {
                 OverlayItem::Video(vi) => {
                     let m = p.media.expect("placed with media");
                     let seek = fps.seconds_at(fps.frame_at(vi.in_) + skip);

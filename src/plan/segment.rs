@@ -66,9 +66,13 @@ pub(super) enum Edge {
 /// The inputs and graph of one FFmpeg run, built up part by part.
 pub(super) struct Segment<'a> {
     spec: &'a Spec,
+    /// Base name of the run's files (`seg_0003`).
+    name: String,
     decoder_threads: u32,
     pub args: Vec<String>,
     pub graph: Graph,
+    /// Files the run reads besides its graph (captions lists).
+    pub files: Vec<super::ScriptFile>,
     inputs: usize,
 }
 
@@ -153,8 +157,25 @@ pub(super) fn uses_own_audio(clip: &Clip, media: Option<&ClipMedia>) -> bool {
 }
 
 impl<'a> Segment<'a> {
-    pub fn new(spec: &'a Spec, decoder_threads: u32, global: Vec<String>) -> Self {
-        Segment { spec, decoder_threads, args: global, graph: Graph::default(), inputs: 0 }
+    pub fn new(spec: &'a Spec, name: String, decoder_threads: u32, global: Vec<String>) -> Self {
+        Segment { spec, name, decoder_threads, args: global, graph: Graph::default(), files: Vec::new(), inputs: 0 }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Open a concat list cutlist wrote (its entries only of the `formats` given) as the next input.
+    pub fn concat_input(&mut self, list: &str, formats: &str) -> usize {
+        self.args
+            .arg2("-protocol_whitelist", "file")
+            .arg2("-format_whitelist", formats)
+            .arg2("-codec_whitelist", "png")
+            .arg2("-f", "concat")
+            .arg2("-safe", 1)
+            .arg2("-i", list);
+        self.inputs += 1;
+        self.inputs - 1
     }
 
     pub fn spec(&self) -> &'a Spec {

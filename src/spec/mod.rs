@@ -216,6 +216,8 @@ pub enum Track {
     Audio(AudioTrack),
     /// Text, images and videos drawn over the picture; later tracks draw on top.
     Overlay(OverlayTrack),
+    /// Subtitles burned into the picture (and optionally muxed or written beside it).
+    Captions(CaptionsTrack),
 }
 
 impl Spec {
@@ -251,10 +253,9 @@ impl Spec {
     /// Every asset the job needs, each once, with the JSON path of its first use, in spec order.
     pub fn sources(&self) -> Vec<AssetRef> {
         let mut out: Vec<AssetRef> = Vec::new();
-        let mut add = |src: &str, used_at: String| {
+        let mut add = |src: &str, used_at: String, kind: AssetKind| {
             if !out.iter().any(|a| a.src == src) {
-                let font = used_at.ends_with(".style.font");
-                out.push(AssetRef { src: src.to_string(), used_at, font });
+                out.push(AssetRef { src: src.to_string(), used_at, kind });
             }
         };
         for (t, track) in self.timeline.tracks.iter().enumerate() {
@@ -262,13 +263,21 @@ impl Spec {
                 Track::Video(v) => {
                     for (i, c) in v.clips.iter().enumerate() {
                         if let Some(src) = c.src() {
-                            add(src, format!("timeline.tracks[{t}].clips[{i}].src"));
+                            add(src, format!("timeline.tracks[{t}].clips[{i}].src"), AssetKind::Media);
                         }
                     }
                 }
                 Track::Audio(a) => {
                     for (i, c) in a.clips.iter().enumerate() {
-                        add(&c.src, format!("timeline.tracks[{t}].clips[{i}].src"));
+                        add(&c.src, format!("timeline.tracks[{t}].clips[{i}].src"), AssetKind::Media);
+                    }
+                }
+                Track::Captions(c) => {
+                    if let Some(src) = &c.src {
+                        add(src, format!("timeline.tracks[{t}].src"), AssetKind::Captions);
+                    }
+                    if let Some(font) = &c.style.font {
+                        add(font, format!("timeline.tracks[{t}].style.font"), AssetKind::Font);
                     }
                 }
                 Track::Overlay(o) => {
@@ -277,11 +286,11 @@ impl Spec {
                         match item {
                             OverlayItem::Text(x) => {
                                 if let Some(font) = &x.style.font {
-                                    add(font, format!("{path}.style.font"));
+                                    add(font, format!("{path}.style.font"), AssetKind::Font);
                                 }
                             }
-                            OverlayItem::Image(x) => add(&x.src, format!("{path}.src")),
-                            OverlayItem::Video(x) => add(&x.src, format!("{path}.src")),
+                            OverlayItem::Image(x) => add(&x.src, format!("{path}.src"), AssetKind::Media),
+                            OverlayItem::Video(x) => add(&x.src, format!("{path}.src"), AssetKind::Media),
                         }
                     }
                 }
@@ -297,8 +306,95 @@ pub struct AssetRef {
     pub src: String,
     /// JSON path of the field of its first use (`timeline.tracks[0].clips[3].src`).
     pub used_at: String,
-    /// A font file (not media: it is not probed).
-    pub font: bool,
+    pub kind: AssetKind,
+}
+
+/// What an asset is, which decides how the job reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetKind {
+    /// Audio, video or a picture: probed with ffprobe, opened by FFmpeg.
+    Media,
+    /// A font file, read by the text stage.
+    Font,
+    /// An SRT or WebVTT file, read by the text stage.
+    Captions,
+}
+
+/// Captions from a file or inline cues, burned in with a style.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptionsTrack {
+    /// An SRT or WebVTT file (URL or path). WebVTT inline timestamps (`<00:01.500>`) give word timings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// Inline cues (instead of `src`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cues: Option<Vec<Cue>>,
+    /// Seconds added to every cue's times (negative: earlier).
+    #[serde(default)]
+    pub offset: f64,
+    #[serde(default = "caption_style")]
+    pub style: TextStyle,
+    #[serde(default = "bottom")]
+    pub position: Position,
+    #[serde(default = "caption_margin")]
+    pub margin: f64,
+    /// Colour of the word being spoken (needs word timings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<Color>,
+    /// Also mux the cues as a soft subtitle track (mov_text) in the MP4.
+    #[serde(default)]
+    pub soft: bool,
+    /// Also write the cues beside the output as `<output>.srt` or `<output>.vtt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<SidecarFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SidecarFormat {
+    Srt,
+    Vtt,
+}
+
+/// One caption: shown over [start, end) on the output timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cue {
+    pub start: f64,
+    pub end: f64,
+    /// The text; absent when `words` are given (then it is the words joined by spaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Word timings, for highlighting the word being spoken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<Vec<Word>>,
+}
+
+impl Cue {
+    /// The text shown.
+    pub fn display(&self) -> String {
+        match (&self.text, &self.words) {
+            (Some(t), _) => t.clone(),
+            (None, Some(w)) => w.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Word {
+    pub text: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+fn caption_style() -> TextStyle {
+    serde_json::from_value(serde_json::json!({"size": 44, "outline": {"width": 3}, "width": 0.85})).expect("valid style")
+}
+fn caption_margin() -> f64 {
+    0.08
 }
 
 /// Pictures drawn over the main track.

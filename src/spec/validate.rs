@@ -286,7 +286,7 @@ fn untag(v: &Value, path: &str, allowed: &[&str], errs: &mut Errors) -> Option<(
 }
 
 fn read_track(v: &Value, path: &str, index: usize, fps: Option<Rational>, errs: &mut Errors) -> Option<Track> {
-    let (tag, rest) = untag(v, path, &["video", "audio", "overlay"], errs)?;
+    let (tag, rest) = untag(v, path, &["video", "audio", "overlay", "captions"], errs)?;
     match (tag.as_str(), index) {
         ("video", 0) => {}
         ("video", _) => {
@@ -296,6 +296,11 @@ fn read_track(v: &Value, path: &str, index: usize, fps: Option<Rational>, errs: 
         (other, 0) => {
             errs.add(join(path, "type"), format!("the first track must be the main track of type \"video\", not {other:?}"));
             return None;
+        }
+        ("captions", _) => {
+            let t: CaptionsTrack = read(rest, path, errs)?;
+            check_captions_track(&t, path, errs);
+            return Some(Track::Captions(t));
         }
         ("overlay", _) => {
             let t: OverlayTrack = read(rest, path, errs)?;
@@ -541,6 +546,83 @@ fn check_place(position: &Position, margin: f64, path: &str, errs: &mut Errors) 
     check_range(margin, 0.0..=0.4, join(path, "margin"), " (fraction of the shorter side)", errs);
 }
 
+fn check_text(text: &str, path: String, errs: &mut Errors) {
+    if text.trim().is_empty() {
+        errs.add(path, "must not be empty");
+    } else if text.chars().count() > MAX_TEXT_CHARS {
+        errs.add(path, format!("{} characters; the limit is {MAX_TEXT_CHARS}", text.chars().count()));
+    } else if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        errs.add(path, "contains a control character (only \\n and \\t are allowed)");
+    }
+}
+
+fn check_style(st: &TextStyle, p: &str, errs: &mut Errors) {
+    if let Some(font) = &st.font {
+        if let Err(reason) = check_src(font) {
+            errs.add(join(p, "font"), reason);
+        }
+    }
+    check_range(st.size, 4.0..=1000.0, join(p, "size"), " px", errs);
+    check_range(st.opacity, 0.0..=1.0, join(p, "opacity"), "", errs);
+    check_range(st.width, 0.05..=1.0, join(p, "width"), " (fraction of the width)", errs);
+    check_range(st.line_height, 0.5..=3.0, join(p, "line_height"), "", errs);
+    if let Some(o) = &st.outline {
+        check_range(o.width, 0.0..=20.0, join(p, "outline.width"), " px", errs);
+    }
+    if let Some(sh) = &st.shadow {
+        check_range(sh.x, -50.0..=50.0, join(p, "shadow.x"), " px", errs);
+        check_range(sh.y, -50.0..=50.0, join(p, "shadow.y"), " px", errs);
+        check_range(sh.opacity, 0.0..=1.0, join(p, "shadow.opacity"), "", errs);
+    }
+    if let Some(b) = &st.box_ {
+        check_range(b.opacity, 0.0..=1.0, join(p, "box.opacity"), "", errs);
+        check_range(b.padding, 0.0..=200.0, join(p, "box.padding"), " px", errs);
+    }
+}
+
+/// Most cues in one captions track.
+pub const MAX_CUES: usize = 20_000;
+
+fn check_captions_track(t: &CaptionsTrack, path: &str, errs: &mut Errors) {
+    match (&t.src, &t.cues) {
+        (Some(src), None) => {
+            if let Err(reason) = check_src(src) {
+                errs.add(join(path, "src"), reason);
+            }
+        }
+        (None, Some(cues)) => {
+            if cues.is_empty() {
+                errs.add(join(path, "cues"), "no cues");
+            }
+            if cues.len() > MAX_CUES {
+                errs.add(join(path, "cues"), format!("{} cues; the limit is {MAX_CUES}", cues.len()));
+            }
+            for (i, c) in cues.iter().enumerate() {
+                let p = format!("{path}.cues[{i}]");
+                if check_time(c.start, join(&p, "start"), errs) & check_time(c.end, join(&p, "end"), errs) && c.end <= c.start {
+                    errs.add(join(&p, "end"), format!("end ({}) must be after start ({})", c.end, c.start));
+                }
+                match (&c.text, &c.words) {
+                    (None, None) => errs.add(p.clone(), "give text, words, or both"),
+                    (Some(text), _) => check_text(text, join(&p, "text"), errs),
+                    _ => {}
+                }
+                for (j, w) in c.words.iter().flatten().enumerate() {
+                    let wp = format!("{p}.words[{j}]");
+                    check_text(&w.text, join(&wp, "text"), errs);
+                    if w.end <= w.start || w.start < c.start - 1e-9 || w.end > c.end + 1e-9 {
+                        errs.add(wp, format!("[{}, {}) must be a span inside its cue [{}, {})", w.start, w.end, c.start, c.end));
+                    }
+                }
+            }
+        }
+        _ => errs.add(path.to_string(), "give src (an SRT or WebVTT file) or cues, one of them"),
+    }
+    check_range(t.offset, -MAX_SECONDS..=MAX_SECONDS, join(path, "offset"), " s", errs);
+    check_style(&t.style, &join(path, "style"), errs);
+    check_place(&t.position, t.margin, path, errs);
+}
+
 fn check_overlay_track(t: &OverlayTrack, path: &str, errs: &mut Errors) {
     if t.items.is_empty() {
         errs.add(join(path, "items"), "the track has no items");
@@ -552,37 +634,10 @@ fn check_overlay_track(t: &OverlayTrack, path: &str, errs: &mut Errors) {
         let p = format!("{path}.items[{i}]");
         match item {
             OverlayItem::Text(x) => {
-                if x.text.trim().is_empty() {
-                    errs.add(join(&p, "text"), "must not be empty");
-                } else if x.text.chars().count() > MAX_TEXT_CHARS {
-                    errs.add(join(&p, "text"), format!("{} characters; the limit is {MAX_TEXT_CHARS}", x.text.chars().count()));
-                } else if x.text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-                    errs.add(join(&p, "text"), "contains a control character (only \\n and \\t are allowed)");
-                }
+                check_text(&x.text, join(&p, "text"), errs);
                 check_span(x.start, x.duration, (x.fade_in, x.fade_out), &p, errs);
                 check_place(&x.position, x.margin, &p, errs);
-                let st = &x.style;
-                if let Some(font) = &st.font {
-                    if let Err(reason) = check_src(font) {
-                        errs.add(join(&p, "style.font"), reason);
-                    }
-                }
-                check_range(st.size, 4.0..=1000.0, join(&p, "style.size"), " px", errs);
-                check_range(st.opacity, 0.0..=1.0, join(&p, "style.opacity"), "", errs);
-                check_range(st.width, 0.05..=1.0, join(&p, "style.width"), " (fraction of the width)", errs);
-                check_range(st.line_height, 0.5..=3.0, join(&p, "style.line_height"), "", errs);
-                if let Some(o) = &st.outline {
-                    check_range(o.width, 0.0..=20.0, join(&p, "style.outline.width"), " px", errs);
-                }
-                if let Some(sh) = &st.shadow {
-                    check_range(sh.x, -50.0..=50.0, join(&p, "style.shadow.x"), " px", errs);
-                    check_range(sh.y, -50.0..=50.0, join(&p, "style.shadow.y"), " px", errs);
-                    check_range(sh.opacity, 0.0..=1.0, join(&p, "style.shadow.opacity"), "", errs);
-                }
-                if let Some(b) = &st.box_ {
-                    check_range(b.opacity, 0.0..=1.0, join(&p, "style.box.opacity"), "", errs);
-                    check_range(b.padding, 0.0..=200.0, join(&p, "style.box.padding"), " px", errs);
-                }
+                check_style(&x.style, &join(&p, "style"), errs);
             }
             OverlayItem::Image(x) => {
                 if let Err(reason) = check_src(&x.src) {
