@@ -89,7 +89,7 @@ pub struct JobResult {
     pub encoder: EncoderSettings,
     pub memory: MemoryReport,
     pub clips: Vec<ClipTiming>,
-    /// Caption files written beside the output (`captions.sidecar`).
+    /// Files written beside the output: caption sidecars, poster, thumbnail.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sidecars: Vec<PathBuf>,
     /// The finished file's loudness, measured, when the spec sets a target.
@@ -157,7 +157,13 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     };
 
     // Facts known before any media: FFmpeg works, the output settings fit the budget.
-    let ffmpeg_version = render::check_ffmpeg(&opts.ffmpeg).await?;
+    let mut encoders = vec![o.video_codec().encoder()];
+    match o.audio_codec() {
+        Some(spec::AudioCodec::Aac) => encoders.push("aac"),
+        Some(spec::AudioCodec::Opus) => encoders.push("libopus"),
+        None => encoders.push("gif"),
+    }
+    let ffmpeg_version = render::check_ffmpeg(&opts.ffmpeg, &encoders).await?;
     let (limit, limit_source) = memory::detect_limit(opts.memory_limit);
     let out_px = o.width as u64 * o.height as u64;
     plan::budget::fit(o.width, o.height, out_px, 1, o.video.preset, limit).map_err(Error::MemoryBudget)?;
@@ -383,6 +389,22 @@ async fn run_stages(
         return Err(Error::Cancelled);
     }
     publish::move_into_place(&rendered, dest)?;
-    let sidecars = write_sidecars(spec, &texts, dest)?;
-    Ok((facts, plan.encoder, plan.clips, loudness, sidecars))
+    let mut published = write_sidecars(spec, &texts, dest)?;
+    for still in &plan.stills {
+        let chosen = match still.kind {
+            "poster" => spec.output.poster.as_ref(),
+            _ => spec.output.thumbnail.as_ref(),
+        };
+        let to = match chosen.and_then(|s| s.path.as_ref()) {
+            Some(p) => base_dir.join(p),
+            None => {
+                let ext = Path::new(&still.name).extension().and_then(|e| e.to_str()).unwrap_or("jpg");
+                let short = if still.kind == "poster" { "poster" } else { "thumb" };
+                dest.with_extension(format!("{short}.{ext}"))
+            }
+        };
+        publish::move_into_place(&ws.file(&still.name), &to)?;
+        published.push(to);
+    }
+    Ok((facts, plan.encoder, plan.clips, loudness, published))
 }

@@ -43,7 +43,11 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| bad(format!("ffprobe output: {e}")))?;
     let streams = v["streams"].as_array().cloned().unwrap_or_default();
     let video = streams.iter().find(|s| s["codec_type"] == "video").ok_or_else(|| bad("the output has no video stream".into()))?;
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").ok_or_else(|| bad("the output has no audio stream".into()))?;
+    let none = serde_json::Value::Null;
+    let audio = match expected.audio_codec {
+        Some(_) => streams.iter().find(|s| s["codec_type"] == "audio").ok_or_else(|| bad("the output has no audio stream".into()))?,
+        None => &none,
+    };
     let f = |x: &serde_json::Value| x.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     let facts = OutputFacts {
         duration: f(&v["format"]["duration"]),
@@ -54,7 +58,11 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
         audio_codec: audio["codec_name"].as_str().unwrap_or("").into(),
         sample_rate: audio["sample_rate"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
         channels: audio["channels"].as_u64().unwrap_or(0) as u32,
-        audio_duration: f(&audio["duration"]),
+        // Matroska/WebM keeps stream durations in a tag.
+        audio_duration: match f(&audio["duration"]) {
+            d if d > 0.0 => d,
+            _ => audio["tags"]["DURATION"].as_str().map(hms).unwrap_or(0.0),
+        },
         bytes: std::fs::metadata(file).map(|m| m.len()).unwrap_or(0),
     };
     let want_dur = expected.duration();
@@ -66,20 +74,34 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
     if (facts.width, facts.height) != (expected.width, expected.height) {
         problems.push(format!("{}×{} instead of {}×{}", facts.width, facts.height, expected.width, expected.height));
     }
-    if facts.video_codec != "h264" || facts.audio_codec != "aac" {
-        problems.push(format!("codecs {}/{} instead of h264/aac", facts.video_codec, facts.audio_codec));
+    let want_audio = expected.audio_codec.unwrap_or("");
+    if facts.video_codec != expected.video_codec || facts.audio_codec != want_audio {
+        problems.push(format!(
+            "codecs {}/{} instead of {}/{}",
+            facts.video_codec,
+            facts.audio_codec,
+            expected.video_codec,
+            if want_audio.is_empty() { "none" } else { want_audio }
+        ));
     }
-    if facts.sample_rate != expected.sample_rate || facts.channels != expected.channels as u32 {
-        problems.push(format!("audio {} Hz × {} instead of {} Hz × {}", facts.sample_rate, facts.channels, expected.sample_rate, expected.channels));
-    }
-    // AAC frames are 1024 samples: the audio may end up to one AAC frame past the video.
-    if (facts.audio_duration - want_dur).abs() > frame + 1024.0 / expected.sample_rate as f64 {
-        problems.push(format!("audio lasts {:.3} s instead of {want_dur:.3} s", facts.audio_duration));
+    if expected.audio_codec.is_some() {
+        if facts.sample_rate != expected.sample_rate || facts.channels != expected.channels as u32 {
+            problems.push(format!("audio {} Hz × {} instead of {} Hz × {}", facts.sample_rate, facts.channels, expected.sample_rate, expected.channels));
+        }
+        // Audio frames are up to 1024 samples (AAC; Opus 960): the audio may end up to one frame past the video.
+        if (facts.audio_duration - want_dur).abs() > frame + 1024.0 / expected.sample_rate as f64 {
+            problems.push(format!("audio lasts {:.3} s instead of {want_dur:.3} s", facts.audio_duration));
+        }
     }
     if !problems.is_empty() {
         return Err(bad(format!("the rendered file is not what was planned: {}", problems.join("; "))));
     }
     Ok(facts)
+}
+
+/// `00:00:02.007000000` → seconds.
+fn hms(s: &str) -> f64 {
+    s.split(':').fold(0.0, |acc, part| acc * 60.0 + part.trim().parse::<f64>().unwrap_or(0.0))
 }
 
 /// Measure the integrated loudness, true peak and loudness range of a finished file's sound.

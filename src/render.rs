@@ -109,7 +109,7 @@ fn to_error(e: RunError, step: &str, opts: &RenderOptions) -> Error {
 }
 
 /// FFmpeg's version and whether it has what plans use.
-pub async fn check_ffmpeg(ffmpeg: &Path) -> Result<String> {
+pub async fn check_ffmpeg(ffmpeg: &Path, encoders_needed: &[&str]) -> Result<String> {
     let out = tokio::process::Command::new(ffmpeg)
         .args(["-hide_banner", "-version"])
         .stdin(std::process::Stdio::null())
@@ -142,7 +142,12 @@ pub async fn check_ffmpeg(ffmpeg: &Path) -> Result<String> {
     };
     let (encoders, filters) = tokio::join!(listing("-encoders"), listing("-filters"));
     let has = |list: &str, name: &str| list.lines().any(|l| l.split_whitespace().nth(1) == Some(name));
-    let mut missing: Vec<String> = ["libx264", "aac", "pcm_s16le"].iter().filter(|e| !has(&encoders, e)).map(|e| format!("encoder {e}")).collect();
+    let mut missing: Vec<String> = ["libx264", "pcm_s16le"]
+        .iter()
+        .chain(encoders_needed)
+        .filter(|e| !has(&encoders, e))
+        .map(|e| format!("encoder {e}"))
+        .collect();
     missing.extend(
         crate::plan::graph::ALLOWED_FILTERS
             .iter()

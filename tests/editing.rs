@@ -440,3 +440,58 @@ fn captions_burned_in_with_the_spoken_word_highlighted_muxed_and_beside() {
     assert_eq!(manifest(&file)["sidecars"][0].as_str().unwrap(), d.path().join("out.vtt").to_str().unwrap());
     assert!(leftovers(&work).is_empty());
 }
+
+#[test]
+fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
+    let d = tmp();
+    color_clip(d.path(), "red.mp4", "red", Some(440), "320x240", "30", 1.0);
+    color_clip(d.path(), "blue.mp4", "blue", Some(660), "320x240", "30", 1.0);
+    let clips = json!([{"type": "video", "src": "red.mp4"}, {"type": "video", "src": "blue.mp4"}]);
+    // (output fields, size, fps, video codec, audio codec)
+    let kinds = [
+        (json!({"path": "hevc.mp4", "aspect": "1:1", "width": 240, "fps": 30, "video": {"codec": "libx265", "preset": "ultrafast"}}), (240, 240), "30/1", "hevc", Some("aac")),
+        (json!({"path": "vp9.webm", "format": "webm", "aspect": "16:9", "width": 320, "fps": 25, "video": {"preset": "ultrafast", "crf": 33}}), (320, 180), "25/1", "vp9", Some("opus")),
+        (json!({"path": "anim.gif", "format": "gif", "aspect": "4:5", "height": 250, "fps": 10}), (200, 250), "10/1", "gif", None),
+        (json!({"path": "h264.mp4", "aspect": "9:16", "height": 320, "fps": 30, "video": {"preset": "ultrafast"},
+                "poster": {"time": 1.5}, "thumbnail": {"time": 0.5, "width": 90, "path": "thumbs/small.png"}}), (180, 320), "30/1", "h264", Some("aac")),
+    ];
+    for (output, (w, h), fps, vcodec, acodec) in kinds {
+        let name = output["path"].as_str().unwrap().to_string();
+        let mut s = spec(clips.clone(), json!([]));
+        s["output"] = output;
+        let spec_path = write_json(d.path(), &format!("{name}.json"), &s);
+        let r = render(&spec_path, &d.path().join("work"), &[]);
+        assert_ok(&r);
+        let file = d.path().join(&name);
+        // Plays without a single decoder complaint.
+        let check = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
+        assert!(check.status.success() && check.stderr.is_empty(), "{name}: {}", String::from_utf8_lossy(&check.stderr));
+        let p = probe(&file);
+        let v = stream(&p, "video");
+        assert_eq!((v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap()), (w, h), "{name}");
+        assert_eq!(v["codec_name"], vcodec, "{name}");
+        assert_eq!(v["r_frame_rate"], fps, "{name}");
+        let rate: f64 = fps.trim_end_matches("/1").parse().unwrap();
+        assert_eq!(video_frames(&p), (2.0 * rate) as u64, "{name}");
+        match acodec {
+            Some(a) => assert_eq!(stream(&p, "audio")["codec_name"], a, "{name}"),
+            None => assert!(p["streams"].as_array().unwrap().iter().all(|s| s["codec_type"] != "audio"), "{name} has sound"),
+        }
+        if name == "h264.mp4" {
+            // Poster at 1.5 s: the blue clip, full size; thumbnail at 0.5 s: red, 90 wide.
+            let poster = d.path().join("h264.poster.jpg");
+            let pp = probe(&poster);
+            assert_eq!(stream(&pp, "video")["width"], 180);
+            assert!(near(frame(&poster, 0, 4, 4).at(2, 2), (0, 0, 255), 40));
+            let thumb = d.path().join("thumbs/small.png");
+            assert_eq!(stream(&probe(&thumb), "video")["width"], 90);
+            assert!(near(frame(&thumb, 0, 4, 4).at(2, 2), (255, 0, 0), 40));
+            let m = manifest(&file);
+            assert_eq!(m["sidecars"].as_array().unwrap().len(), 2);
+        }
+        if name == "anim.gif" {
+            assert!(near(frame(&file, 5, 4, 4).at(2, 2), (255, 0, 0), 40) && near(frame(&file, 15, 4, 4).at(2, 2), (0, 0, 255), 40));
+        }
+    }
+    assert!(leftovers(&d.path().join("work")).is_empty());
+}

@@ -19,7 +19,7 @@ mod segment;
 use crate::probe::MediaInfo;
 use crate::text::TextImages;
 use crate::spec::timing::{self, Layout};
-use crate::spec::{Clip, Loudness, Rational, Spec, SpecError, ValidationErrors};
+use crate::spec::{AudioCodec, Clip, Container, Loudness, Output, Preset, Rational, Spec, SpecError, ValidationErrors, VideoCodec};
 use graph::{Chain, Filter, Graph};
 use segment::{ArgsExt, Edge, Part, Segment};
 use serde::Serialize;
@@ -83,6 +83,10 @@ pub struct Expected {
     pub height: u32,
     pub fps: Rational,
     pub frames: u64,
+    /// As ffprobe names it: h264, hevc, vp9, gif.
+    pub video_codec: &'static str,
+    /// As ffprobe names it (aac, opus); `None`: no sound (GIF).
+    pub audio_codec: Option<&'static str>,
     pub sample_rate: u32,
     pub channels: u8,
     pub samples: u64,
@@ -102,13 +106,69 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// The finished file in the workspace, before publishing.
     pub output: String,
+    /// Pictures of the output made in the workspace (poster, thumbnail).
+    pub stills: Vec<StillFile>,
     /// The loudness target the render fills into the second pass.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loudness: Option<Loudness>,
 }
 
-/// Name of the joined output inside the workspace.
-pub const OUTPUT_NAME: &str = "output.partial.mp4";
+/// Name of the finished output inside the workspace, by container.
+fn output_name(c: Container) -> &'static str {
+    match c {
+        Container::Mp4 => "output.partial.mp4",
+        Container::Webm => "output.partial.webm",
+        Container::Gif => "output.partial.gif",
+    }
+}
+
+/// A picture of one frame of the output (poster, thumbnail), made in the workspace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StillFile {
+    /// `poster` or `thumbnail`.
+    pub kind: &'static str,
+    /// Its name in the workspace.
+    pub name: String,
+}
+
+/// How segments are encoded: the final codec (GIF: a near-lossless H.264 intermediate the
+/// palette passes read), and the container segments are written in.
+fn segment_encoding(o: &Output, enc: &EncoderSettings) -> (Vec<String>, &'static str, &'static str) {
+    let mut a: Vec<String> = Vec::new();
+    let (preset, crf) = (o.video.preset.as_str(), o.video.crf);
+    match (o.format, o.video_codec()) {
+        (Container::Gif, _) => {
+            a.arg2("-c:v", "libx264").arg2("-preset", "veryfast").arg2("-crf", 10).arg2("-pix_fmt", "yuv420p")
+                .arg2("-threads", enc.threads).arg2("-x264-params", format!("rc-lookahead={}", enc.lookahead));
+            (a, "mpegts", "ts")
+        }
+        (_, VideoCodec::Libx264) => {
+            a.arg2("-c:v", "libx264").arg2("-preset", preset).arg2("-crf", crf).arg2("-pix_fmt", "yuv420p")
+                .arg2("-threads", enc.threads).arg2("-x264-params", format!("rc-lookahead={}", enc.lookahead));
+            (a, "mpegts", "ts")
+        }
+        (_, VideoCodec::Libx265) => {
+            // x265 sizes its own thread pool from the host's cores: pin it.
+            a.arg2("-c:v", "libx265").arg2("-preset", preset).arg2("-crf", crf).arg2("-pix_fmt", "yuv420p").arg2(
+                "-x265-params",
+                format!("pools={}:frame-threads=1:rc-lookahead={}:log-level=error", enc.threads, enc.lookahead.max(5)),
+            );
+            (a, "mpegts", "ts")
+        }
+        (_, VideoCodec::LibvpxVp9) => {
+            let cpu_used = match o.video.preset {
+                Preset::Ultrafast | Preset::Superfast | Preset::Veryfast => 5,
+                Preset::Faster | Preset::Fast => 4,
+                Preset::Medium => 3,
+                Preset::Slow => 2,
+            };
+            a.arg2("-c:v", "libvpx-vp9").arg2("-crf", crf).arg2("-b:v", 0).arg2("-deadline", "good")
+                .arg2("-cpu-used", cpu_used).arg2("-row-mt", 1).arg2("-threads", enc.threads)
+                .arg2("-lag-in-frames", enc.lookahead.min(25)).arg2("-pix_fmt", "yuv420p");
+            (a, "webm", "webm")
+        }
+    }
+}
 
 /// The global options of every FFmpeg run.
 fn global_args() -> Vec<String> {
@@ -250,6 +310,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         at,
     };
     let pieces = pieces(&layout);
+    let (seg_video, seg_format, seg_ext) = segment_encoding(o, &encoder);
     let mut steps = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;
     for (k, piece) in pieces.iter().enumerate() {
@@ -286,16 +347,10 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         let graph_name = segment_name(k, "graph");
         let mut args = seg.args;
         let mut files = seg.files;
-        args.arg2("-filter_complex_script", &graph_name)
-            .arg2("-map", "[v]")
-            .arg2("-c:v", "libx264")
-            .arg2("-preset", o.video.preset.as_str())
-            .arg2("-crf", o.video.crf)
-            .arg2("-pix_fmt", "yuv420p")
-            .arg2("-threads", encoder.threads)
-            .arg2("-x264-params", format!("rc-lookahead={}", encoder.lookahead))
-            .arg2("-f", "mpegts")
-            .arg(segment_name(k, "ts"))
+        args.arg2("-filter_complex_script", &graph_name).arg2("-map", "[v]");
+        args.extend(seg_video.clone());
+        args.arg2("-f", seg_format)
+            .arg(segment_name(k, seg_ext))
             .arg2("-map", "[a]")
             .arg2("-c:a", "pcm_s16le")
             .arg2("-f", "wav")
@@ -333,11 +388,25 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
     let join_mix = mix::mix(spec, &layout, assets, 1, 2, encoder.decoder_threads)
         .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
     let list = |ext: &str| -> String { (0..segments).map(|i| format!("file '{}'\n", segment_name(i, ext))).collect() };
+    let video_list = ScriptFile { name: "video.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list(seg_ext)) };
+    let output = output_name(o.format);
     let concat_input = |args: &mut Vec<String>, list: &str| {
         args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-i", list);
     };
     let audio_list = ScriptFile { name: "audio.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("wav")) };
 
+    if o.format == Container::Gif {
+        // Two passes over the joined segments: a palette made for this video, then the GIF.
+        let mut args = global_args();
+        concat_input(&mut args, "video.ffconcat");
+        args.arg2("-vf", "palettegen").arg2("-frames:v", 1).arg2("-update", 1).arg2("-f", "image2").arg("palette.png");
+        steps.push(Step { label: "making the GIF's palette".into(), args, files: vec![video_list.clone()], frames: total, encodes_video: false, capture: None });
+        let mut args = global_args();
+        concat_input(&mut args, "video.ffconcat");
+        args.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-i", "palette.png");
+        args.arg2("-filter_complex", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle").arg2("-loop", 0).arg2("-f", "gif").arg(output);
+        steps.push(Step { label: "writing the GIF".into(), args, files: vec![], frames: total, encodes_video: true, capture: None });
+    } else {
     // Loudness, first pass: the same mix, measured (audio only, nothing written).
     if let (Some(target), Some(_)) = (&o.loudness, &join_mix) {
         let m = mix::mix(spec, &layout, assets, 0, 1, encoder.decoder_threads)
@@ -363,10 +432,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
     let mut args = global_args();
     concat_input(&mut args, "video.ffconcat");
     concat_input(&mut args, "audio.ffconcat");
-    let mut files = vec![
-        ScriptFile { name: "video.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("ts")) },
-        audio_list,
-    ];
+    let mut files = vec![video_list, audio_list];
     // Inputs first (FFmpeg reads options before an -i as that input's), then the mapping.
     let mut maps: Vec<String> = Vec::new();
     let mut next_input = 2;
@@ -402,18 +468,46 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         maps.arg2("-c:s", "mov_text");
     }
     args.extend(maps);
-    args.arg2("-c:v", "copy")
-        .arg2("-c:a", "aac")
-        .arg2("-b:a", o.audio.bitrate)
+    args.arg2("-c:v", "copy");
+    if o.video_codec() == VideoCodec::Libx265 {
+        args.arg2("-tag:v", "hvc1"); // Apple players want hvc1, not hev1
+    }
+    match o.audio_codec() {
+        Some(AudioCodec::Opus) => args.arg2("-c:a", "libopus"),
+        _ => args.arg2("-c:a", "aac"),
+    };
+    args.arg2("-b:a", o.audio.bitrate)
         .arg2("-ar", rate)
         .arg2("-ac", o.audio.channels)
         .arg2("-map_metadata", -1)
         .arg2("-map_chapters", -1);
-    if o.faststart {
+    if o.faststart && o.format == Container::Mp4 {
         args.arg2("-movflags", "+faststart");
     }
-    args.arg2("-f", "mp4").arg(OUTPUT_NAME);
+    args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
     steps.push(Step { label: "joining segments".into(), args, files, frames: total, encodes_video: false, capture: None });
+    }
+
+    // Poster and thumbnail: one frame each, from the finished file.
+    let mut stills = Vec::new();
+    for (kind, still, default_width) in [("poster", &o.poster, o.width), ("thumbnail", &o.thumbnail, 320)] {
+        let Some(st) = still else { continue };
+        let frame = fps.frame_at(st.time).min(total.saturating_sub(1));
+        let ext = st.path.as_deref().and_then(|p| std::path::Path::new(p).extension()).and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let name = format!("{kind}.{}", if ext.as_deref() == Some("png") { "png" } else { "jpg" });
+        let width = st.width.unwrap_or(default_width);
+        let mut args = global_args();
+        args.arg2("-protocol_whitelist", "file")
+            .arg2("-i", output)
+            .arg2("-vf", format!("select=eq(n\\,{frame}),scale={width}:-2:flags=bicubic"))
+            .arg2("-frames:v", 1)
+            .arg2("-q:v", 2)
+            .arg2("-update", 1)
+            .arg2("-f", "image2")
+            .arg(&name);
+        steps.push(Step { label: format!("making the {kind}"), args, files: vec![], frames: 1, encodes_video: false, capture: None });
+        stills.push(StillFile { kind, name });
+    }
 
     Ok(Plan {
         expected: Expected {
@@ -421,6 +515,11 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
             height: o.height,
             fps,
             frames: total,
+            video_codec: if o.format == Container::Gif { "gif" } else { o.video_codec().probe_name() },
+            audio_codec: o.audio_codec().map(|c| match c {
+                AudioCodec::Aac => "aac",
+                AudioCodec::Opus => "opus",
+            }),
             sample_rate: rate,
             channels: o.audio.channels,
             samples: fps.sample_at(total, rate),
@@ -428,7 +527,8 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         encoder,
         clips,
         steps,
-        output: OUTPUT_NAME.into(),
+        output: output.into(),
+        stills,
         loudness: o.loudness,
     })
 }

@@ -54,9 +54,52 @@ pub struct Output {
     /// Move the index to the front of the MP4 so playback can start before the download ends.
     #[serde(default = "yes")]
     pub faststart: bool,
+    /// A picture of one frame, written beside the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster: Option<Still>,
+    /// A small picture of one frame, written beside the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<Still>,
+    /// With `width` or `height`, the other follows: `16:9`, `9:16`, `1:1`, `4:5` (or any `W:H`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspect: Option<String>,
     /// Normalize the final mix to a loudness target (EBU R128, two passes). Absent: the mix as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness: Option<Loudness>,
+}
+
+impl Output {
+    pub fn video_codec(&self) -> VideoCodec {
+        self.video.codec.unwrap_or(match self.format {
+            Container::Webm => VideoCodec::LibvpxVp9,
+            _ => VideoCodec::Libx264,
+        })
+    }
+
+    /// The sound's codec (`None` for GIF, which has no sound).
+    pub fn audio_codec(&self) -> Option<AudioCodec> {
+        match self.format {
+            Container::Gif => None,
+            Container::Webm => Some(self.audio.codec.unwrap_or(AudioCodec::Opus)),
+            Container::Mp4 => Some(self.audio.codec.unwrap_or(AudioCodec::Aac)),
+        }
+    }
+}
+
+/// One frame of the output as a JPEG or PNG picture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Still {
+    /// Seconds into the output.
+    #[serde(default)]
+    pub time: f64,
+    /// Where it goes (`.jpg` or `.png`); relative to the spec. Default: beside the output,
+    /// `<name>.poster.jpg` / `<name>.thumb.jpg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Width in pixels (the height follows). Default: the output's (poster), 320 (thumbnail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
 }
 
 /// A loudness target for the final mix (EBU R128 / ITU-R BS.1770).
@@ -87,16 +130,22 @@ fn default_lra() -> f64 {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Container {
+    /// H.264 or H.265 with AAC.
     #[default]
     Mp4,
+    /// VP9 with Opus.
+    Webm,
+    /// Animated GIF (palette made for the video; no sound).
+    Gif,
 }
 
 /// Video encoding settings.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VideoOutput {
-    #[serde(default)]
-    pub codec: VideoCodec,
+    /// Default: `libx264` in MP4, `libvpx-vp9` in WebM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<VideoCodec>,
     /// Constant rate factor, 0 (lossless) – 51 (worst); 23 is x264's default.
     #[serde(default = "default_crf")]
     pub crf: u8,
@@ -109,7 +158,7 @@ pub struct VideoOutput {
 impl Default for VideoOutput {
     fn default() -> Self {
         VideoOutput {
-            codec: VideoCodec::default(),
+            codec: None,
             crf: default_crf(),
             preset: Preset::default(),
             pix_fmt: PixFmt::default(),
@@ -118,10 +167,36 @@ impl Default for VideoOutput {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
 pub enum VideoCodec {
+    /// H.264 (MP4).
     #[default]
+    #[serde(rename = "libx264")]
     Libx264,
+    /// H.265/HEVC (MP4, tagged hvc1 so Apple players accept it).
+    #[serde(rename = "libx265")]
+    Libx265,
+    /// VP9 (WebM).
+    #[serde(rename = "libvpx-vp9")]
+    LibvpxVp9,
+}
+
+impl VideoCodec {
+    pub fn encoder(self) -> &'static str {
+        match self {
+            VideoCodec::Libx264 => "libx264",
+            VideoCodec::Libx265 => "libx265",
+            VideoCodec::LibvpxVp9 => "libvpx-vp9",
+        }
+    }
+
+    /// The codec name ffprobe reports for its output.
+    pub fn probe_name(self) -> &'static str {
+        match self {
+            VideoCodec::Libx264 => "h264",
+            VideoCodec::Libx265 => "hevc",
+            VideoCodec::LibvpxVp9 => "vp9",
+        }
+    }
 }
 
 /// x264 speed/compression trade-off.
@@ -163,8 +238,9 @@ pub enum PixFmt {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AudioOutput {
-    #[serde(default)]
-    pub codec: AudioCodec,
+    /// Default: `aac` in MP4, `opus` in WebM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<AudioCodec>,
     /// Bits per second, 32000–512000.
     #[serde(default = "default_bitrate")]
     pub bitrate: u32,
@@ -179,7 +255,7 @@ pub struct AudioOutput {
 impl Default for AudioOutput {
     fn default() -> Self {
         AudioOutput {
-            codec: AudioCodec::default(),
+            codec: None,
             bitrate: default_bitrate(),
             sample_rate: default_sample_rate(),
             channels: default_channels(),
@@ -190,8 +266,11 @@ impl Default for AudioOutput {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AudioCodec {
+    /// AAC-LC (MP4).
     #[default]
     Aac,
+    /// Opus (WebM).
+    Opus,
 }
 
 /// What happens over time.

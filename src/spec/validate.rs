@@ -152,7 +152,7 @@ fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
         }
     });
 
-    let output: Option<Output> = top.get("output").and_then(|v| read(v.clone(), "output", errs));
+    let output: Option<Output> = top.get("output").and_then(|v| read(with_aspect(v, errs), "output", errs));
     if let Some(o) = &output {
         check_output(o, errs);
     }
@@ -161,6 +161,33 @@ fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
     let timeline = top.get("timeline").and_then(|v| read_timeline(v, fps, errs));
 
     Some(Spec { version: version?, id: id?, output: output?, timeline: timeline? })
+}
+
+/// `output` with the dimension `aspect` implies filled in (from the one given).
+fn with_aspect(v: &Value, errs: &mut Errors) -> Value {
+    let mut v = v.clone();
+    let Some(m) = v.as_object_mut() else { return v };
+    let Some(aspect) = m.get("aspect").and_then(Value::as_str).map(str::to_string) else { return v };
+    let ratio = aspect
+        .split_once(':')
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)))
+        .filter(|(w, h)| *w > 0 && *h > 0 && *w <= 100 && *h <= 100);
+    let Some((rw, rh)) = ratio else {
+        errs.add("output.aspect", format!("{aspect:?} is not a ratio such as 16:9, 9:16, 1:1 or 4:5"));
+        return v;
+    };
+    let even = |x: f64| Value::from(((x / 2.0).round() as u64).max(1) * 2);
+    match (m.get("width").and_then(Value::as_u64), m.get("height").and_then(Value::as_u64)) {
+        (Some(w), None) => {
+            m.insert("height".into(), even(w as f64 * rh as f64 / rw as f64));
+        }
+        (None, Some(h)) => {
+            m.insert("width".into(), even(h as f64 * rw as f64 / rh as f64));
+        }
+        (Some(_), Some(_)) => errs.add("output.aspect", "give width or height with aspect, not both"),
+        (None, None) => errs.add("output.aspect", "give width or height with it (the other follows)"),
+    }
+    v
 }
 
 fn valid_id(s: &str) -> bool {
@@ -203,6 +230,42 @@ fn check_output(o: &Output, errs: &mut Errors) {
         check_range(l.integrated, -70.0..=-5.0, "output.loudness.integrated".into(), " LUFS", errs);
         check_range(l.true_peak, -9.0..=0.0, "output.loudness.true_peak".into(), " dBTP", errs);
         check_range(l.lra, 1.0..=50.0, "output.loudness.lra".into(), " LU", errs);
+    }
+    let (vc, ac) = (o.video_codec(), o.audio_codec());
+    match o.format {
+        Container::Mp4 if vc == VideoCodec::LibvpxVp9 => errs.add("output.video.codec", "VP9 goes in WebM: set format \"webm\" or use libx264/libx265"),
+        Container::Webm if vc != VideoCodec::LibvpxVp9 => errs.add("output.video.codec", "WebM takes libvpx-vp9"),
+        Container::Mp4 if ac == Some(AudioCodec::Opus) => errs.add("output.audio.codec", "MP4 takes aac (Opus goes in WebM)"),
+        Container::Webm if ac == Some(AudioCodec::Aac) => errs.add("output.audio.codec", "WebM takes opus"),
+        Container::Gif if o.loudness.is_some() => errs.add("output.loudness", "a GIF has no sound"),
+        _ => {}
+    }
+    let ext = std::path::Path::new(&o.path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let want = match o.format {
+        Container::Mp4 => ["mp4", "m4v", "mov"].as_slice(),
+        Container::Webm => ["webm"].as_slice(),
+        Container::Gif => ["gif"].as_slice(),
+    };
+    if let Some(ext) = ext.filter(|e| !want.contains(&e.as_str())) {
+        errs.add("output.path", format!("ends in .{ext} but the format is {}: name it .{} or set output.format", want[0], want[0]));
+    }
+    for (name, still) in [("poster", &o.poster), ("thumbnail", &o.thumbnail)] {
+        let Some(st) = still else { continue };
+        let p = format!("output.{name}");
+        check_time(st.time, format!("{p}.time"), errs);
+        if let Some(w) = st.width {
+            if !(16..=MAX_SIDE).contains(&w) {
+                errs.add(format!("{p}.width"), format!("{w} is out of range 16–{MAX_SIDE}"));
+            }
+        }
+        if let Some(path) = &st.path {
+            let ext = std::path::Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            if scheme_of(path).is_some() || path.contains('\0') {
+                errs.add(format!("{p}.path"), "must be a local path");
+            } else if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
+                errs.add(format!("{p}.path"), "must end in .jpg, .jpeg or .png");
+            }
+        }
     }
     if o.audio.sample_rate != 48_000 {
         errs.add("output.audio.sample_rate", "only 48000 is supported");
