@@ -166,7 +166,8 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     let ffmpeg_version = render::check_ffmpeg(&opts.ffmpeg, &encoders).await?;
     let (limit, limit_source) = memory::detect_limit(opts.memory_limit);
     let out_px = o.width as u64 * o.height as u64;
-    plan::budget::fit(o.width, o.height, out_px, 1, o.video.preset, limit).map_err(Error::MemoryBudget)?;
+    let least = plan::budget::Load { video_pixels: out_px, video_inputs: 1, still_pixels: 0 };
+    plan::budget::fit(o.width, o.height, &least, o.video.preset, limit).map_err(Error::MemoryBudget)?;
 
     let ws = Workspace::create(&opts.workdir, id)
         .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;

@@ -1,6 +1,6 @@
 //! The memory test (after the memory guide's checklist): 1080p jobs under a 512 MiB budget,
 //! memory that does not grow with the number of clips or across renders, a 4K HEVC source
-//! inside the budget, and cutlist's own share. Prints its figures (run with --nocapture).
+//! inside the budget, a timeline using every editing feature at once, and cutlist's own share. Prints its figures (run with --nocapture).
 //!
 //! Measured one way everywhere: private memory (RssAnon + RssShmem) of cutlist and every
 //! FFmpeg child, sampled from /proc, plus the workspace's bytes when it is in RAM.
@@ -27,6 +27,50 @@ fn make_1080p_sources(dir: &Path) {
         "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p",
         dir.join("uhd_hevc.mp4").to_str().unwrap(),
     ]);
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=4000x3000", "-frames:v", "1", "-q:v", "3", dir.join("still_12mp.jpg").to_str().unwrap()]);
+    ffmpeg(&["-f", "lavfi", "-i", "color=c=white:s=400x200,format=rgba", "-frames:v", "1", dir.join("logo.png").to_str().unwrap()]);
+    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:d=8", dir.join("music.mp3").to_str().unwrap()]);
+}
+
+/// A 1080×1920 H.264 timeline using the whole editing vocabulary at once.
+fn everything(dir: &Path) -> serde_json::Value {
+    let clip = |k: usize, t: Option<&str>| {
+        let mut c = serde_json::json!({"type": "video", "src": format!("clip{k:02}.mp4"), "in": 0.5, "out": 1.5});
+        if let Some(t) = t {
+            c["transition"] = serde_json::json!({"type": t, "duration": 0.3});
+        }
+        c
+    };
+    let spec = serde_json::json!({
+        "version": 1, "id": "everything",
+        "output": {"path": "everything.mp4", "width": 1080, "height": 1920, "fps": 30,
+                   "video": {"preset": "veryfast", "crf": 23}, "loudness": {"integrated": -14},
+                   "poster": {"time": 1}},
+        "timeline": {"tracks": [
+            {"type": "video", "clips": [
+                clip(1, None), clip(2, Some("crossfade")), clip(3, Some("wipeleft")),
+                {"type": "image", "src": "still_12mp.jpg", "duration": 1.5, "motion": {"preset": "zoom_in"},
+                 "transition": {"type": "fade", "duration": 0.3}},
+                clip(4, Some("slideup")), clip(5, None).as_object().cloned().map(|mut c| { c.insert("speed".into(), 2.into()); c }).unwrap()
+            ]},
+            {"type": "audio", "duck": {"under": "main", "depth": 10}, "clips": [{"src": "music.mp3", "loop": true, "fade_out": 1}]},
+            {"type": "overlay", "items": [
+                {"type": "text", "text": "Everything at once 😀 שלום", "duration": 3, "position": "top",
+                 "style": {"size": 80, "outline": {"width": 4}, "shadow": {"x": 4, "y": 4}, "box": {"opacity": 0.4}}, "fade_in": 0.3},
+                {"type": "image", "src": "logo.png", "duration": 5, "position": "top_right", "width": 0.2, "opacity": 0.7},
+                {"type": "video", "src": "clip07.mp4", "start": 1, "out": 2, "position": "bottom_right", "width": 0.35}
+            ]},
+            {"type": "captions", "highlight": "#ffe000", "soft": true, "cues": [
+                {"start": 0.2, "end": 2.0, "words": [{"text": "every", "start": 0.2, "end": 0.8}, {"text": "word", "start": 0.8, "end": 1.4}, {"text": "lit", "start": 1.4, "end": 2.0}]},
+                {"start": 2.5, "end": 4.0, "text": "and a plain cue"}]}
+        ]}
+    });
+    let path = dir.join("everything.json");
+    std::fs::write(&path, serde_json::to_string(&spec).unwrap()).unwrap();
+    let work = dir.join("work");
+    assert_ok(&render(&path, &work, &["--memory-limit", "512M"]));
+    assert!(leftovers(&work).is_empty());
+    manifest(&dir.join("everything.mp4"))
 }
 
 /// Render with the CLI inside a 512 MiB budget; returns the manifest's memory figures.
@@ -66,10 +110,16 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
     let m10 = job(d.path(), "ten", &ten);
     let m40 = job(d.path(), "forty", &forty);
     let m4k = job(d.path(), "uhd", &uhd);
+    let mall = everything(d.path());
 
     println!("memory (private RssAnon+RssShmem, whole tree, MiB; budget 512):");
     println!("  {:<32} {:>8} {:>8} {:>8} {:>9} {:>6}", "job", "total", "ffmpeg", "cutlist", "estimate", "wall s");
-    for (label, m) in [("10 x 1080p clips -> 1080x1920", &m10), ("40 x 1080p clips -> 1080x1920", &m40), ("4K HEVC + 1080p -> 1080x1920", &m4k)] {
+    for (label, m) in [
+        ("10 x 1080p clips -> 1080x1920", &m10),
+        ("40 x 1080p clips -> 1080x1920", &m40),
+        ("4K HEVC + 1080p -> 1080x1920", &m4k),
+        ("everything at once -> 1080x1920", &mall),
+    ] {
         println!(
             "  {label:<32} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>6.1}",
             mib(&m["memory"]["peak"]["total"]),
@@ -79,7 +129,7 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
             m["wall_seconds"].as_f64().unwrap()
         );
     }
-    for m in [&m10, &m40, &m4k] {
+    for m in [&m10, &m40, &m4k, &mall] {
         assert!(m["memory"]["peak"]["total"].as_u64().unwrap() < BUDGET, "{m}");
         assert!(m["memory"]["peak"]["cutlist"].as_u64().unwrap() < 16 * MIB, "cutlist's own memory: {m}");
     }

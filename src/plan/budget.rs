@@ -45,39 +45,52 @@ fn preset_frames(p: Preset) -> u64 {
     }
 }
 
-/// Estimated peak private memory of one segment run decoding `inputs` inputs at once
-/// (2 in a transition).
-pub fn estimate(out_pixels: u64, in_pixels: u64, inputs: u64, preset: Preset, threads: u32, lookahead: u32) -> u64 {
+/// What one segment run decodes at most at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Pixels of the largest video input (its decoder keeps reference frames).
+    pub video_pixels: u64,
+    /// Video inputs decoding at once: 1, 2 in a transition, plus each picture-in-picture.
+    pub video_inputs: u64,
+    /// Pixels of the largest still (decoded once, converted once).
+    pub still_pixels: u64,
+}
+
+/// Estimated peak private memory of one segment run.
+pub fn estimate(out_pixels: u64, load: &Load, preset: Preset, threads: u32, lookahead: u32) -> u64 {
     let out_frame = frame_bytes(out_pixels);
-    let in_frame = frame_bytes(in_pixels);
-    // Decoder: reference frames plus one in flight (threads = 1), per input.
-    let decoder = 8 * in_frame * inputs;
-    // Filters: a few frames at input and output size, per input.
-    let filters = 3 * (in_frame + out_frame) * inputs;
+    let in_frame = frame_bytes(load.video_pixels);
+    // Decoder: reference frames plus one in flight (threads = 1), per video input.
+    let decoder = 8 * in_frame * load.video_inputs;
+    // Filters: a few frames at input and output size, per video input.
+    let filters = 3 * (in_frame + out_frame) * load.video_inputs;
+    // A still: decoded once (up to 4 bytes a pixel for RGBA) and converted once.
+    let still = 8 * load.still_pixels;
     // x264: each frame in flight holds the picture plus half-resolution planes and
     // motion-search data, about 2.2 times the raw frame.
     let in_flight = threads as u64 + lookahead as u64 + preset_frames(preset) + 4;
     let encoder = in_flight * out_frame * 11 / 5;
-    FFMPEG_BASE + decoder + filters + encoder
+    FFMPEG_BASE + decoder + filters + still + encoder
 }
 
 /// Choose the fastest settings whose estimate fits `limit` (bytes for the whole process tree).
-pub fn fit(out_w: u32, out_h: u32, max_in_pixels: u64, inputs: u64, preset: Preset, limit: u64) -> Result<EncoderSettings, String> {
+pub fn fit(out_w: u32, out_h: u32, load: &Load, preset: Preset, limit: u64) -> Result<EncoderSettings, String> {
     let out_pixels = out_w as u64 * out_h as u64;
     let available = limit.saturating_sub(CUTLIST_RESERVE);
     let candidates = [(2, 10), (2, 5), (1, 5), (1, 0)];
     for (threads, lookahead) in candidates {
-        let e = estimate(out_pixels, max_in_pixels, inputs, preset, threads, lookahead);
+        let e = estimate(out_pixels, load, preset, threads, lookahead);
         if e <= available {
             return Ok(EncoderSettings { threads, lookahead, decoder_threads: 1, estimate: e });
         }
     }
     let (t, l) = candidates[candidates.len() - 1];
-    let need = estimate(out_pixels, max_in_pixels, inputs, preset, t, l) + CUTLIST_RESERVE;
+    let need = estimate(out_pixels, load, preset, t, l) + CUTLIST_RESERVE;
     Err(format!(
-        "a {out_w}×{out_h} output ({preset} preset, largest input {:.1} MP) needs ~{} MiB even with one encoder thread; \
+        "a {out_w}×{out_h} output ({preset} preset, largest input {:.1} MP, {} decoding at once) needs ~{} MiB even with one encoder thread; \
          the limit is {} MiB: lower the output resolution, use a faster preset, shrink the largest input, or raise the limit",
-        max_in_pixels as f64 / 1e6,
+        load.video_pixels.max(load.still_pixels) as f64 / 1e6,
+        load.video_inputs,
         need / MIB,
         limit / MIB,
         preset = preset.as_str(),
@@ -88,18 +101,22 @@ pub fn fit(out_w: u32, out_h: u32, max_in_pixels: u64, inputs: u64, preset: Pres
 mod tests {
     use super::*;
 
+    fn one(video_pixels: u64) -> Load {
+        Load { video_pixels, video_inputs: 1, still_pixels: 0 }
+    }
+
     #[test]
     fn full_hd_fits_512_mib_with_two_threads() {
-        let s = fit(1920, 1080, 1920 * 1080, 1, Preset::Veryfast, 512 * MIB).unwrap();
+        let s = fit(1920, 1080, &one(1920 * 1080), Preset::Veryfast, 512 * MIB).unwrap();
         assert_eq!((s.threads, s.lookahead), (2, 10));
         assert!(s.estimate < 400 * MIB, "{}", s.estimate / MIB);
     }
 
     #[test]
     fn tight_budgets_step_down_then_refuse() {
-        let s = fit(1920, 1080, 1920 * 1080, 1, Preset::Veryfast, 200 * MIB).unwrap();
+        let s = fit(1920, 1080, &one(1920 * 1080), Preset::Veryfast, 200 * MIB).unwrap();
         assert!(s.threads == 1 || s.lookahead < 10);
-        let e = fit(3840, 2160, 3840 * 2160, 1, Preset::Medium, 256 * MIB).unwrap_err();
+        let e = fit(3840, 2160, &one(3840 * 2160), Preset::Medium, 256 * MIB).unwrap_err();
         assert!(e.contains("lower the output resolution"), "{e}");
     }
 }

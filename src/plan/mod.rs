@@ -289,18 +289,23 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
     let layout = timing::layout(&lengths, &transitions);
     let overlays = overlay::place(spec, assets, texts, layout.total).map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
 
-    let max_in_pixels = assets
-        .values()
-        .filter_map(|m| m.info.video.as_ref())
-        .map(|v| v.width as u64 * v.height as u64)
-        .max()
-        .unwrap_or(0)
-        .max(o.width as u64 * o.height as u64);
+    let pixels = |still: bool| {
+        assets
+            .values()
+            .filter_map(|m| m.info.video.as_ref())
+            .filter(|v| v.still == still)
+            .map(|v| v.width as u64 * v.height as u64)
+            .max()
+            .unwrap_or(0)
+    };
     // Inputs decoding video at once: the clip (two in a transition) and every picture-in-picture.
     let pips = overlays.iter().filter(|p| matches!(p.layer, overlay::Layer::Item(crate::spec::OverlayItem::Video(_)))).count() as u64;
-    let inputs_in_play = if transitions.iter().any(|&d| d > 0) { 2 } else { 1 } + pips;
-    let encoder =
-        budget::fit(o.width, o.height, max_in_pixels, inputs_in_play, o.video.preset, limit).map_err(crate::Error::MemoryBudget)?;
+    let load = budget::Load {
+        video_pixels: pixels(false).max(o.width as u64 * o.height as u64),
+        video_inputs: if transitions.iter().any(|&d| d > 0) { 2 } else { 1 } + pips,
+        still_pixels: pixels(true),
+    };
+    let encoder = budget::fit(o.width, o.height, &load, o.video.preset, limit).map_err(crate::Error::MemoryBudget)?;
 
     let part = |clip: usize, from: u64, frames: u64, at: u64| Part {
         clip: &track.clips[clip],
