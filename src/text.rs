@@ -53,6 +53,11 @@ impl TextImages {
     }
 }
 
+/// Largest captions file read (they are read whole).
+pub const MAX_CAPTIONS_BYTES: u64 = 16 << 20;
+/// Largest font file loaded.
+pub const MAX_FONT_BYTES: u64 = 64 << 20;
+
 /// Draw every text item and captions track of `spec` into `dir` (the workspace). `files`
 /// maps the address of each font and captions file in the spec to its fetched file.
 pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &Path) -> Result<TextImages> {
@@ -64,9 +69,11 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
             return Ok(Some(f.clone()));
         }
         let file = files.get(src).ok_or_else(|| Error::Internal(format!("font {src} was not fetched")))?;
-        let fam = r
-            .load_font(file)
-            .map_err(|reason| Error::AssetRejected { path: format!("{path}.style.font"), src: crate::fetch::redact(src), reason })?;
+        let reject = |reason: String| Error::AssetRejected { path: format!("{path}.style.font"), src: crate::fetch::redact(src), reason };
+        if std::fs::metadata(file).map(|m| m.len()).unwrap_or(0) > MAX_FONT_BYTES {
+            return Err(reject(format!("is larger than {} MiB; fonts are at most that", MAX_FONT_BYTES >> 20)));
+        }
+        let fam = r.load_font(file).map_err(reject)?;
         families.insert(src.clone(), fam.clone());
         Ok(Some(fam))
     };
@@ -90,6 +97,9 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
             (None, Some(src)) => {
                 let file = files.get(src).ok_or_else(|| Error::Internal(format!("captions {src} were not fetched")))?;
                 let reject = |reason: String| Error::AssetRejected { path: format!("{path}.src"), src: crate::fetch::redact(src), reason };
+                if std::fs::metadata(file).map(|m| m.len()).unwrap_or(0) > MAX_CAPTIONS_BYTES {
+                    return Err(reject(format!("is larger than {} MiB; captions files are at most that", MAX_CAPTIONS_BYTES >> 20)));
+                }
                 let bytes = std::fs::read(file).map_err(|e| reject(format!("cannot read it: {e}")))?;
                 let text = String::from_utf8(bytes).map_err(|_| reject("is not UTF-8 text".into()))?;
                 crate::captions::parse(&text).map_err(reject)?
@@ -541,6 +551,18 @@ mod tests {
         let first_shin = centroid(&r.render(&item("שי", serde_json::json!({"size": 80})), None, 1000));
         let first_yod = centroid(&r.render(&item("יש", serde_json::json!({"size": 80})), None, 1000));
         assert!(first_shin > 0.5 && first_yod < 0.5, "שי centroid {first_shin:.2}, יש centroid {first_yod:.2}");
+    }
+
+    #[test]
+    fn a_font_file_gives_its_family_and_junk_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let font = d.path().join("f.ttf");
+        std::fs::write(&font, BUNDLED_FONT).unwrap();
+        let mut r = Rasterizer::new();
+        assert_eq!(r.load_font(&font).unwrap(), "DejaVu Sans");
+        let junk = d.path().join("junk.ttf");
+        std::fs::write(&junk, b"<html>not a font</html>").unwrap();
+        assert!(r.load_font(&junk).unwrap_err().contains("not a font"));
     }
 
     #[test]
