@@ -372,21 +372,24 @@ impl Rasterizer {
         let height = (y1 - y0 + 2 * grow + sy.abs()) as usize;
         let (ox, oy) = (left - x0, top - y0);
 
-        // Coverage of the plain glyphs (mask glyphs; colour glyphs by their alpha).
-        let mut ink = vec![0f32; width * height];
-        for g in &glyphs {
+        // Each glyph pixel that lands on the canvas: (canvas index, glyph data index).
+        let each_pixel = |g: &Placed, f: &mut dyn FnMut(usize, usize)| {
             for gy in 0..g.h as i32 {
                 for gx in 0..g.w as i32 {
                     let (cx, cy) = (g.x + gx + ox, g.y + gy + oy);
-                    if cx < 0 || cy < 0 || cx as usize >= width || cy as usize >= height {
-                        continue;
+                    if cx >= 0 && cy >= 0 && (cx as usize) < width && (cy as usize) < height {
+                        f(cy as usize * width + cx as usize, (gy as u32 * g.w + gx as u32) as usize);
                     }
-                    let i = (gy as u32 * g.w + gx as u32) as usize;
-                    let a = if g.color { g.data[i * 4 + 3] } else { g.data[i] } as f32 / 255.0;
-                    let k = cy as usize * width + cx as usize;
-                    ink[k] = ink[k].max(a);
                 }
             }
+        };
+        // Coverage of the plain glyphs (mask glyphs; colour glyphs by their alpha).
+        let mut ink = vec![0f32; width * height];
+        for g in &glyphs {
+            each_pixel(g, &mut |k, i| {
+                let a = if g.color { g.data[i * 4 + 3] } else { g.data[i] } as f32 / 255.0;
+                ink[k] = ink[k].max(a);
+            });
         }
         let stroke = if outline > 0 { dilate(&ink, width, height, outline) } else { Vec::new() };
 
@@ -427,22 +430,14 @@ impl Rasterizer {
             }
         }
         for g in &glyphs {
-            for gy in 0..g.h as i32 {
-                for gx in 0..g.w as i32 {
-                    let (cx, cy) = (g.x + gx + ox, g.y + gy + oy);
-                    if cx < 0 || cy < 0 || cx as usize >= width || cy as usize >= height {
-                        continue;
-                    }
-                    let i = (gy as u32 * g.w + gx as u32) as usize;
-                    let p = &mut px[cy as usize * width + cx as usize];
-                    if g.color {
-                        let c = Color::rgb(g.data[i * 4], g.data[i * 4 + 1], g.data[i * 4 + 2]);
-                        over(p, c, g.data[i * 4 + 3] as f32 / 255.0);
-                    } else {
-                        over(p, g.tint.unwrap_or(st.color), g.data[i] as f32 / 255.0);
-                    }
+            each_pixel(g, &mut |k, i| {
+                if g.color {
+                    let c = Color::rgb(g.data[i * 4], g.data[i * 4 + 1], g.data[i * 4 + 2]);
+                    over(&mut px[k], c, g.data[i * 4 + 3] as f32 / 255.0);
+                } else {
+                    over(&mut px[k], g.tint.unwrap_or(st.color), g.data[i] as f32 / 255.0);
                 }
-            }
+            });
         }
 
         // Straight alpha for PNG, with the text's opacity.

@@ -4,7 +4,7 @@
 use super::graph::{num, Chain, Filter, Graph};
 use super::ClipMedia;
 use crate::probe::{VideoStream, CODEC_WHITELIST, FORMAT_WHITELIST, MAX_PIXELS};
-use crate::spec::{Clip, Color, Fit, Spec, Transition, TransitionKind};
+use crate::spec::{Clip, Color, Easing, Fit, Motion, Spec, Transition, TransitionKind};
 
 /// Samples of the short fade at a hard cut, so the waveform does not jump (5 ms at 48 kHz).
 const CUT_FADE_SAMPLES: u64 = 240;
@@ -151,6 +151,36 @@ fn tonemap_filters(v: &VideoStream) -> Vec<Filter> {
     ]
 }
 
+/// Ken Burns: a view moving over a still fitted at sw×sh, as `perspective` corners (its
+/// positions are at 1/256 px, bilinear). Unlike `zoompan` (whole-pixel crops: visible
+/// stair-steps) the motion is smooth; unlike upscaling the still to fake precision, frames
+/// stay small. `from` is the first clip-local frame of this part, `last` the clip's last.
+fn ken_burns(motion: &Motion, from: u64, last: u64, sw: u32, sh: u32) -> Filter {
+    let (a, b) = motion.views();
+    let ease = match motion.easing {
+        Easing::Linear => "",
+        Easing::EaseInOut => "st(0,ld(0)*ld(0)*(3-2*ld(0)));",
+    };
+    // ld(0): progress 0..1 at this frame (`in` counts from 1); ld(1): the zoom, geometric.
+    let pre = format!("st(0,clip((in-1+{from})/{last},0,1));{ease}st(1,{}*pow({},ld(0)));", num(a.zoom), num(b.zoom / a.zoom));
+    let cx = format!("({}+{}*ld(0))*{sw}", num(a.x), num(b.x - a.x));
+    let cy = format!("({}+{}*ld(0))*{sh}", num(a.y), num(b.y - a.y));
+    let (hw, hh) = (num(sw as f64 / 2.0), num(sh as f64 / 2.0));
+    let (left, right) = (format!("{pre}{cx}-{hw}/ld(1)"), format!("{pre}{cx}+{hw}/ld(1)"));
+    let (top, bottom) = (format!("{pre}{cy}-{hh}/ld(1)"), format!("{pre}{cy}+{hh}/ld(1)"));
+    Filter::new("perspective")
+        .opt("x0", left.as_str())
+        .opt("y0", top.as_str())
+        .opt("x1", right.as_str())
+        .opt("y1", top.as_str())
+        .opt("x2", left.as_str())
+        .opt("y2", bottom.as_str())
+        .opt("x3", right.as_str())
+        .opt("y3", bottom.as_str())
+        .opt("interpolation", "linear")
+        .opt("eval", "frame")
+}
+
 /// Whether a clip plays its own audio (read from a second, unseeked input; see [`Segment::audio`]).
 pub(super) fn uses_own_audio(clip: &Clip, media: Option<&ClipMedia>) -> bool {
     matches!((clip, media), (Clip::Video(vc), Some(m)) if m.info.audio.is_some() && !vc.mute && vc.volume > 0.0)
@@ -236,82 +266,34 @@ impl<'a> Segment<'a> {
             (Clip::Color(c), _) => Chain::new(&[])
                 .then(Filter::new("color").opt("c", c.color.ffmpeg()).opt("s", format!("{}x{}", o.width, o.height)).opt("r", fps))
                 .then_all(tail),
-            (Clip::Image(im), Some(m)) if im.motion.is_some() => {
+            (Clip::Image(im), Some(m)) => {
                 let v = m.info.video.as_ref().expect("checked by the planner");
                 let k = self.media_input(m, None, None);
-                let motion = im.motion.expect("matched");
-                let (a, b) = motion.views();
-                // Fit the still once at the size the closest view needs to map 1:1 to the
-                // output, then move a sub-pixel view over it with `perspective` (positions at
-                // 1/256 px, bilinear), and scale the view to the output. Unlike `zoompan`
-                // (whole-pixel crops: visible stair-steps), the motion is smooth; unlike
-                // upscaling the still to fake precision, frames stay small.
-                let zmax = a.zoom.max(b.zoom);
-                let (sw, sh) = (round_even(o.width as f64 * zmax), round_even(o.height as f64 * zmax));
+                // Decode and fit the still once, then repeat that one frame (one spare repeat:
+                // `fps` drops the last frame at the end of the stream; trim cuts exactly).
+                // With motion, it is fitted at the size the closest view needs to map 1:1 to
+                // the output, and a view moves over it (see `ken_burns`).
+                let zoom = im.motion.map(|mo| mo.views()).map(|(a, b)| a.zoom.max(b.zoom)).unwrap_or(1.0);
+                let (sw, sh) = (round_even(o.width as f64 * zoom), round_even(o.height as f64 * zoom));
                 let mut fs = fit_filters(v, im.fit, sw, sh, bg);
                 if v.is_hdr() {
                     fs.extend(tonemap_filters(v));
                 }
-                let total = part.clip.frames(o.fps).unwrap_or(frames).max(2) - 1;
-                let ease = match motion.easing {
-                    crate::spec::Easing::Linear => "",
-                    crate::spec::Easing::EaseInOut => "st(0,ld(0)*ld(0)*(3-2*ld(0)));",
-                };
-                // ld(0): progress 0..1 at this frame (`in` counts from 1); ld(1): zoom, geometric.
-                let pre = format!(
-                    "st(0,clip((in-1+{})/{total},0,1));{ease}st(1,{}*pow({},ld(0)));",
-                    part.from,
-                    num(a.zoom),
-                    num(b.zoom / a.zoom)
-                );
-                let (sw_f, sh_f) = (sw as f64, sh as f64);
-                let cx = format!("({}+{}*ld(0))*{sw}", num(a.x), num(b.x - a.x));
-                let cy = format!("({}+{}*ld(0))*{sh}", num(a.y), num(b.y - a.y));
-                let left = format!("{pre}{cx}-{}/ld(1)", num(sw_f / 2.0));
-                let right = format!("{pre}{cx}+{}/ld(1)", num(sw_f / 2.0));
-                let top = format!("{pre}{cy}-{}/ld(1)", num(sh_f / 2.0));
-                let bottom = format!("{pre}{cy}+{}/ld(1)", num(sh_f / 2.0));
-                Chain::new(&[&format!("{k}:v:0")])
+                let mut c = Chain::new(&[&format!("{k}:v:0")])
                     .then(Filter::new("trim").opt("end_frame", 1u32))
                     .then_all(fs)
                     .then(Filter::new("format").opt("pix_fmts", "yuv420p"))
                     .then(Filter::new("loop").opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
                     .then(Filter::new("setpts").opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
-                    .then(Filter::new("fps").opt("fps", fps.as_str()))
-                    .then(
-                        Filter::new("perspective")
-                            .opt("x0", left.as_str())
-                            .opt("y0", top.as_str())
-                            .opt("x1", right.as_str())
-                            .opt("y1", top.as_str())
-                            .opt("x2", left.as_str())
-                            .opt("y2", bottom.as_str())
-                            .opt("x3", right.as_str())
-                            .opt("y3", bottom.as_str())
-                            .opt("interpolation", "linear")
-                            .opt("eval", "frame"),
-                    )
-                    .then(Filter::new("scale").opt("w", o.width).opt("h", o.height).opt("flags", "bicubic"))
-                    .then(Filter::new("setsar").opt("r", 1u32))
-                    .then_all(tail)
-            }
-            (Clip::Image(im), Some(m)) => {
-                let v = m.info.video.as_ref().expect("checked by the planner");
-                let k = self.media_input(m, None, None);
-                // Decode and fit the still once, then repeat that one small frame (one spare
-                // repeat: `fps` drops the last frame at the end of the stream; trim cuts exactly).
-                let mut fs = fit_filters(v, im.fit, o.width, o.height, bg);
-                if v.is_hdr() {
-                    fs.extend(tonemap_filters(v));
+                    .then(Filter::new("fps").opt("fps", fps.as_str()));
+                if let Some(motion) = &im.motion {
+                    let total = part.clip.frames(o.fps).unwrap_or(frames).max(2) - 1;
+                    c = c
+                        .then(ken_burns(motion, part.from, total, sw, sh))
+                        .then(Filter::new("scale").opt("w", o.width).opt("h", o.height).opt("flags", "bicubic"))
+                        .then(Filter::new("setsar").opt("r", 1u32));
                 }
-                Chain::new(&[&format!("{k}:v:0")])
-                    .then(Filter::new("trim").opt("end_frame", 1u32))
-                    .then_all(fs)
-                    .then(Filter::new("format").opt("pix_fmts", "yuv420p"))
-                    .then(Filter::new("loop").opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
-                    .then(Filter::new("setpts").opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
-                    .then(Filter::new("fps").opt("fps", fps))
-                    .then_all(tail)
+                c.then_all(tail)
             }
             (Clip::Video(vc), Some(m)) => {
                 let v = m.info.video.as_ref().expect("checked by the planner");

@@ -298,3 +298,48 @@ fn music_ducked_under_a_voice_track_and_normalized() {
     assert!(graph.contains("amix=inputs=4:normalize=0:duration=first"), "{graph}");
     insta::assert_snapshot!(graph.as_str());
 }
+
+#[test]
+fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
+    let s = spec::parse(
+        r##"{"version":1,"id":"ov","output":{"path":"o.mp4","width":640,"height":360,"fps":30},
+             "timeline":{"tracks":[
+               {"type":"video","clips":[{"type":"color","color":"red","duration":2},
+                                        {"type":"image","src":"s.png","duration":2,"motion":{"preset":"pan_left"},
+                                         "transition":{"type":"crossfade","duration":0.5}}]},
+               {"type":"overlay","items":[{"type":"text","text":"Hi","start":1,"duration":0.5,"fade_in":0.2},
+                                          {"type":"image","src":"s.png","start":0,"duration":4,"width":0.1,"opacity":0.5}]},
+               {"type":"captions","cues":[{"start":3,"end":3.4,"text":"late"}]}
+             ]}}"##,
+    )
+    .unwrap();
+    let mut still = video(800, 600, 0.04);
+    still.still = true;
+    let assets = by_clip(&s, &[None, media("/ws/s.png", Some(still), false)]);
+    let mut texts = TextImages::new();
+    texts.items.insert("timeline.tracks[1].items[0]".into(), crate::text::TextImage { file: "text_0000.png".into(), width: 60, height: 40 });
+    texts.captions.insert(
+        "timeline.tracks[2]".into(),
+        crate::text::CaptionImages {
+            width: 100,
+            height: 50,
+            blank: "cap2_blank.png".into(),
+            states: vec![crate::text::CaptionState { start: 3.0, end: 3.4, file: "cap2_00000.png".into() }],
+            cues: vec![(3.0, 3.4, "late".into())],
+        },
+    );
+    let p = plan(&s, &assets, &texts, 512 * MIB).unwrap();
+    // red body [0, 45), crossfade [45, 60), still body [60, 105), join.
+    let frames: Vec<u64> = p.steps.iter().map(|s| s.frames).collect();
+    assert_eq!(frames, vec![45, 15, 45, 105]);
+    let graph = |k: usize| p.steps[k].files.iter().find(|f| f.name.ends_with(".graph")).unwrap().contents.clone();
+    // The text (frames 30–45) only in the first segment; the logo everywhere; the caption
+    // (frames 90–102) only in the last, through a concat list of its pictures.
+    assert!(graph(0).contains("text_0000.png") || p.steps[0].args.iter().any(|a| a == "text_0000.png"));
+    assert!(!p.steps[1].args.iter().any(|a| a == "text_0000.png") && !p.steps[2].args.iter().any(|a| a == "text_0000.png"));
+    assert!(p.steps[..3].iter().all(|st| st.args.iter().filter(|a| *a == "/ws/s.png").count() >= 1));
+    let list = p.steps[2].files.iter().find(|f| f.name.ends_with(".ffconcat")).expect("a captions list");
+    assert_eq!(list.contents, "ffconcat version 1.0\nfile 'cap2_blank.png'\nduration 0.999900\nfile 'cap2_00000.png'\nduration 0.400000\nfile 'cap2_blank.png'\nduration 0.100000\n");
+    assert!(!p.steps[0].files.iter().any(|f| f.name.ends_with(".ffconcat")));
+    insta::assert_snapshot!(graph(2));
+}
