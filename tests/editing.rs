@@ -453,7 +453,7 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
         (json!({"path": "vp9.webm", "format": "webm", "aspect": "16:9", "width": 320, "fps": 25, "video": {"preset": "ultrafast", "crf": 33}}), (320, 180), "25/1", "vp9", Some("opus")),
         (json!({"path": "anim.gif", "format": "gif", "aspect": "4:5", "height": 250, "fps": 10}), (200, 250), "10/1", "gif", None),
         (json!({"path": "h264.mp4", "aspect": "9:16", "height": 320, "fps": 30, "video": {"preset": "ultrafast"},
-                "poster": {"time": 1.5}, "thumbnail": {"time": 0.5, "width": 90, "path": "thumbs/small.png"}}), (180, 320), "30/1", "h264", Some("aac")),
+                "poster": {"time": 1.0}, "thumbnail": {"time": 0.966, "width": 90, "path": "thumbs/small.png"}}), (180, 320), "30/1", "h264", Some("aac")),
     ];
     for (output, (w, h), fps, vcodec, acodec) in kinds {
         let name = output["path"].as_str().unwrap().to_string();
@@ -478,7 +478,8 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
             None => assert!(p["streams"].as_array().unwrap().iter().all(|s| s["codec_type"] != "audio"), "{name} has sound"),
         }
         if name == "h264.mp4" {
-            // Poster at 1.5 s: the blue clip, full size; thumbnail at 0.5 s: red, 90 wide.
+            // Frame-exact: the poster at 1.0 s is the blue clip's first frame (full size); the
+            // thumbnail at 0.966 s (frame 29) the red clip's last, 90 wide.
             let poster = d.path().join("h264.poster.jpg");
             let pp = probe(&poster);
             assert_eq!(stream(&pp, "video")["width"], 180);

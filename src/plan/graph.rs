@@ -12,7 +12,7 @@ pub const ALLOWED_FILTERS: &[&str] = &[
     "setpts", "asetpts", "fps", "scale", "crop", "pad", "setsar", "format", "tpad", "trim",
     "atrim", "loop", "color", "anullsrc", "aresample", "aformat", "volume", "apad", "zscale",
     "tonemap", "transpose", "null", "anull", "xfade", "fade", "afade", "amix", "concat",
-    "loudnorm", "aloop", "adelay", "asetnsamples", "overlay", "colorchannelmixer", "perspective", "atempo", "palettegen", "paletteuse", "select",
+    "loudnorm", "aloop", "adelay", "asetnsamples", "overlay", "colorchannelmixer", "perspective", "atempo", "palettegen", "paletteuse",
 ];
 
 /// An option value.

@@ -217,6 +217,172 @@ fn pieces(layout: &Layout) -> Vec<Piece> {
     out
 }
 
+/// The list of segment files of one kind, for the concat demuxer.
+fn segment_list(name: &str, segments: usize, ext: &str) -> ScriptFile {
+    let files: String = (0..segments).map(|i| format!("file '{}'\n", segment_name(i, ext))).collect();
+    ScriptFile { name: name.into(), contents: format!("ffconcat version 1.0\n{files}") }
+}
+
+/// Open a concat list cutlist wrote (of files in the workspace) as the next input.
+fn concat_input(args: &mut Vec<String>, list: &str) {
+    args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-i", list);
+}
+
+/// GIF: two passes over the joined segments, a palette made for this video, then the GIF.
+fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str) -> Vec<Step> {
+    let mut palette = global_args();
+    concat_input(&mut palette, "video.ffconcat");
+    palette.arg2("-vf", "palettegen").arg2("-frames:v", 1).arg2("-update", 1).arg2("-f", "image2").arg("palette.png");
+    let mut gif = global_args();
+    concat_input(&mut gif, "video.ffconcat");
+    gif.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-i", "palette.png");
+    gif.arg2("-filter_complex", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle").arg2("-loop", 0).arg2("-f", "gif").arg(output);
+    vec![
+        Step {
+            label: "making the GIF's palette".into(),
+            args: palette,
+            files: vec![segment_list("video.ffconcat", segments, seg_ext)],
+            frames: total,
+            encodes_video: false,
+            capture: None,
+        },
+        Step { label: "writing the GIF".into(), args: gif, files: vec![], frames: total, encodes_video: true, capture: None },
+    ]
+}
+
+/// MP4 and WebM: (a loudness measuring pass, then) the join: video by stream copy, the
+/// sound mixed and encoded once over the whole timeline, soft subtitles muxed.
+#[allow(clippy::too_many_arguments)]
+fn join_steps(
+    spec: &Spec,
+    layout: &Layout,
+    assets: &Assets,
+    texts: &TextImages,
+    encoder: &EncoderSettings,
+    segments: usize,
+    seg_ext: &str,
+    output: &str,
+) -> Result<Vec<Step>, crate::Error> {
+    let o = &spec.output;
+    let (rate, total) = (o.audio.sample_rate, layout.total);
+    let invalid = |e| crate::Error::InvalidSpec(ValidationErrors(e));
+    let audio_list = segment_list("audio.ffconcat", segments, "wav");
+    let mut steps = Vec::new();
+
+    // The mix (audio tracks over the main track's sound), checked against the media.
+    let join_mix = mix::mix(spec, layout, assets, 1, 2, encoder.decoder_threads).map_err(invalid)?;
+
+    // Loudness, first pass: the same mix, measured (audio only, nothing written).
+    if let (Some(target), Some(_)) = (&o.loudness, &join_mix) {
+        let m = mix::mix(spec, layout, assets, 0, 1, encoder.decoder_threads)
+            .map_err(invalid)?
+            .expect("a mix exists when a loudness target is set");
+        let mut g = m.graph;
+        g.push(Chain::new(&["mix"]).then(mix::loudnorm_measure(target)).to("out"));
+        let mut args = global_args_at("info");
+        concat_input(&mut args, "audio.ffconcat");
+        args.extend(m.args);
+        args.arg2("-filter_complex_script", "measure.graph").arg2("-map", "[out]").arg2("-f", "null").arg("-");
+        steps.push(Step {
+            label: "measuring the loudness of the mix".into(),
+            args,
+            files: vec![audio_list.clone(), ScriptFile { name: "measure.graph".into(), contents: g.to_string() }],
+            frames: total,
+            encodes_video: false,
+            capture: Some(Capture::Loudness),
+        });
+    }
+
+    let mut args = global_args();
+    concat_input(&mut args, "video.ffconcat");
+    concat_input(&mut args, "audio.ffconcat");
+    let mut files = vec![segment_list("video.ffconcat", segments, seg_ext), audio_list];
+    // Inputs first (FFmpeg reads options before an -i as that input's), then the mapping.
+    let mut maps: Vec<String> = Vec::new();
+    let mut next_input = 2;
+    match join_mix {
+        Some(m) => {
+            next_input += m.args.iter().filter(|a| *a == "-i").count();
+            args.extend(m.args);
+            // The loudness filter is filled in after the first pass (LOUDNORM_MARK).
+            let normalize = if o.loudness.is_some() { format!("{},", mix::LOUDNORM_MARK) } else { String::new() };
+            let fin = Chain::new(&[])
+                .then(Filter::new("aresample").opt("osr", rate))
+                .then(Filter::new("aformat").opt("sample_rates", rate).opt("channel_layouts", "stereo"));
+            let mut text = m.graph.to_string();
+            text.truncate(text.trim_end().len());
+            let fin = Graph { chains: vec![fin.to("aout")] }.to_string();
+            files.push(ScriptFile { name: "mix.graph".into(), contents: format!("{text};\n[mix]{normalize}{fin}") });
+            maps.arg2("-filter_complex_script", "mix.graph").arg2("-map", "0:v:0").arg2("-map", "[aout]");
+        }
+        None => {
+            maps.arg2("-map", "0:v:0").arg2("-map", "1:a:0");
+        }
+    }
+    // Soft subtitles: each captions track that asks, as a timed-text (mov_text) stream.
+    let mut soft = false;
+    for (ti, track) in spec.timeline.tracks.iter().enumerate() {
+        let crate::spec::Track::Captions(c) = track else { continue };
+        let Some(images) = texts.captions.get(&format!("timeline.tracks[{ti}]")).filter(|_| c.soft) else { continue };
+        let name = format!("captions_{ti}.srt");
+        files.push(ScriptFile { name: name.clone(), contents: crate::captions::to_srt(&images.cues) });
+        args.arg2("-protocol_whitelist", "file").arg2("-format_whitelist", "srt").arg2("-f", "srt").arg2("-i", &name);
+        maps.arg2("-map", format!("{next_input}:s:0"));
+        next_input += 1;
+        soft = true;
+    }
+    if soft {
+        maps.arg2("-c:s", "mov_text");
+    }
+    args.extend(maps);
+    args.arg2("-c:v", "copy");
+    if o.video_codec() == VideoCodec::Libx265 {
+        args.arg2("-tag:v", "hvc1"); // Apple players want hvc1, not hev1
+    }
+    match o.audio_codec() {
+        Some(AudioCodec::Opus) => args.arg2("-c:a", "libopus"),
+        _ => args.arg2("-c:a", "aac"),
+    };
+    args.arg2("-b:a", o.audio.bitrate)
+        .arg2("-ar", rate)
+        .arg2("-ac", o.audio.channels)
+        .arg2("-map_metadata", -1)
+        .arg2("-map_chapters", -1);
+    if o.faststart && o.format == Container::Mp4 {
+        args.arg2("-movflags", "+faststart");
+    }
+    args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
+    steps.push(Step { label: "joining segments".into(), args, files, frames: total, encodes_video: false, capture: None });
+    Ok(steps)
+}
+
+/// Poster and thumbnail: one frame each, from the finished file (an exact seek to half a
+/// frame before the asked frame, so rounding never skips it).
+fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> Vec<StillFile> {
+    let mut stills = Vec::new();
+    for (kind, still, default_width) in [("poster", &o.poster, o.width), ("thumbnail", &o.thumbnail, 320)] {
+        let Some(st) = still else { continue };
+        let frame = o.fps.frame_at(st.time).min(total.saturating_sub(1));
+        let seek = (o.fps.seconds_at(frame) - 0.5 / o.fps.as_f64()).max(0.0);
+        let ext = st.path.as_deref().and_then(|p| std::path::Path::new(p).extension()).and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let name = format!("{kind}.{}", if ext.as_deref() == Some("png") { "png" } else { "jpg" });
+        let width = st.width.unwrap_or(default_width);
+        let mut args = global_args();
+        args.arg2("-protocol_whitelist", "file")
+            .arg2("-ss", graph::num(seek))
+            .arg2("-i", output)
+            .arg2("-vf", format!("scale={width}:-2:flags=bicubic"))
+            .arg2("-frames:v", 1)
+            .arg2("-q:v", 2)
+            .arg2("-update", 1)
+            .arg2("-f", "image2")
+            .arg(&name);
+        steps.push(Step { label: format!("making the {kind}"), args, files: vec![], frames: 1, encodes_video: false, capture: None });
+        stills.push(StillFile { kind, name });
+    }
+    stills
+}
+
 /// Build the plan. Errors are spec errors found only now that the media is known
 /// (a clip's `out` past the end of its media, a "video" without a video stream).
 pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Result<Plan, crate::Error> {
@@ -388,131 +554,13 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         })
         .collect();
     let segments = pieces.len();
-
-    // The mix (audio tracks over the main track's sound), checked against the media.
-    let join_mix = mix::mix(spec, &layout, assets, 1, 2, encoder.decoder_threads)
-        .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
-    let list = |ext: &str| -> String { (0..segments).map(|i| format!("file '{}'\n", segment_name(i, ext))).collect() };
-    let video_list = ScriptFile { name: "video.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list(seg_ext)) };
     let output = output_name(o.format);
-    let concat_input = |args: &mut Vec<String>, list: &str| {
-        args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-i", list);
-    };
-    let audio_list = ScriptFile { name: "audio.ffconcat".into(), contents: format!("ffconcat version 1.0\n{}", list("wav")) };
-
     if o.format == Container::Gif {
-        // Two passes over the joined segments: a palette made for this video, then the GIF.
-        let mut args = global_args();
-        concat_input(&mut args, "video.ffconcat");
-        args.arg2("-vf", "palettegen").arg2("-frames:v", 1).arg2("-update", 1).arg2("-f", "image2").arg("palette.png");
-        steps.push(Step { label: "making the GIF's palette".into(), args, files: vec![video_list.clone()], frames: total, encodes_video: false, capture: None });
-        let mut args = global_args();
-        concat_input(&mut args, "video.ffconcat");
-        args.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-i", "palette.png");
-        args.arg2("-filter_complex", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle").arg2("-loop", 0).arg2("-f", "gif").arg(output);
-        steps.push(Step { label: "writing the GIF".into(), args, files: vec![], frames: total, encodes_video: true, capture: None });
+        steps.extend(gif_steps(segments, seg_ext, total, output));
     } else {
-    // Loudness, first pass: the same mix, measured (audio only, nothing written).
-    if let (Some(target), Some(_)) = (&o.loudness, &join_mix) {
-        let m = mix::mix(spec, &layout, assets, 0, 1, encoder.decoder_threads)
-            .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?
-            .expect("a mix exists when a loudness target is set");
-        let mut g = m.graph;
-        g.push(Chain::new(&["mix"]).then(mix::loudnorm_measure(target)).to("out"));
-        let mut args = global_args_at("info");
-        concat_input(&mut args, "audio.ffconcat");
-        args.extend(m.args);
-        args.arg2("-filter_complex_script", "measure.graph").arg2("-map", "[out]").arg2("-f", "null").arg("-");
-        steps.push(Step {
-            label: "measuring the loudness of the mix".into(),
-            args,
-            files: vec![audio_list.clone(), ScriptFile { name: "measure.graph".into(), contents: g.to_string() }],
-            frames: total,
-            encodes_video: false,
-            capture: Some(Capture::Loudness),
-        });
+        steps.extend(join_steps(spec, &layout, assets, texts, &encoder, segments, seg_ext, output)?);
     }
-
-    // Join: video by stream copy, audio mixed and encoded once over the whole timeline.
-    let mut args = global_args();
-    concat_input(&mut args, "video.ffconcat");
-    concat_input(&mut args, "audio.ffconcat");
-    let mut files = vec![video_list, audio_list];
-    // Inputs first (FFmpeg reads options before an -i as that input's), then the mapping.
-    let mut maps: Vec<String> = Vec::new();
-    let mut next_input = 2;
-    match join_mix {
-        Some(m) => {
-            next_input += m.args.iter().filter(|a| *a == "-i").count();
-            args.extend(m.args);
-            // The loudness filter is filled in after the first pass (LOUDNORM_MARK).
-            let normalize = if o.loudness.is_some() { format!("{},", mix::LOUDNORM_MARK) } else { String::new() };
-            let fin = Chain::new(&[]).then(Filter::new("aresample").opt("osr", rate)).then(Filter::new("aformat").opt("sample_rates", rate).opt("channel_layouts", "stereo"));
-            let mut text = m.graph.to_string();
-            text.truncate(text.trim_end().len());
-            let fin = Graph { chains: vec![fin.to("aout")] }.to_string();
-            let contents = format!("{text};\n[mix]{normalize}{fin}");
-            files.push(ScriptFile { name: "mix.graph".into(), contents });
-            maps.arg2("-filter_complex_script", "mix.graph").arg2("-map", "0:v:0").arg2("-map", "[aout]");
-        }
-        None => {
-            maps.arg2("-map", "0:v:0").arg2("-map", "1:a:0");
-        }
-    }
-    // Soft subtitles: each captions track that asks, as a timed-text (mov_text) stream.
-    for (ti, track) in spec.timeline.tracks.iter().enumerate() {
-        let crate::spec::Track::Captions(c) = track else { continue };
-        let Some(images) = texts.captions.get(&format!("timeline.tracks[{ti}]")).filter(|_| c.soft) else { continue };
-        let name = format!("captions_{ti}.srt");
-        files.push(ScriptFile { name: name.clone(), contents: crate::captions::to_srt(&images.cues) });
-        args.arg2("-protocol_whitelist", "file").arg2("-format_whitelist", "srt").arg2("-f", "srt").arg2("-i", &name);
-        maps.arg2("-map", format!("{next_input}:s:0"));
-        next_input += 1;
-    }
-    if maps.iter().any(|m| m.ends_with(":s:0")) {
-        maps.arg2("-c:s", "mov_text");
-    }
-    args.extend(maps);
-    args.arg2("-c:v", "copy");
-    if o.video_codec() == VideoCodec::Libx265 {
-        args.arg2("-tag:v", "hvc1"); // Apple players want hvc1, not hev1
-    }
-    match o.audio_codec() {
-        Some(AudioCodec::Opus) => args.arg2("-c:a", "libopus"),
-        _ => args.arg2("-c:a", "aac"),
-    };
-    args.arg2("-b:a", o.audio.bitrate)
-        .arg2("-ar", rate)
-        .arg2("-ac", o.audio.channels)
-        .arg2("-map_metadata", -1)
-        .arg2("-map_chapters", -1);
-    if o.faststart && o.format == Container::Mp4 {
-        args.arg2("-movflags", "+faststart");
-    }
-    args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
-    steps.push(Step { label: "joining segments".into(), args, files, frames: total, encodes_video: false, capture: None });
-    }
-
-    // Poster and thumbnail: one frame each, from the finished file.
-    let mut stills = Vec::new();
-    for (kind, still, default_width) in [("poster", &o.poster, o.width), ("thumbnail", &o.thumbnail, 320)] {
-        let Some(st) = still else { continue };
-        let frame = fps.frame_at(st.time).min(total.saturating_sub(1));
-        let ext = st.path.as_deref().and_then(|p| std::path::Path::new(p).extension()).and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        let name = format!("{kind}.{}", if ext.as_deref() == Some("png") { "png" } else { "jpg" });
-        let width = st.width.unwrap_or(default_width);
-        let mut args = global_args();
-        args.arg2("-protocol_whitelist", "file")
-            .arg2("-i", output)
-            .arg2("-vf", format!("select=eq(n\\,{frame}),scale={width}:-2:flags=bicubic"))
-            .arg2("-frames:v", 1)
-            .arg2("-q:v", 2)
-            .arg2("-update", 1)
-            .arg2("-f", "image2")
-            .arg(&name);
-        steps.push(Step { label: format!("making the {kind}"), args, files: vec![], frames: 1, encodes_video: false, capture: None });
-        stills.push(StillFile { kind, name });
-    }
+    let stills = still_steps(o, total, output, &mut steps);
 
     Ok(Plan {
         expected: Expected {
