@@ -84,7 +84,7 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
     for (k, (path, item)) in spec.overlays().into_iter().enumerate() {
         let OverlayItem::Text(t) = item else { continue };
         let family = family_of(&mut r, &t.style.font, &path)?;
-        let raster = r.render(t, family.as_deref(), spec.output.width);
+        let raster = r.render(t, family.as_deref(), (spec.output.width, spec.output.height));
         let file = format!("text_{k:04}.png");
         write(&file, &raster)?;
         out.items.insert(path, TextImage { file, width: raster.width, height: raster.height });
@@ -102,12 +102,16 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
                 }
                 let bytes = std::fs::read(file).map_err(|e| reject(format!("cannot read it: {e}")))?;
                 let text = String::from_utf8(bytes).map_err(|_| reject("is not UTF-8 text".into()))?;
-                crate::captions::parse(&text).map_err(reject)?
+                let cues = crate::captions::parse(&text).map_err(reject)?;
+                if cues.len() > crate::spec::MAX_CUES {
+                    return Err(reject(format!("has {} cues; the limit is {}", cues.len(), crate::spec::MAX_CUES)));
+                }
+                cues
             }
             (None, None) => Vec::new(),
         };
         let family = family_of(&mut r, &c.style.font, &path)?;
-        out.captions.insert(path, draw_captions(&mut r, c, &cues, family.as_deref(), spec.output.width, ti, &write)?);
+        out.captions.insert(path, draw_captions(&mut r, c, &cues, family.as_deref(), (spec.output.width, spec.output.height), ti, &write)?);
     }
     Ok(out)
 }
@@ -118,7 +122,7 @@ fn draw_captions(
     c: &CaptionsTrack,
     cues: &[Cue],
     family: Option<&str>,
-    frame_w: u32,
+    frame: (u32, u32),
     track: usize,
     write: &dyn Fn(&str, &Raster) -> Result<()>,
 ) -> Result<CaptionImages> {
@@ -147,18 +151,18 @@ fn draw_captions(
                     .collect();
                 let first = words[0].start + c.offset;
                 if first > start {
-                    pictures.push((start, first, r.render_text(&text, &c.style, family, frame_w, None)));
+                    pictures.push((start, first, r.render_text(&text, &c.style, family, frame, None)));
                 }
                 for (i, w) in words.iter().enumerate() {
                     let a = (w.start + c.offset).max(start);
                     let b = words.get(i + 1).map(|n| n.start + c.offset).unwrap_or(end).min(end);
                     if b > a {
                         let hl = ranges[i].clone().map(|rg| (rg, color));
-                        pictures.push((a, b, r.render_text(&text, &c.style, family, frame_w, hl)));
+                        pictures.push((a, b, r.render_text(&text, &c.style, family, frame, hl)));
                     }
                 }
             }
-            _ => pictures.push((start, end, r.render_text(&text, &c.style, family, frame_w, None))),
+            _ => pictures.push((start, end, r.render_text(&text, &c.style, family, frame, None))),
         }
     }
     // One canvas for all: aligned as the text is, and towards the side the track sits on.
@@ -255,21 +259,23 @@ impl Rasterizer {
         Ok(family)
     }
 
-    /// Draw `item`'s text in its style, wrapped to its width of a `frame_w` wide frame.
-    pub fn render(&mut self, item: &TextItem, family: Option<&str>, frame_w: u32) -> Raster {
-        self.render_text(&item.text, &item.style, family, frame_w, None)
+    /// Draw `item`'s text in its style, wrapped to its width of a `frame` (w, h).
+    pub fn render(&mut self, item: &TextItem, family: Option<&str>, frame: (u32, u32)) -> Raster {
+        self.render_text(&item.text, &item.style, family, frame, None)
     }
 
-    /// Draw `text` in `st`, wrapped to its width of a `frame_w` wide frame; the bytes of
-    /// `highlight` (one word) in its colour.
+    /// Draw `text` in `st`, wrapped to its width of a `frame` (w, h); the bytes of
+    /// `highlight` (one word) in its colour. Lines below twice the frame's height are left
+    /// out: they could never be seen, and they bound the picture's size whatever the text.
     pub fn render_text(
         &mut self,
         text: &str,
         st: &TextStyle,
         family: Option<&str>,
-        frame_w: u32,
+        frame: (u32, u32),
         highlight: Option<(std::ops::Range<usize>, Color)>,
     ) -> Raster {
+        let frame_w = frame.0;
         let size = st.size as f32;
         let pad = st.box_.map(|b| b.padding.round() as i32).unwrap_or(0);
         let outline = st.outline.map(|o| o.width.round() as i32).unwrap_or(0);
@@ -278,7 +284,7 @@ impl Rasterizer {
 
         let mut buf = Buffer::new(&mut self.fonts, Metrics::new(size, size * st.line_height as f32));
         buf.set_wrap(&mut self.fonts, Wrap::WordOrGlyph);
-        buf.set_size(&mut self.fonts, Some(wrap.max(size)), None);
+        buf.set_size(&mut self.fonts, Some(wrap.max(size)), Some(2.0 * frame.1 as f32));
         let attrs = Attrs::new().family(Family::Name(family.unwrap_or(BUNDLED_FAMILY)));
         let emoji_family = self.emoji.clone();
         let emoji_attrs = emoji_family.as_deref().map(|e| Attrs::new().family(Family::Name(e)));
@@ -532,10 +538,18 @@ mod tests {
     fn wraps_to_the_width() {
         let mut r = Rasterizer::new();
         let long = "the quick brown fox jumps over the lazy dog ".repeat(4);
-        let one = r.render(&item("the quick", serde_json::json!({"size": 40})), None, 1000);
-        let wrapped = r.render(&item(&long, serde_json::json!({"size": 40, "width": 0.5})), None, 1000);
+        let one = r.render(&item("the quick", serde_json::json!({"size": 40})), None, (1000, 1000));
+        let wrapped = r.render(&item(&long, serde_json::json!({"size": 40, "width": 0.5})), None, (1000, 1000));
         assert!(wrapped.width <= 500, "{} px wide", wrapped.width);
         assert!(wrapped.height >= 3 * one.height, "several lines: {} vs {}", wrapped.height, one.height);
+    }
+
+    #[test]
+    fn the_picture_is_bounded_whatever_the_text() {
+        let mut r = Rasterizer::new();
+        let huge = "W ".repeat(2500);
+        let pic = r.render(&item(&huge, serde_json::json!({"size": 1000, "width": 1})), None, (640, 360));
+        assert!(pic.height <= 2 * 360 + 2 * 1000 && pic.width <= 640 + 1000, "{}×{}", pic.width, pic.height);
     }
 
     #[test]
@@ -543,8 +557,8 @@ mod tests {
         // ש is wide and inky, י a small tick. Written first, ש must be drawn rightmost: the
         // ink of "שי" sits further right than the ink of "יש".
         let mut r = Rasterizer::new();
-        let first_shin = centroid(&r.render(&item("שי", serde_json::json!({"size": 80})), None, 1000));
-        let first_yod = centroid(&r.render(&item("יש", serde_json::json!({"size": 80})), None, 1000));
+        let first_shin = centroid(&r.render(&item("שי", serde_json::json!({"size": 80})), None, (1000, 1000)));
+        let first_yod = centroid(&r.render(&item("יש", serde_json::json!({"size": 80})), None, (1000, 1000)));
         assert!(first_shin > 0.5 && first_yod < 0.5, "שי centroid {first_shin:.2}, יש centroid {first_yod:.2}");
     }
 
@@ -564,7 +578,7 @@ mod tests {
     fn emoji_are_drawn_in_colour() {
         let mut r = Rasterizer::new();
         assert!(r.has_color_emoji(), "no colour emoji font: install fonts-noto-color-emoji (./dev does)");
-        let pic = r.render(&item("😀", serde_json::json!({"size": 100, "color": "white"})), None, 1000);
+        let pic = r.render(&item("😀", serde_json::json!({"size": 100, "color": "white"})), None, (1000, 1000));
         // A grinning face is yellow: strongly coloured pixels, which white text never has.
         let yellow = pic.rgba.chunks(4).filter(|p| p[3] > 200 && p[0] > 180 && p[1] > 120 && p[2] < 90).count();
         assert!(yellow > 500, "{yellow} yellow pixels: drawn as a silhouette or a box");
@@ -580,11 +594,11 @@ mod tests {
     #[test]
     fn box_outline_and_shadow_grow_the_picture() {
         let mut r = Rasterizer::new();
-        let plain = r.render(&item("Hi", serde_json::json!({})), None, 1000);
+        let plain = r.render(&item("Hi", serde_json::json!({})), None, (1000, 1000));
         let styled = r.render(
             &item("Hi", serde_json::json!({"outline": {"width": 3}, "shadow": {"x": 4, "y": 4}, "box": {"padding": 10}})),
             None,
-            1000,
+            (1000, 1000),
         );
         assert_eq!(styled.width, plain.width + 2 * 13 + 4);
         assert_eq!(styled.height, plain.height + 2 * 13 + 4);

@@ -113,11 +113,13 @@ fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<Spec
                     OverlayItem::Video(v) if !v.mute && v.volume.0 > 0.0 => {
                         let has_audio = assets.get(&v.src).is_some_and(|m| m.info.audio.is_some());
                         has_audio.then(|| {
+                            // On the frame grid, like its picture, so the two stay in sync.
+                            let grid = |t: f64| fps.seconds_at(fps.frame_at(t));
                             let clip = AudioClip {
                                 src: v.src.clone(),
                                 start: v.start,
-                                in_: v.in_,
-                                out: v.out,
+                                in_: grid(v.in_),
+                                out: v.out.map(grid),
                                 duration: None,
                                 loop_: false,
                                 volume: v.volume,

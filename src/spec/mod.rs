@@ -11,7 +11,7 @@ mod validate;
 
 pub use color::Color;
 pub use time::Rational;
-pub use validate::{parse, parse_with, SpecError, ValidationErrors};
+pub use validate::{parse, parse_with, SpecError, ValidationErrors, MAX_CUES};
 pub(crate) use validate::scheme_of as scheme_of_src;
 
 use schemars::JsonSchema;
