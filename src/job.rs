@@ -5,7 +5,7 @@ use crate::fetch::{self, FetchPolicy, Request};
 use crate::memory::{self, Peaks, Sampler};
 use crate::plan::{self, Assets, ClipMedia, ClipTiming, EncoderSettings};
 use crate::probe::{self, ProbeError};
-use crate::publish::{self, OutputFacts};
+use crate::publish::{self, Destination, OutputFacts};
 use crate::render::{self, RenderOptions};
 use crate::report::ProgressReporter;
 use crate::spec::{self, Spec};
@@ -38,6 +38,8 @@ pub struct JobOptions {
     pub sample_every: Duration,
     /// Leave the workspace in place for debugging (its path is logged).
     pub keep_workspace: bool,
+    /// When the spec was read from a bucket (`s3://b/jobs`): where its relative paths start.
+    pub remote_base: Option<String>,
 }
 
 impl Default for JobOptions {
@@ -55,6 +57,7 @@ impl Default for JobOptions {
             interactive: false,
             sample_every: Duration::from_millis(50),
             keep_workspace: false,
+            remote_base: None,
         }
     }
 }
@@ -74,7 +77,8 @@ pub struct MemoryReport {
 pub struct JobResult {
     pub job_id: String,
     pub status: &'static str,
-    pub output: PathBuf,
+    /// Where the output was published: a path or an `s3://`, `gs://`, `az://` address.
+    pub output: String,
     pub duration: f64,
     pub frames: u64,
     pub fps: String,
@@ -91,7 +95,7 @@ pub struct JobResult {
     pub clips: Vec<ClipTiming>,
     /// Files written beside the output: caption sidecars, poster, thumbnail.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sidecars: Vec<PathBuf>,
+    pub sidecars: Vec<String>,
     /// The finished file's loudness, measured, when the spec sets a target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loudness: Option<LoudnessReport>,
@@ -133,6 +137,31 @@ impl<'a> FailureRecord<'a> {
     }
 }
 
+/// A spec read from a bucket names its files relative to its own place: `base/rel`
+/// (absolute paths and addresses stay as they are).
+pub fn resolve_remote(base: &str, src: &str) -> String {
+    if spec::scheme_of_src(src).is_some() || src.starts_with('/') {
+        src.to_string()
+    } else {
+        format!("{}/{}", base.trim_end_matches('/'), src.trim_start_matches("./"))
+    }
+}
+
+/// Read and validate a spec from a bucket (`s3://`, `gs://`, `az://`; at most 4 MiB).
+pub async fn read_remote_spec(uri: &str, set: &[(String, serde_json::Value)]) -> Result<Spec> {
+    let unreadable = |reason: String| Error::InvalidSpec(spec::ValidationErrors(vec![spec::SpecError { path: String::new(), reason }]));
+    let loc = crate::storage::locate(uri).map_err(|e| unreadable(e.to_string()))?;
+    let bytes = match loc.read_small(4 << 20).await {
+        Ok(b) => b,
+        Err(crate::storage::StoreError::Transient(r)) => {
+            return Err(Error::AssetUnreachable { path: "spec".into(), src: uri.to_string(), reason: r })
+        }
+        Err(crate::storage::StoreError::Permanent(r)) => return Err(unreadable(format!("cannot read {uri}: {r}"))),
+    };
+    let text = String::from_utf8(bytes).map_err(|_| unreadable(format!("{uri} is not UTF-8 text")))?;
+    Ok(spec::parse_with(&text, set)?)
+}
+
 /// Read and validate a spec file, filling its placeholders (`set` wins over its `merge`).
 pub fn read_spec(path: &Path, set: &[(String, serde_json::Value)]) -> Result<Spec> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -151,9 +180,10 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     let started_at = crate::report::rfc3339(SystemTime::now());
     let id = spec.id.as_str();
     let o = &spec.output;
-    let dest = match &opts.output {
-        Some(p) => p.clone(),
-        None => base_dir.join(&o.path),
+    let dest = match (&opts.output, &opts.remote_base) {
+        (Some(p), _) => Destination::parse(&p.to_string_lossy(), Path::new(""))?,
+        (None, Some(base)) => Destination::parse(&resolve_remote(base, &o.path), base_dir)?,
+        (None, None) => Destination::parse(&o.path, base_dir)?,
     };
 
     // Facts known before any media: FFmpeg works, the output settings fit the budget.
@@ -189,7 +219,7 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     let result = JobResult {
         job_id: id.to_string(),
         status: "succeeded",
-        output: dest.clone(),
+        output: dest.display(),
         duration: facts.duration,
         frames: facts.frames,
         fps: o.fps.to_string(),
@@ -207,8 +237,13 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
         loudness,
         sidecars,
     };
-    let manifest = opts.result.clone().unwrap_or_else(|| publish::manifest_path(&dest));
-    publish::write_json(&manifest, &result)?;
+    match &opts.result {
+        Some(path) => publish::write_json(path, &result)?,
+        None => {
+            let text = serde_json::to_string_pretty(&result).map_err(|e| Error::Internal(e.to_string()))?;
+            dest.with_suffix(".json").put_text(&text, &opts.workdir).await?;
+        }
+    }
     tracing::info!(
         job_id = id,
         event = "succeeded",
@@ -228,9 +263,9 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     Ok(result)
 }
 
-/// Write the caption files captions tracks ask for beside the output: `out.srt` (or
+/// Publish the caption files captions tracks ask for beside the output: `out.srt` (or
 /// `out.<track>.srt` when several tracks ask).
-fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Path) -> Result<Vec<PathBuf>> {
+async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination, scratch: &Path) -> Result<Vec<String>> {
     let wanted: Vec<(usize, spec::SidecarFormat)> = spec
         .timeline
         .tracks
@@ -248,9 +283,9 @@ fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Path) -> Result<Vec<Pa
             spec::SidecarFormat::Srt => ("srt", crate::captions::to_srt(&images.cues)),
             spec::SidecarFormat::Vtt => ("vtt", crate::captions::to_vtt(&images.cues)),
         };
-        let path = if wanted.len() == 1 { dest.with_extension(ext) } else { dest.with_extension(format!("{ti}.{ext}")) };
-        publish::write_text(&path, &text)?;
-        out.push(path);
+        let to = if wanted.len() == 1 { dest.with_extension(ext) } else { dest.with_extension(&format!("{ti}.{ext}")) };
+        to.put_text(&text, scratch).await?;
+        out.push(to.display());
     }
     Ok(out)
 }
@@ -278,14 +313,14 @@ fn render_reserve(spec: &Spec) -> u64 {
 async fn run_stages(
     spec: &Spec,
     base_dir: &Path,
-    dest: &Path,
+    dest: &Destination,
     ws: &Workspace,
     opts: &JobOptions,
     limit: u64,
     cancel: &CancellationToken,
     sampler: &Sampler,
     progress: &mut ProgressReporter,
-) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>, Vec<PathBuf>)> {
+) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>, Vec<String>)> {
     let id = spec.id.as_str();
     let reserve = render_reserve(spec);
     let free = ws.free_bytes().unwrap_or(u64::MAX);
@@ -302,11 +337,20 @@ async fn run_stages(
     sampler.phase("fetch");
     let sources = spec.sources();
     let requests: Vec<Request> = sources.iter().map(|a| Request { src: a.src.clone(), used_at: a.used_at.clone() }).collect();
+    // The addresses fetched: relative ones resolved against a remote spec's place.
+    let fetch_requests: Vec<Request> = match &opts.remote_base {
+        Some(base) => requests.iter().map(|r| Request { src: resolve_remote(base, &r.src), used_at: r.used_at.clone() }).collect(),
+        None => requests.clone(),
+    };
     tracing::info!(job_id = id, event = "fetching", assets = requests.len(), "fetching {} assets", requests.len());
     let progress_cell = std::sync::Mutex::new(&mut *progress);
     let mut policy = opts.fetch.clone();
-    policy.allowed_roots.push(base_dir.to_path_buf());
-    let fetched = fetch::fetch_all(&requests, base_dir, ws, &policy, reserve, cancel, |done, total| {
+    if opts.remote_base.is_none() {
+        // A local spec may name files beneath its directory; a spec from a bucket may not
+        // reach into this machine beyond --allow-root.
+        policy.allowed_roots.push(base_dir.to_path_buf());
+    }
+    let fetched = fetch::fetch_all(&fetch_requests, base_dir, ws, &policy, reserve, cancel, |done, total| {
         if let Ok(mut p) = progress_cell.lock() {
             p.update("fetch", done as f64, total as f64, &format!("{done}/{total} assets"));
         }
@@ -389,23 +433,27 @@ async fn run_stages(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    publish::move_into_place(&rendered, dest)?;
-    let mut published = write_sidecars(spec, &texts, dest)?;
+    sampler.phase("upload");
+    dest.put_file(&rendered).await?;
+    let mut published = write_sidecars(spec, &texts, dest, ws.path()).await?;
     for still in &plan.stills {
         let chosen = match still.kind {
             "poster" => spec.output.poster.as_ref(),
             _ => spec.output.thumbnail.as_ref(),
         };
         let to = match chosen.and_then(|s| s.path.as_ref()) {
-            Some(p) => base_dir.join(p),
+            Some(p) => match &opts.remote_base {
+                Some(base) => Destination::parse(&resolve_remote(base, p), base_dir)?,
+                None => Destination::parse(p, base_dir)?,
+            },
             None => {
                 let ext = Path::new(&still.name).extension().and_then(|e| e.to_str()).unwrap_or("jpg");
                 let short = if still.kind == "poster" { "poster" } else { "thumb" };
-                dest.with_extension(format!("{short}.{ext}"))
+                dest.with_extension(&format!("{short}.{ext}"))
             }
         };
-        publish::move_into_place(&ws.file(&still.name), &to)?;
-        published.push(to);
+        to.put_file(&ws.file(&still.name)).await?;
+        published.push(to.display());
     }
     Ok((facts, plan.encoder, plan.clips, loudness, published))
 }

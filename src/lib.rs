@@ -19,6 +19,7 @@ pub mod publish;
 pub mod render;
 pub mod report;
 pub mod spec;
+pub mod storage;
 pub mod text;
 pub mod workspace;
 

@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Render a timeline spec to a video file.
     Render {
-        /// The spec (JSON).
+        /// The spec (JSON): a local file or an s3://, gs://, az:// object.
         spec: PathBuf,
         /// Output file (overrides the spec's output.path).
         #[arg(short, long)]
@@ -176,18 +176,33 @@ fn fail(e: &Error, job_id: Option<&str>, result: Option<&Path>) -> ExitCode {
 }
 
 async fn run_job(spec_path: &Path, output: Option<PathBuf>, run: &RunArgs) -> ExitCode {
-    let spec = match job::read_spec(spec_path, &run.set) {
+    let uri = spec_path.to_str().filter(|s| cutlist::storage::is_object_uri(s));
+    let read = match uri {
+        Some(u) => job::read_remote_spec(u, &run.set).await,
+        None => job::read_spec(spec_path, &run.set),
+    };
+    let spec = match read {
         Ok(s) => s,
         Err(e) => return fail(&e, None, run.result.as_deref()),
     };
-    let base = spec_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let mut opts = run.options(output);
+    let base = match uri {
+        // Relative names in a spec from a bucket are objects beside it (see job::resolve_remote).
+        Some(u) => {
+            opts.remote_base = u.rsplit_once('/').map(|(dir, _)| dir.to_string());
+            std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+        }
+        None => {
+            let base = spec_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf())
+        }
+    };
     let cancel = CancellationToken::new();
     watch_signals(cancel.clone());
-    match cutlist::render_spec(&spec, &base, &run.options(output), &cancel).await {
+    match cutlist::render_spec(&spec, &base, &opts, &cancel).await {
         Ok(r) => {
             if std::io::stdout().is_terminal() {
-                println!("{} ({:.2} s, {} frames, {} KiB)", r.output.display(), r.duration, r.frames, r.bytes / 1024);
+                println!("{} ({:.2} s, {} frames, {} KiB)", r.output, r.duration, r.frames, r.bytes / 1024);
             }
             ExitCode::SUCCESS
         }

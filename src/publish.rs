@@ -169,9 +169,82 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// The manifest's default place: beside the output, `<output>.json`.
-pub fn manifest_path(output: &Path) -> PathBuf {
+/// Where a published file goes: a local path or an object in a store.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Local(PathBuf),
+    Object(crate::storage::Location),
+}
+
+impl Destination {
+    /// `s3://…`, `gs://…`, `az://…`, or a local path (relative ones start at `base_dir`).
+    pub fn parse(s: &str, base_dir: &Path) -> Result<Destination> {
+        if crate::storage::is_object_uri(s) {
+            let loc = crate::storage::locate(s).map_err(|e| Error::Publish { dest: s.to_string(), reason: e.to_string() })?;
+            return Ok(Destination::Object(loc));
+        }
+        Ok(Destination::Local(base_dir.join(s)))
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            Destination::Local(p) => p.display().to_string(),
+            Destination::Object(l) => l.uri.clone(),
+        }
+    }
+
+    /// The file beside this one with its extension replaced (`out.mp4` → `out.srt`).
+    pub fn with_extension(&self, ext: &str) -> Destination {
+        match self {
+            Destination::Local(p) => Destination::Local(p.with_extension(ext)),
+            Destination::Object(l) => {
+                let name = l.path.filename().unwrap_or("output");
+                let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+                Destination::Object(l.sibling(&format!("{stem}.{ext}")))
+            }
+        }
+    }
+
+    /// The file beside this one named `name + suffix` (`out.mp4` → `out.mp4.json`).
+    pub fn with_suffix(&self, suffix: &str) -> Destination {
+        match self {
+            Destination::Local(p) => Destination::Local(path_with_suffix(p, suffix)),
+            Destination::Object(l) => Destination::Object(l.sibling(&format!("{}{suffix}", l.path.filename().unwrap_or("output")))),
+        }
+    }
+
+    /// Publish `file` here: an atomic move for a local path, a create-only upload for an
+    /// object (an existing object is never overwritten).
+    pub async fn put_file(&self, file: &Path) -> Result<()> {
+        match self {
+            Destination::Local(p) => move_into_place(file, p),
+            Destination::Object(l) => l
+                .upload_create_only(file)
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::Publish { dest: l.uri.clone(), reason: e.to_string() }),
+        }
+    }
+
+    /// Publish `text` here (through a temp file in `scratch` for an object).
+    pub async fn put_text(&self, text: &str, scratch: &Path) -> Result<()> {
+        match self {
+            Destination::Local(p) => write_text(p, text),
+            Destination::Object(_) => {
+                let tmp = tempfile::Builder::new()
+                    .prefix("publish-")
+                    .tempfile_in(scratch)
+                    .map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
+                std::fs::write(tmp.path(), text).map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
+                self.put_file(tmp.path()).await
+            }
+        }
+    }
+}
+
+fn path_with_suffix(output: &Path, suffix: &str) -> PathBuf {
     let mut s = output.as_os_str().to_owned();
-    s.push(".json");
+    s.push(suffix);
     PathBuf::from(s)
 }
+

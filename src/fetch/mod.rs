@@ -69,6 +69,7 @@ pub struct Fetched {
 enum Source {
     Local(PathBuf),
     Http(url::Url),
+    Object(crate::storage::Location),
 }
 
 /// Why one asset failed; the job turns it into an [`Error`] naming the clip.
@@ -146,6 +147,7 @@ async fn fetch_one(
 ) -> Result<Fetched> {
     let source = match crate::spec::scheme_of_src(&req.src) {
         Some("http" | "https") => url::Url::parse(&req.src).map(Source::Http).map_err(|e| e.to_string()),
+        Some("s3" | "gs" | "az") => crate::storage::locate(&req.src).map(Source::Object).map_err(|e| e.to_string()),
         Some(other) => Err(format!("unsupported scheme {other:?}")),
         None => Ok(Source::Local(PathBuf::from(&req.src))),
     };
@@ -167,6 +169,29 @@ async fn fetch_one(
                     downloaded: true,
                 }),
                 _ = cancel.cancelled() => Err(Failure::Cancelled),
+            }
+        }
+        Ok(Source::Object(loc)) => {
+            let ext = loc.path.extension().filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or("bin");
+            let dest = ws.file(&format!("in_{index:04}.{}", ext.to_ascii_lowercase()));
+            let got = tokio::select! {
+                r = loc.download(&dest, policy.max_asset_bytes) => r,
+                _ = cancel.cancelled() => return Err(Error::Cancelled),
+            };
+            let head = got.as_ref().ok().and_then(|_| std::fs::File::open(&dest).ok()).map(|mut f| {
+                let mut b = [0u8; 64];
+                let n = std::io::Read::read(&mut f, &mut b).unwrap_or(0);
+                b[..n].to_vec()
+            });
+            match got {
+                Ok(bytes) => sniff(&head.unwrap_or_default()).map_err(Failure::Rejected).map(|()| Fetched {
+                    src: req.src.clone(),
+                    path: dest,
+                    bytes,
+                    downloaded: true,
+                }),
+                Err(crate::storage::StoreError::Permanent(r)) => Err(Failure::Rejected(r)),
+                Err(crate::storage::StoreError::Transient(r)) => Err(Failure::Unreachable(r)),
             }
         }
     };

@@ -201,11 +201,10 @@ fn check_output(o: &Output, errs: &mut Errors) {
         errs.add("output.path", "must not be empty");
     } else if o.path.contains('\0') {
         errs.add("output.path", "must not contain a NUL character");
-    } else if let Some(scheme) = scheme_of(&o.path) {
-        errs.add(
-            "output.path",
-            format!("unsupported destination scheme {scheme:?}: only local paths are supported in this version"),
-        );
+    } else if let Some(scheme) = scheme_of(&o.path).filter(|s| !matches!(*s, "s3" | "gs" | "az")) {
+        errs.add("output.path", format!("unsupported destination scheme {scheme:?}: use a local path, s3://, gs:// or az://"));
+    } else if let Err(reason) = scheme_of(&o.path).map(|_| check_object_uri(&o.path)).unwrap_or(Ok(())) {
+        errs.add("output.path", reason);
     } else if o.path.ends_with('/') {
         errs.add("output.path", "names a directory; give a file name such as out.mp4");
     }
@@ -763,6 +762,27 @@ fn check_track_refs(tracks: &[Track], errs: &mut Errors) {
     }
 }
 
+/// `s3://bucket/key`, `gs://bucket/key`, `az://container/key`: a bucket and an object name.
+fn check_object_uri(s: &str) -> Result<(), String> {
+    let u = url::Url::parse(s).map_err(|e| format!("not a valid address: {e}"))?;
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("no bucket: write s3://bucket/key".into());
+    }
+    let key = u.path().trim_start_matches('/');
+    if key.is_empty() || key.ends_with('/') {
+        return Err("no object name after the bucket".into());
+    }
+    // The URL parser folds `a/../b` away: look at the text as written.
+    let raw_key = s.split_once("://").and_then(|(_, rest)| rest.split_once('/')).map(|(_, k)| k).unwrap_or("");
+    if raw_key.split(['/', '?', '#']).any(|p| p == ".." || p == ".") || key.split('/').any(str::is_empty) {
+        return Err("the object name has an empty, . or .. segment".into());
+    }
+    if u.query().is_some() || !u.username().is_empty() {
+        return Err("no query string or credentials in a bucket address (credentials come from the environment)".into());
+    }
+    Ok(())
+}
+
 /// The URL scheme of `s`, if it has one (a Windows drive letter is not a scheme).
 pub(crate) fn scheme_of(s: &str) -> Option<&str> {
     let (scheme, _) = s.split_once("://")?;
@@ -796,10 +816,8 @@ fn check_src(src: &str) -> Result<(), String> {
             Ok(())
         }
         Some("file") => Err("file:// URLs are not accepted; give a plain local path".into()),
-        Some(s @ ("s3" | "gs" | "az")) => Err(format!(
-            "{s}:// sources are not supported by this version yet; use a signed http(s) URL"
-        )),
-        Some(s) => Err(format!("unsupported scheme {s:?}: use http://, https:// or a local path")),
+        Some("s3" | "gs" | "az") => check_object_uri(src),
+        Some(s) => Err(format!("unsupported scheme {s:?}: use http://, https://, s3://, gs://, az:// or a local path")),
     }
 }
 
@@ -835,7 +853,7 @@ mod tests {
     fn every_error_at_once_with_paths() {
         let e = errors(&spec_with(
             r##"{"type":"video","src":"a.mp4","in":3,"out":2},
-               {"type":"image","src":"s3://b/k.jpg","duration":-1},
+               {"type":"image","src":"ftp://b/k.jpg","duration":-1},
                {"type":"color","color":"#zzzzzz","duration":1},
                {"type":"video","src":"a.mp4","in":0,"out":1,"zoom":2},
                {"type":"video","src":"a.mp4","in":"x"},
@@ -938,6 +956,9 @@ mod tests {
         assert!(check_src("clips/a.mp4").is_ok());
         assert!(check_src("/abs/a.mp4").is_ok());
         assert!(check_src("https://h/a.mp4").is_ok());
+        assert!(check_src("s3://bucket/clips/a.mp4").is_ok() && check_src("gs://b/a.mp4").is_ok() && check_src("az://c/a.mp4").is_ok());
+        assert!(check_src("s3://bucket/").is_err() && check_src("s3://bucket/a/../b.mp4").is_err());
+        assert!(check_src("s3://bucket/a.mp4?X-Amz-Signature=x").is_err());
         assert!(check_src("ftp://h/a.mp4").unwrap_err().contains("unsupported scheme"));
         assert!(check_src("file:///etc/passwd").is_err());
         assert!(check_src("concat:a.mp4|b.mp4").is_err());

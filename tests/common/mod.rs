@@ -241,3 +241,65 @@ pub fn set_exif_orientation(jpeg: &Path, orientation: u16) {
     out.extend_from_slice(&data[2..]);
     std::fs::write(jpeg, out).unwrap();
 }
+
+/// A real S3-compatible server (s3s-fs) on 127.0.0.1, its buckets directories under `root`.
+pub struct S3 {
+    pub port: u16,
+    pub root: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl S3 {
+    pub const ACCESS: &'static str = "AKCUTLISTTEST";
+    pub const SECRET: &'static str = "SKCUTLISTTEST";
+
+    /// Start s3s-fs with `buckets` (`./dev test` installs it into .ci/bin; CUTLIST_S3S_FS overrides).
+    pub fn start(buckets: &[&str]) -> S3 {
+        let bin = std::env::var("CUTLIST_S3S_FS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/bin/bin/s3s-fs"));
+        assert!(bin.exists(), "{} is missing: run ./dev test, which installs s3s-fs (cargo install s3s-fs@0.14.1 --features binary --root .ci/bin)", bin.display());
+        let root = tempfile::Builder::new().prefix("cutlist-s3-").tempdir().unwrap();
+        for b in buckets {
+            std::fs::create_dir_all(root.path().join(b)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", Self::ACCESS, "--secret-key", Self::SECRET])
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return S3 { port, root, child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("s3s-fs did not start on port {port}");
+    }
+
+    /// The environment a client needs to reach this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port)),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", Self::ACCESS.into()),
+            ("AWS_SECRET_ACCESS_KEY", Self::SECRET.into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    /// The file behind `bucket/key`.
+    pub fn file(&self, bucket: &str, key: &str) -> PathBuf {
+        self.root.path().join(bucket).join(key)
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

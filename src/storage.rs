@@ -1,0 +1,221 @@
+//! Object stores: `s3://`, `gs://` and `az://` addresses read and written through
+//! `object_store`, configured and authenticated from the environment (never from the spec).
+//!
+//! S3 reads the standard `AWS_*` variables (`AWS_ENDPOINT_URL` for S3-compatible stores,
+//! `AWS_ALLOW_HTTP` for a plain-HTTP endpoint, `AWS_COPY_IF_NOT_EXISTS` for how the store does
+//! create-only copies); GCS `GOOGLE_*`; Azure `AZURE_*`.
+
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::path::Path as ObjectPath;
+use object_store::{BackoffConfig, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Size of each part of a multipart upload; the upload holds at most
+/// `PART_BYTES × (PARTS_IN_FLIGHT + 1)` in memory (24 MiB).
+pub const PART_BYTES: usize = 8 << 20;
+pub const PARTS_IN_FLIGHT: usize = 2;
+
+/// An object in a store.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub store: Arc<dyn ObjectStore>,
+    pub path: ObjectPath,
+    /// As written: `s3://bucket/key`.
+    pub uri: String,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Retrying cannot help: not found, access denied, already exists, bad address.
+    #[error("{0}")]
+    Permanent(String),
+    /// The store could not be reached or failed transiently (after object_store's retries).
+    #[error("{0}")]
+    Transient(String),
+}
+
+fn classify(e: object_store::Error) -> StoreError {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. } => StoreError::Permanent("not found".into()),
+        E::AlreadyExists { .. } => StoreError::Permanent("already exists".into()),
+        E::PermissionDenied { source, .. } => StoreError::Permanent(format!("access denied: {source}")),
+        E::Unauthenticated { source, .. } => StoreError::Permanent(format!("not authenticated: {source}")),
+        E::Precondition { .. } => StoreError::Permanent("a precondition failed (it already exists?)".into()),
+        E::NotSupported { source } => StoreError::Permanent(format!("not supported by this store: {source}")),
+        e @ E::NotImplemented { .. } => StoreError::Permanent(format!("not supported by this store: {e}")),
+        other => StoreError::Transient(other.to_string()),
+    }
+}
+
+/// Whether `s` names an object store (`s3://`, `gs://`, `az://`).
+pub fn is_object_uri(s: &str) -> bool {
+    matches!(crate::spec::scheme_of_src(s), Some("s3" | "gs" | "az"))
+}
+
+fn retry() -> RetryConfig {
+    // object_store's default retries for up to 3 minutes; a job wants to know sooner.
+    RetryConfig {
+        backoff: BackoffConfig { init_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5), base: 2.0 },
+        max_retries: 4,
+        retry_timeout: Duration::from_secs(60),
+    }
+}
+
+/// Open the object `uri` names, its store built from the environment.
+pub fn locate(uri: &str) -> Result<Location, StoreError> {
+    // object_store's HTTP client takes the process-wide TLS provider (installing it twice is harmless).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bad = |why: &str| StoreError::Permanent(format!("{uri}: {why}"));
+    let u = url::Url::parse(uri).map_err(|e| bad(&e.to_string()))?;
+    let bucket = u.host_str().filter(|b| !b.is_empty()).ok_or_else(|| bad("no bucket"))?.to_string();
+    let key = u.path().trim_start_matches('/');
+    if key.is_empty() || key.ends_with('/') {
+        return Err(bad("no object name after the bucket"));
+    }
+    let path = ObjectPath::parse(key).map_err(|e| bad(&format!("bad object name: {e}")))?;
+    let built: object_store::Result<Arc<dyn ObjectStore>> = match u.scheme() {
+        "s3" => {
+            let mut b = AmazonS3Builder::from_env().with_bucket_name(&bucket).with_retry(retry());
+            // Create-only copies the way AWS S3 itself supports them (a conditional multipart
+            // completion), unless the operator configured the store's own way.
+            if std::env::var("AWS_COPY_IF_NOT_EXISTS").map_or(true, |v| v.trim().is_empty()) {
+                b = b.with_config(object_store::aws::AmazonS3ConfigKey::CopyIfNotExists, "multipart");
+            }
+            b.build().map(|s| Arc::new(s) as _)
+        }
+        "gs" => GoogleCloudStorageBuilder::from_env().with_bucket_name(&bucket).with_retry(retry()).build().map(|s| Arc::new(s) as _),
+        "az" => MicrosoftAzureBuilder::from_env().with_container_name(&bucket).with_retry(retry()).build().map(|s| Arc::new(s) as _),
+        other => return Err(bad(&format!("unsupported scheme {other:?}"))),
+    };
+    let store = built.map_err(|e| StoreError::Permanent(format!("{uri}: cannot configure the store from the environment: {e}")))?;
+    Ok(Location { store, path, uri: uri.to_string() })
+}
+
+impl Location {
+    /// The object beside this one, with `name` as its last segment.
+    pub fn sibling(&self, name: &str) -> Location {
+        let mut parts: Vec<String> = self.path.parts().map(|p| p.as_ref().to_string()).collect();
+        parts.pop();
+        parts.push(name.to_string());
+        let path = ObjectPath::from_iter(parts.iter().map(String::as_str));
+        let base = self.uri.rsplit_once('/').map(|(b, _)| b).unwrap_or(&self.uri);
+        Location { store: self.store.clone(), path, uri: format!("{base}/{name}") }
+    }
+
+    /// The object's size in bytes.
+    pub async fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.store.head(&self.path).await.map_err(classify)?.size)
+    }
+
+    /// Stream the object into `dest` (a 64 KiB buffer; never whole in memory). `max` bytes
+    /// at most. Returns the byte count.
+    pub async fn download(&self, dest: &Path, max: u64) -> Result<u64, StoreError> {
+        use futures_util::StreamExt;
+        let got = self.store.get(&self.path).await.map_err(classify)?;
+        if got.meta.size > max {
+            return Err(StoreError::Permanent(format!("is {} MiB; the limit is {} MiB (--max-asset-bytes)", got.meta.size >> 20, max >> 20)));
+        }
+        let file = tokio::fs::File::create(dest).await.map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
+        let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+        let mut stream = got.into_stream();
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(classify)?;
+            written += chunk.len() as u64;
+            if written > max {
+                return Err(StoreError::Permanent(format!("is larger than the limit of {} MiB (--max-asset-bytes)", max >> 20)));
+            }
+            out.write_all(&chunk).await.map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
+        }
+        out.flush().await.map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
+        Ok(written)
+    }
+
+    /// Read a small object whole (a spec, at most `max` bytes).
+    pub async fn read_small(&self, max: u64) -> Result<Vec<u8>, StoreError> {
+        if self.size().await? > max {
+            return Err(StoreError::Permanent(format!("is larger than {max} bytes")));
+        }
+        Ok(self.store.get(&self.path).await.map_err(classify)?.bytes().await.map_err(classify)?.to_vec())
+    }
+
+    /// Upload `file` to this object, **create-only**: streamed in parts to a staging object
+    /// (bounded memory), then copied to this name only if nothing is there yet, and the
+    /// staging object deleted. The object appears whole or not at all; an existing object
+    /// is never overwritten (a retried job cannot clobber a published output).
+    pub async fn upload_create_only(&self, file: &Path) -> Result<u64, StoreError> {
+        let staging = self.sibling(&format!(
+            ".{}.cutlist-staging-{:08x}",
+            self.path.filename().unwrap_or("object"),
+            rand_u32()
+        ));
+        let bytes = staging.upload(file).await?;
+        let copied = self.store.copy_if_not_exists(&staging.path, &self.path).await;
+        let _ = self.store.delete(&staging.path).await;
+        match copied {
+            Ok(()) => Ok(bytes),
+            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+                Err(StoreError::Permanent(format!("{} already exists; outputs are create-only", self.uri)))
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Upload `file` here (overwriting), in parts of `PART_BYTES`, `PARTS_IN_FLIGHT` at once;
+    /// an upload that fails is aborted (no parts left behind).
+    pub async fn upload(&self, file: &Path) -> Result<u64, StoreError> {
+        let upload = self.store.put_multipart(&self.path).await.map_err(classify)?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let result: Result<u64, StoreError> = async {
+            let mut f = tokio::fs::File::open(file).await.map_err(|e| StoreError::Permanent(format!("cannot read {}: {e}", file.display())))?;
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut total = 0u64;
+            loop {
+                let n = f.read(&mut buf).await.map_err(|e| StoreError::Permanent(format!("cannot read {}: {e}", file.display())))?;
+                if n == 0 {
+                    break;
+                }
+                w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(classify)?;
+                w.write(&buf[..n]);
+                total += n as u64;
+            }
+            Ok(total)
+        }
+        .await;
+        match result {
+            Ok(total) => {
+                w.finish().await.map_err(classify)?;
+                Ok(total)
+            }
+            Err(e) => {
+                let _ = w.abort().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn rand_u32() -> u32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (t.subsec_nanos() ^ std::process::id().rotate_left(16)) ^ (t.as_secs() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert!(is_object_uri("s3://b/k.mp4") && is_object_uri("gs://b/k") && is_object_uri("az://c/k"));
+        assert!(!is_object_uri("https://h/k") && !is_object_uri("clips/a.mp4"));
+        assert!(matches!(locate("s3://bucket/"), Err(StoreError::Permanent(m)) if m.contains("no object name")));
+        assert!(matches!(locate("s3:///key"), Err(StoreError::Permanent(_))));
+    }
+}

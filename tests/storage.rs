@@ -1,0 +1,104 @@
+//! Object storage against a real S3-compatible server on 127.0.0.1 (s3s-fs): a job whose
+//! spec, assets and output all live in a bucket; multipart uploads; create-only publishing.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::Path;
+
+/// Every file under `dir`, as paths relative to it.
+fn objects(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn render_from_bucket(s3: &S3, spec_uri: &str, work: &Path) -> std::process::Output {
+    let mut c = cutlist();
+    c.arg("render").arg(spec_uri).arg("--workdir").arg(work);
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn a_job_whose_spec_assets_and_output_live_in_a_bucket() {
+    let s3 = S3::start(&["media", "out"]);
+    let d = tmp();
+    std::fs::create_dir_all(s3.file("media", "jobs/clips")).unwrap();
+    std::fs::create_dir_all(s3.file("media", "shared")).unwrap();
+    color_clip(&s3.file("media", "jobs/clips"), "red.mp4", "red", Some(440), "320x240", "30", 1.0);
+    color_clip(&s3.file("media", "shared"), "blue.mp4", "blue", Some(880), "320x240", "30", 1.0);
+    let spec = json!({
+        "version": 1, "id": "bucket-job",
+        "output": {"path": "s3://out/reels/reel.mp4", "width": 320, "height": 240, "fps": 30,
+                   "video": {"preset": "ultrafast"}, "poster": {"time": 1.5}},
+        "timeline": {"tracks": [{"type": "video", "clips": [
+            {"type": "video", "src": "clips/red.mp4"},
+            {"type": "video", "src": "s3://media/shared/blue.mp4", "transition": {"type": "crossfade", "duration": 0.2}}
+        ]}]}
+    });
+    std::fs::write(s3.file("media", "jobs/spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+    let work = d.path().join("work");
+
+    let r = render_from_bucket(&s3, "s3://media/jobs/spec.json", &work);
+    assert_ok(&r);
+    // The output, its poster and its manifest are objects beside each other; nothing else
+    // (no staging object, no multipart leftovers).
+    assert_eq!(objects(&s3.root.path().join("out")), vec!["reels/reel.mp4", "reels/reel.mp4.json", "reels/reel.poster.jpg"]);
+    let out = s3.file("out", "reels/reel.mp4");
+    assert_eq!(video_frames(&probe(&out)), 54);
+    assert!(near(frame(&out, 10, 4, 4).at(2, 2), (255, 0, 0), 40) && near(frame(&out, 45, 4, 4).at(2, 2), (0, 0, 255), 40));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(s3.file("out", "reels/reel.mp4.json")).unwrap()).unwrap();
+    assert_eq!(m["output"], "s3://out/reels/reel.mp4");
+    assert!(leftovers(&work).is_empty());
+
+    // Create-only: running the job again never overwrites the published output.
+    let before = std::fs::metadata(&out).unwrap().modified().unwrap();
+    let again = render_from_bucket(&s3, "s3://media/jobs/spec.json", &work);
+    assert_eq!(again.status.code(), Some(10), "{}", stderr(&again));
+    assert!(stderr(&again).contains("already exists; outputs are create-only"), "{}", stderr(&again));
+    assert_eq!(std::fs::metadata(&out).unwrap().modified().unwrap(), before);
+    assert!(!objects(&s3.root.path().join("out")).iter().any(|o| o.contains("staging")));
+    assert!(leftovers(&work).is_empty());
+
+    // A missing object is a rejected asset naming the clip, at once.
+    std::fs::remove_file(s3.file("media", "shared/blue.mp4")).unwrap();
+    let missing = render_from_bucket(&s3, "s3://media/jobs/spec.json", &work);
+    assert_eq!(missing.status.code(), Some(4), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("timeline.tracks[0].clips[1].src: s3://media/shared/blue.mp4: not found"), "{}", stderr(&missing));
+}
+
+#[test]
+fn outputs_larger_than_a_part_go_up_in_parts_and_never_clobber() {
+    let s3 = S3::start(&["big"]);
+    for (k, v) in s3.env() {
+        // SAFETY: every test in this binary sets the same values.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let d = tmp();
+    let file = d.path().join("payload.bin");
+    let data: Vec<u8> = (0..(cutlist::storage::PART_BYTES * 2 + 12345)).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let loc = cutlist::storage::locate("s3://big/renders/out.bin").unwrap();
+        assert_eq!(loc.upload_create_only(&file).await.unwrap(), data.len() as u64);
+        let err = loc.upload_create_only(&file).await.unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+    });
+    assert_eq!(std::fs::read(s3.file("big", "renders/out.bin")).unwrap(), data, "three parts, reassembled exactly");
+    assert_eq!(objects(&s3.root.path().join("big")), vec!["renders/out.bin"]);
+}
