@@ -137,6 +137,16 @@ impl<'a> FailureRecord<'a> {
     }
 }
 
+/// Where a job's output goes: `-o`, else the spec's `output.path` (relative to the spec's
+/// directory, or beside a spec read from a bucket).
+pub fn output_destination(spec: &Spec, base_dir: &Path, opts: &JobOptions) -> Result<Destination> {
+    match (&opts.output, &opts.remote_base) {
+        (Some(p), _) => Destination::parse(&p.to_string_lossy(), Path::new("")),
+        (None, Some(base)) => Destination::parse(&resolve_remote(base, &spec.output.path), base_dir),
+        (None, None) => Destination::parse(&spec.output.path, base_dir),
+    }
+}
+
 /// A spec read from a bucket names its files relative to its own place: `base/rel`
 /// (absolute paths and addresses stay as they are).
 pub fn resolve_remote(base: &str, src: &str) -> String {
@@ -180,11 +190,7 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     let started_at = crate::report::rfc3339(SystemTime::now());
     let id = spec.id.as_str();
     let o = &spec.output;
-    let dest = match (&opts.output, &opts.remote_base) {
-        (Some(p), _) => Destination::parse(&p.to_string_lossy(), Path::new(""))?,
-        (None, Some(base)) => Destination::parse(&resolve_remote(base, &o.path), base_dir)?,
-        (None, None) => Destination::parse(&o.path, base_dir)?,
-    };
+    let dest = output_destination(spec, base_dir, opts)?;
 
     // Facts known before any media: FFmpeg works, the output settings fit the budget.
     let mut encoders = vec![o.video_codec().encoder()];

@@ -18,6 +18,7 @@ pub mod process;
 pub mod publish;
 pub mod render;
 pub mod report;
+pub mod runtime;
 pub mod spec;
 pub mod storage;
 pub mod text;

@@ -49,6 +49,23 @@ enum Command {
         #[arg(long, default_value = "ffprobe", env = "CUTLIST_FFPROBE")]
         ffprobe: PathBuf,
     },
+    /// Run as a task of a batch platform (Cloud Run Job, Kubernetes Indexed Job, AWS Batch
+    /// array): one spec, or this task's share of a manifest; a retried attempt finishes at
+    /// once with the outcome its result record holds.
+    Job {
+        /// One spec: a path or an s3://, gs://, az:// address.
+        #[arg(long, env = "CUTLIST_SPEC", conflicts_with = "manifest", required_unless_present = "manifest")]
+        spec: Option<String>,
+        /// A batch manifest (JSON Lines: a spec object or a spec's address a line); this task
+        /// renders lines index, index + count, … (see README: Batch jobs).
+        #[arg(long, env = "CUTLIST_MANIFEST")]
+        manifest: Option<String>,
+        /// Where result records go: a directory or a bucket prefix. Default: beside each output.
+        #[arg(long, env = "CUTLIST_RECORDS")]
+        records: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Print the JSON Schema of the spec.
     Schema,
     /// Make sample media (no network) and render a demo timeline with it.
@@ -228,6 +245,134 @@ async fn demo(output: PathBuf, run: &RunArgs) -> ExitCode {
     run_job(&spec_path, Some(output), run).await
 }
 
+/// Read a small text file from a path or a bucket.
+async fn read_text(address: &str) -> Result<String, Error> {
+    let unreadable = |reason: String| Error::InvalidSpec(cutlist::spec::ValidationErrors(vec![cutlist::spec::SpecError { path: String::new(), reason }]));
+    if cutlist::storage::is_object_uri(address) {
+        let loc = cutlist::storage::locate(address).map_err(|e| unreadable(e.to_string()))?;
+        let bytes = loc.read_small(64 << 20).await.map_err(|e| match e {
+            cutlist::storage::StoreError::Transient(r) => Error::AssetUnreachable { path: String::new(), src: address.to_string(), reason: r },
+            cutlist::storage::StoreError::Permanent(r) => unreadable(format!("cannot read {address}: {r}")),
+        })?;
+        String::from_utf8(bytes).map_err(|_| unreadable(format!("{address} is not UTF-8 text")))
+    } else {
+        std::fs::read_to_string(address).map_err(|e| unreadable(format!("cannot read {address}: {e}")))
+    }
+}
+
+/// `cutlist job`: this task's specs, one after another. The exit code: 0 when all succeeded;
+/// else a retryable failure's code if any (the platform retries the task, and the specs that
+/// succeeded finish at once from their records); else the first permanent failure's.
+async fn batch(spec: Option<String>, manifest: Option<String>, records: Option<String>, run: &RunArgs) -> ExitCode {
+    use cutlist::runtime::{self, Entry, TaskContext};
+    let ctx = match TaskContext::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cutlist job: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    tracing::info!(event = "task", task_index = ctx.index, task_count = ctx.count, attempt = ctx.attempt, platform = ctx.platform, "task {} of {} (attempt {})", ctx.index + 1, ctx.count, ctx.attempt);
+    let entries: Vec<Entry> = match (spec, manifest) {
+        (Some(s), _) => vec![Entry::Address(s)],
+        (None, Some(m)) => {
+            let text = match read_text(&m).await {
+                Ok(t) => t,
+                Err(e) => return fail(&e, None, None),
+            };
+            match runtime::parse_manifest(&text) {
+                Ok(all) => ctx.share(all.len()).map(|i| all[i].clone()).collect(),
+                Err(reason) => return fail(&Error::InvalidSpec(cutlist::spec::ValidationErrors(vec![cutlist::spec::SpecError { path: m.clone(), reason }])), None, None),
+            }
+        }
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let cancel = CancellationToken::new();
+    watch_signals(cancel.clone());
+    let mut codes = Vec::new();
+    for entry in entries {
+        let code = batch_entry(entry, records.as_deref(), run, &ctx, &cancel).await;
+        codes.push(code);
+        if code == exit::CANCELLED {
+            break;
+        }
+    }
+    let pick = codes
+        .iter()
+        .copied()
+        .find(|&c| c == exit::CANCELLED)
+        .or_else(|| codes.iter().copied().find(|&c| matches!(c, exit::ASSET_UNREACHABLE | exit::FFMPEG_KILLED | exit::STALLED | exit::PUBLISH_FAILED)))
+        .or_else(|| codes.iter().copied().find(|&c| c != exit::OK))
+        .unwrap_or(exit::OK);
+    ExitCode::from(pick)
+}
+
+/// One spec of a batch: look for its record, else render it and record the outcome.
+async fn batch_entry(entry: cutlist::runtime::Entry, records: Option<&str>, run: &RunArgs, ctx: &cutlist::runtime::TaskContext, cancel: &CancellationToken) -> u8 {
+    use cutlist::runtime::{self, Entry, Record};
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut opts = run.options(None);
+    let (text, base) = match &entry {
+        Entry::Inline(v) => (v.to_string(), cwd),
+        Entry::Address(a) => match read_text(a).await {
+            Ok(t) if cutlist::storage::is_object_uri(a) => {
+                opts.remote_base = a.rsplit_once('/').map(|(dir, _)| dir.to_string());
+                (t, cwd)
+            }
+            Ok(t) => {
+                let dir = Path::new(a).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                (t, std::fs::canonicalize(dir).unwrap_or(cwd))
+            }
+            Err(e) => { let _ = fail(&e, None, None); return e.exit_code(); },
+        },
+    };
+    let spec = match cutlist::spec::parse_with(&text, &run.set) {
+        Ok(s) => s,
+        Err(e) => {
+            let e = Error::InvalidSpec(e);
+            { let _ = fail(&e, None, None); return e.exit_code(); };
+        }
+    };
+    let hash = runtime::spec_hash(&spec);
+    let place = match job::output_destination(&spec, &base, &opts).and_then(|d| runtime::record_place(records, &spec, &hash, &d)) {
+        Ok(p) => p,
+        Err(e) => { let _ = fail(&e, Some(&spec.id), None); return e.exit_code(); },
+    };
+    match runtime::read_record(&place).await {
+        Ok(Some(rec)) => {
+            tracing::info!(job_id = %spec.id, event = "already_done", status = %rec.status, exit_code = rec.exit_code, record = %place.display(),
+                "{} already {} (attempt {}): {}", spec.id, rec.status, rec.attempt, rec.message);
+            return rec.exit_code;
+        }
+        Ok(None) => {}
+        Err(e) => { let _ = fail(&e, Some(&spec.id), None); return e.exit_code(); },
+    }
+    let outcome = cutlist::render_spec(&spec, &base, &opts, cancel).await;
+    let now = cutlist::report::rfc3339(std::time::SystemTime::now());
+    let (record, code) = match &outcome {
+        Ok(r) => (
+            Some(Record { job_id: spec.id.clone(), spec_sha256: hash.clone(), status: "succeeded".into(), exit_code: exit::OK, output: Some(r.output.clone()), sidecars: r.sidecars.clone(), message: format!("rendered {:.2} s", r.duration), attempt: ctx.attempt, time: now }),
+            exit::OK,
+        ),
+        // Only outcomes a retry cannot change are recorded.
+        Err(e) if !e.retryable() => (
+            Some(Record { job_id: spec.id.clone(), spec_sha256: hash.clone(), status: "failed".into(), exit_code: e.exit_code(), output: None, sidecars: vec![], message: e.to_string(), attempt: ctx.attempt, time: now }),
+            e.exit_code(),
+        ),
+        Err(e) => (None, e.exit_code()),
+    };
+    if let Some(rec) = record {
+        let text = serde_json::to_string_pretty(&rec).expect("a record serializes");
+        if let Err(e) = place.put_text(&text, &opts.workdir).await {
+            tracing::error!(job_id = %spec.id, "cannot write the result record {}: {e}", place.display());
+        }
+    }
+    if let Err(e) = &outcome {
+        fail(e, Some(&spec.id), run.result.as_deref());
+    }
+    code
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -245,6 +390,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Render { spec, output, run } => run_job(&spec, output, &run).await,
             Command::Demo { output, run } => demo(output, &run).await,
+            Command::Job { spec, manifest, records, run } => batch(spec, manifest, records, &run).await,
             Command::Validate { spec, timings, set } => validate(&spec, timings, &set),
             Command::Probe { src, ffprobe } => match cutlist::probe::probe(&ffprobe, &src, Duration::from_secs(60)).await {
                 Ok(info) => print_json(&info),

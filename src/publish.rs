@@ -213,6 +213,33 @@ impl Destination {
         }
     }
 
+    /// A hidden file beside this one: `.<name>.<suffix>`.
+    pub fn sibling_hidden(&self, suffix: &str) -> Destination {
+        match self {
+            Destination::Local(p) => {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+                Destination::Local(p.with_file_name(format!(".{name}.{suffix}")))
+            }
+            Destination::Object(l) => Destination::Object(l.sibling(&format!(".{}.{suffix}", l.path.filename().unwrap_or("output")))),
+        }
+    }
+
+    /// The text of the (small) file here, or `None` if there is none.
+    pub async fn read_text(&self) -> Result<Option<String>> {
+        let bytes = match self {
+            Destination::Local(p) => match std::fs::read(p) {
+                Ok(b) => Some(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(Error::Environment(format!("cannot read {}: {e}", p.display()))),
+            },
+            Destination::Object(l) => l.read_optional(1 << 20).await.map_err(|e| match e {
+                crate::storage::StoreError::Transient(r) => Error::AssetUnreachable { path: "record".into(), src: l.uri.clone(), reason: r },
+                crate::storage::StoreError::Permanent(r) => Error::Environment(format!("{}: {r}", l.uri)),
+            })?,
+        };
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
     /// Publish `file` here: an atomic move for a local path, a create-only upload for an
     /// object (an existing object is never overwritten).
     pub async fn put_file(&self, file: &Path) -> Result<()> {

@@ -146,6 +146,16 @@ impl Location {
         Ok(self.store.get(&self.path).await.map_err(classify)?.bytes().await.map_err(classify)?.to_vec())
     }
 
+    /// Read a small object whole, or `None` if there is none.
+    pub async fn read_optional(&self, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.store.get(&self.path).await {
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(classify(e)),
+            Ok(got) if got.meta.size > max => Err(StoreError::Permanent(format!("{} is larger than {max} bytes", self.uri))),
+            Ok(got) => Ok(Some(got.bytes().await.map_err(classify)?.to_vec())),
+        }
+    }
+
     /// Upload `file` to this object, **create-only**: streamed in parts to a staging object
     /// (bounded memory), then copied to this name only if nothing is there yet, and the
     /// staging object deleted. The object appears whole or not at all; an existing object

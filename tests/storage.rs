@@ -102,3 +102,71 @@ fn outputs_larger_than_a_part_go_up_in_parts_and_never_clobber() {
     assert_eq!(std::fs::read(s3.file("big", "renders/out.bin")).unwrap(), data, "three parts, reassembled exactly");
     assert_eq!(objects(&s3.root.path().join("big")), vec!["renders/out.bin"]);
 }
+
+fn job(s3: &S3, work: &Path, vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut c = cutlist();
+    c.arg("job").args(args).arg("--workdir").arg(work);
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn tasks_share_a_manifest_and_retries_finish_from_their_records() {
+    let s3 = S3::start(&["media", "out"]);
+    let d = tmp();
+    std::fs::create_dir_all(s3.file("media", "b")).unwrap();
+    color_clip(&s3.file("media", "b"), "clip.mp4", "green", Some(500), "160x120", "30", 0.5);
+    let spec = |i: usize, src: &str| {
+        json!({"version": 1, "id": format!("entry-{i}"),
+               "output": {"path": format!("s3://out/batch/{i}.mp4"), "width": 160, "height": 120, "fps": 30, "video": {"preset": "ultrafast"}},
+               "timeline": {"tracks": [{"type": "video", "clips": [{"type": "video", "src": src}]}]}})
+    };
+    // Five entries: four good ones (one given by address), one whose source is missing.
+    std::fs::write(s3.file("media", "b/three.json"), serde_json::to_vec(&spec(3, "clip.mp4")).unwrap()).unwrap();
+    let lines = [
+        spec(0, "s3://media/b/clip.mp4").to_string(),
+        spec(1, "s3://media/b/clip.mp4").to_string(),
+        spec(2, "s3://media/b/missing.mp4").to_string(),
+        "\"s3://media/b/three.json\"".to_string(),
+        spec(4, "s3://media/b/clip.mp4").to_string(),
+    ];
+    std::fs::write(s3.file("media", "b/batch.jsonl"), lines.join("\n")).unwrap();
+    let work = d.path().join("work");
+    let args = ["--manifest", "s3://media/b/batch.jsonl"];
+
+    // Two tasks at once, as a Cloud Run Job with --tasks 2 runs them.
+    let (t0, t1) = std::thread::scope(|sc| {
+        let run = |i: &'static str| {
+            let (s3, work) = (&s3, &work);
+            sc.spawn(move || job(s3, work, &[("CLOUD_RUN_TASK_INDEX", i), ("CLOUD_RUN_TASK_COUNT", "2")], &args))
+        };
+        let (a, b) = (run("0"), run("1"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    // Task 0 has entries 0, 2, 4 (2 fails for good: exit 4); task 1 has 1 and 3.
+    assert_eq!(t0.status.code(), Some(4), "{}", stderr(&t0));
+    assert_eq!(t1.status.code(), Some(0), "{}", stderr(&t1));
+    assert!(stderr(&t0).contains("s3://media/b/missing.mp4: not found"), "{}", stderr(&t0));
+    let outputs: Vec<String> = objects(&s3.root.path().join("out")).into_iter().filter(|o| o.ends_with(".mp4")).collect();
+    assert_eq!(outputs, vec!["batch/0.mp4", "batch/1.mp4", "batch/3.mp4", "batch/4.mp4"], "every entry rendered exactly once");
+    for i in [0, 1, 3, 4] {
+        assert_eq!(video_frames(&probe(&s3.file("out", &format!("batch/{i}.mp4")))), 15);
+    }
+
+    // A retried attempt of task 0: nothing is rendered again; the failure is reported at once.
+    let before: Vec<_> = [0, 4].iter().map(|i| std::fs::metadata(s3.file("out", &format!("batch/{i}.mp4"))).unwrap().modified().unwrap()).collect();
+    let retry = job(&s3, &work, &[("CLOUD_RUN_TASK_INDEX", "0"), ("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_TASK_ATTEMPT", "1")], &args);
+    assert_eq!(retry.status.code(), Some(4), "{}", stderr(&retry));
+    let log = stderr(&retry);
+    assert!(!log.contains("\"event\":\"accepted\""), "a job was started again:\n{log}");
+    assert_eq!(log.matches("\"event\":\"already_done\"").count(), 3, "{log}");
+    assert!(log.contains("not found"), "the recorded reason is given: {log}");
+    let after: Vec<_> = [0, 4].iter().map(|i| std::fs::metadata(s3.file("out", &format!("batch/{i}.mp4"))).unwrap().modified().unwrap()).collect();
+    assert_eq!(before, after, "no second object");
+    assert!(leftovers(&work).is_empty());
+}
