@@ -40,6 +40,12 @@ pub struct JobOptions {
     pub keep_workspace: bool,
     /// When the spec was read from a bucket (`s3://b/jobs`): where its relative paths start.
     pub remote_base: Option<String>,
+    /// Status webhook (the spec's `webhook.url` wins) and the secret that signs its events.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    /// Which attempt and task this is (from the platform), for status events.
+    pub attempt: u64,
+    pub task_index: u64,
 }
 
 impl Default for JobOptions {
@@ -58,6 +64,10 @@ impl Default for JobOptions {
             sample_every: Duration::from_millis(50),
             keep_workspace: false,
             remote_base: None,
+            webhook_url: None,
+            webhook_secret: None,
+            attempt: 0,
+            task_index: 0,
         }
     }
 }
@@ -184,8 +194,39 @@ pub fn read_spec(path: &Path, set: &[(String, serde_json::Value)]) -> Result<Spe
 }
 
 /// Render a validated spec. `base_dir` is the spec's directory: relative paths start there
-/// and local sources may come from beneath it.
+/// and local sources may come from beneath it. Status goes to the webhook, if one is set.
 pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel: &CancellationToken) -> Result<JobResult> {
+    let hook = match spec.webhook.as_ref().map(|w| w.url.clone()).or_else(|| opts.webhook_url.clone()) {
+        Some(u) => {
+            let url = url::Url::parse(&u).map_err(|e| Error::Environment(format!("the webhook URL {u:?} is not a URL: {e}")))?;
+            let client = fetch::http::client(&opts.fetch).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+            Some(crate::webhook::Webhook::start(client, url, opts.webhook_secret.clone(), &spec.id, opts.attempt, opts.task_index))
+        }
+        None => None,
+    };
+    let notify = hook.as_ref().map(|h| h.notifier.clone());
+    let outcome = render_job(spec, base_dir, opts, cancel, notify.clone()).await;
+    if let Some(n) = notify {
+        use serde_json::json;
+        match &outcome {
+            Ok(r) => n.send("succeeded", None, json!({"output": r.output, "sidecars": r.sidecars, "duration": r.duration, "bytes": r.bytes})),
+            Err(Error::Cancelled) => n.send("cancelled", None, json!({})),
+            Err(e) => n.send("failed", None, json!({"error": e.kind(), "exit_code": e.exit_code(), "retryable": e.retryable(), "message": e.to_string()})),
+        }
+    }
+    if let Some(h) = hook {
+        h.finish(Duration::from_secs(5)).await;
+    }
+    outcome
+}
+
+async fn render_job(
+    spec: &Spec,
+    base_dir: &Path,
+    opts: &JobOptions,
+    cancel: &CancellationToken,
+    notify: Option<crate::webhook::Notifier>,
+) -> Result<JobResult> {
     let started = Instant::now();
     let started_at = crate::report::rfc3339(SystemTime::now());
     let id = spec.id.as_str();
@@ -211,7 +252,8 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     let sampler = Sampler::start(opts.sample_every, in_ram.then(|| ws.path().to_path_buf()));
     tracing::info!(job_id = id, event = "accepted", workspace = %ws.path().display(), memory_limit = limit, limit_source, ffmpeg = %ffmpeg_version, "job {id} accepted");
 
-    let mut progress = ProgressReporter::new(id, opts.interactive);
+    let mut progress = ProgressReporter::new(id, opts.interactive, notify);
+    progress.event("accepted", serde_json::json!({"output": dest.display()}));
     let outcome = run_stages(spec, base_dir, &dest, &ws, opts, limit, cancel, &sampler, &mut progress).await;
     progress.finish();
     let (peak, phases) = sampler.finish();
@@ -440,6 +482,7 @@ async fn run_stages(
         return Err(Error::Cancelled);
     }
     sampler.phase("upload");
+    progress.event("uploading", serde_json::json!({"output": dest.display(), "bytes": facts.bytes}));
     dest.put_file(&rendered).await?;
     let mut published = write_sidecars(spec, &texts, dest, ws.path()).await?;
     for still in &plan.stills {

@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod spec;
 pub mod storage;
 pub mod text;
+pub mod webhook;
 pub mod workspace;
 
 pub use error::{exit, Error, Result};

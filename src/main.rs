@@ -115,6 +115,10 @@ struct RunArgs {
     ffmpeg: PathBuf,
     #[arg(long, default_value = "ffprobe", env = "CUTLIST_FFPROBE")]
     ffprobe: PathBuf,
+    /// Post signed status events here (the spec's webhook.url wins). The signing secret is
+    /// read from CUTLIST_WEBHOOK_SECRET only, never from the command line.
+    #[arg(long, env = "CUTLIST_WEBHOOK_URL")]
+    webhook_url: Option<String>,
     /// Debugging: leave the workspace (segments, graphs) in place and do not publish.
     #[arg(long, hide = true)]
     keep_workspace: bool,
@@ -156,6 +160,8 @@ impl RunArgs {
             result: self.result.clone(),
             interactive: std::io::stderr().is_terminal(),
             keep_workspace: self.keep_workspace,
+            webhook_url: self.webhook_url.clone(),
+            webhook_secret: std::env::var("CUTLIST_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()),
             ..JobOptions::default()
         }
     }
@@ -312,6 +318,7 @@ async fn batch_entry(entry: cutlist::runtime::Entry, records: Option<&str>, run:
     use cutlist::runtime::{self, Entry, Record};
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut opts = run.options(None);
+    (opts.attempt, opts.task_index) = (ctx.attempt, ctx.index);
     let (text, base) = match &entry {
         Entry::Inline(v) => (v.to_string(), cwd),
         Entry::Address(a) => match read_text(a).await {

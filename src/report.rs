@@ -125,10 +125,13 @@ pub struct ProgressReporter {
     bar: Option<indicatif::ProgressBar>,
     job_id: String,
     last: Option<(Instant, &'static str, u32)>,
+    /// Status webhook, if any, and the last step it was told per phase.
+    notify: Option<crate::webhook::Notifier>,
+    told: Option<(&'static str, u64)>,
 }
 
 impl ProgressReporter {
-    pub fn new(job_id: &str, interactive: bool) -> Self {
+    pub fn new(job_id: &str, interactive: bool, notify: Option<crate::webhook::Notifier>) -> Self {
         let bar = interactive.then(|| {
             let b = indicatif::ProgressBar::new(1000);
             b.set_style(
@@ -138,12 +141,30 @@ impl ProgressReporter {
             );
             b
         });
-        ProgressReporter { bar, job_id: job_id.into(), last: None }
+        ProgressReporter { bar, job_id: job_id.into(), last: None, notify, told: None }
+    }
+
+    /// A state change for the webhook (`accepted`, `uploading`, …).
+    pub fn event(&self, kind: &str, data: serde_json::Value) {
+        if let Some(n) = &self.notify {
+            n.send(kind, None, data);
+        }
     }
 
     /// Report `done` of `total` in `phase` (`fetch`, `render`, `publish`).
     pub fn update(&mut self, phase: &'static str, done: f64, total: f64, detail: &str) {
         let pct = if total > 0.0 { (done / total * 100.0).clamp(0.0, 100.0) } else { 100.0 };
+        // The webhook hears each asset fetched, and rendering in 5 % steps, never going back.
+        if let Some(n) = &self.notify {
+            let (kind, step, data) = match phase {
+                "fetch" => ("fetching", done as u64, serde_json::json!({"done": done as u64, "total": total as u64})),
+                _ => ("rendering", (pct / 5.0).floor() as u64 * 5, serde_json::json!({"percent": (pct / 5.0).floor() * 5.0})),
+            };
+            if self.told.is_none_or(|(p, s)| p != phase || step > s) {
+                self.told = Some((phase, step));
+                n.send(kind, Some(step), data);
+            }
+        }
         if let Some(b) = &self.bar {
             b.set_prefix(phase);
             b.set_position((pct * 10.0) as u64);

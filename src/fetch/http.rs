@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 const MAX_REDIRECTS: usize = 5;
 
-pub(super) fn client(policy: &FetchPolicy) -> reqwest::Result<reqwest::Client> {
+pub(crate) fn client(policy: &FetchPolicy) -> reqwest::Result<reqwest::Client> {
     // One process-wide TLS provider; installing it twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let allow = policy.allow_private_network;

@@ -6,7 +6,7 @@
 //! and the address guard of [`guard`]. Object stores plug in here as further sources.
 
 pub mod guard;
-mod http;
+pub(crate) mod http;
 mod local;
 
 use crate::error::{Error, Result};

@@ -30,6 +30,17 @@ pub struct Spec {
     pub id: String,
     pub output: Output,
     pub timeline: Timeline,
+    /// Where to post status events (`http(s)://`); the `CUTLIST_WEBHOOK_URL` environment variable otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSpec>,
+}
+
+/// A status webhook named by the spec (it goes through the same address guard as assets;
+/// the signing secret only ever comes from the environment).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    pub url: String,
 }
 
 /// Output file and encoding settings.

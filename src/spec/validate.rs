@@ -129,7 +129,7 @@ pub fn parse_with(text: &str, set: &[(String, Value)]) -> Result<Spec, Validatio
 
 fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
     let top = object(doc, "", errs)?;
-    check_keys(top, &["version", "id", "output", "timeline"], "", errs);
+    check_keys(top, &["version", "id", "output", "timeline", "webhook"], "", errs);
     for key in ["version", "id", "output", "timeline"] {
         if !top.contains_key(key) {
             errs.add(key, "missing (required)");
@@ -160,7 +160,13 @@ fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
 
     let timeline = top.get("timeline").and_then(|v| read_timeline(v, fps, errs));
 
-    Some(Spec { version: version?, id: id?, output: output?, timeline: timeline? })
+    let webhook: Option<WebhookSpec> = top.get("webhook").and_then(|v| read(v.clone(), "webhook", errs));
+    if let Some(w) = &webhook {
+        if !matches!(scheme_of(&w.url), Some("http" | "https")) || url::Url::parse(&w.url).is_err() {
+            errs.add("webhook.url", "must be an http:// or https:// URL");
+        }
+    }
+    Some(Spec { version: version?, id: id?, output: output?, timeline: timeline?, webhook })
 }
 
 /// `output` with the dimension `aspect` implies filled in (from the one given).

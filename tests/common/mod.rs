@@ -264,7 +264,7 @@ impl S3 {
             std::fs::create_dir_all(root.path().join(b)).unwrap();
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", Self::ACCESS, "--secret-key", Self::SECRET])
             .arg(root.path())
             .stdout(std::process::Stdio::null())
@@ -277,6 +277,8 @@ impl S3 {
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("s3s-fs did not start on port {port}");
     }
 

@@ -1,0 +1,102 @@
+//! Status webhooks against a real HTTP receiver on 127.0.0.1: signed, ordered, complete; and a
+//! dead receiver never fails the render.
+
+mod common;
+use common::*;
+use std::sync::{Arc, Mutex};
+
+/// A receiver that records every POST's headers and body.
+struct Receiver {
+    port: u16,
+    got: Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let rec = got.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let rec = rec.clone();
+            async move {
+                let headers = req.headers().clone();
+                let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap().to_vec();
+                rec.lock().unwrap().push((headers, body));
+                "ok"
+            }
+        });
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { port, got, _rt: rt }
+    }
+}
+
+fn job_spec(d: &std::path::Path) -> std::path::PathBuf {
+    color_clip(d, "a.mp4", "red", Some(440), "160x120", "30", 1.0);
+    write_spec(d, "spec.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"a.mp4"},{"type":"color","color":"blue","duration":0.5}"#)
+}
+
+#[test]
+fn events_are_signed_ordered_and_end_with_the_outcome() {
+    let r = Receiver::start();
+    let d = tmp();
+    let spec = job_spec(d.path());
+    let out = cutlist()
+        .arg("render")
+        .arg(&spec)
+        .args(["--workdir", d.path().join("work").to_str().unwrap(), "--allow-private-network"])
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/hooks/cutlist", r.port))
+        .env("CUTLIST_WEBHOOK_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let got = r.got.lock().unwrap().clone();
+    let mut kinds = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut last_percent = -1.0;
+    for (headers, body) in &got {
+        // The signature is HMAC-SHA256 over "<t>.<body>" with the shared secret.
+        let sig = headers["cutlist-signature"].to_str().unwrap();
+        let (t, v1) = sig.strip_prefix("t=").unwrap().split_once(",v1=").unwrap();
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret");
+        let want: String = ring::hmac::sign(&key, &[format!("{t}.").as_bytes(), body].concat()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(v1, want, "bad signature on {}", String::from_utf8_lossy(body));
+        let e: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(e["id"], headers["cutlist-event-id"].to_str().unwrap());
+        assert!(ids.insert(e["id"].as_str().unwrap().to_string()), "repeated id {}", e["id"]);
+        assert_eq!(e["job_id"], "test");
+        if e["type"] == "rendering" {
+            let p = e["data"]["percent"].as_f64().unwrap();
+            assert!(p >= last_percent, "progress went back: {last_percent} → {p}");
+            last_percent = p;
+        }
+        kinds.push(e["type"].as_str().unwrap().to_string());
+    }
+    println!("webhook events: {kinds:?}");
+    assert_eq!(kinds.first().map(String::as_str), Some("accepted"));
+    assert!(kinds.contains(&"fetching".to_string()) && kinds.contains(&"uploading".to_string()));
+    assert!(last_percent >= 95.0, "rendering reached {last_percent} %");
+    assert_eq!(kinds.last().map(String::as_str), Some("succeeded"));
+    let last: serde_json::Value = serde_json::from_slice(&got.last().unwrap().1).unwrap();
+    assert!(last["data"]["output"].as_str().unwrap().ends_with("out.mp4"));
+}
+
+#[test]
+fn a_dead_receiver_never_fails_the_render() {
+    let d = tmp();
+    let spec = job_spec(d.path());
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(); // closed once dropped
+    let t = std::time::Instant::now();
+    let out = cutlist()
+        .arg("render")
+        .arg(&spec)
+        .args(["--workdir", d.path().join("work").to_str().unwrap(), "--allow-private-network"])
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{dead}/"))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "took {:?}", t.elapsed());
+    assert!(stderr(&out).contains("webhook"), "the failed delivery is logged");
+}
