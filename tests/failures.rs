@@ -219,6 +219,7 @@ fn sigterm_mid_render_cancels_cleanly() {
     std::fs::write(&spec, text).unwrap();
     let work = d.path().join("work");
     let result = d.path().join("result.json");
+    let hook = Receiver::start();
     let mut child = cutlist()
         .arg("render")
         .arg(&spec)
@@ -226,6 +227,8 @@ fn sigterm_mid_render_cancels_cleanly() {
         .arg(&work)
         .arg("--result")
         .arg(&result)
+        .arg("--allow-private-network")
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", hook.port))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -250,6 +253,8 @@ fn sigterm_mid_render_cancels_cleanly() {
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
     assert_eq!(r["status"], "cancelled");
     assert_eq!(r["exit_code"], CANCELLED);
+    // The backend heard it: the last status event is `cancelled`.
+    assert_eq!(hook.kinds().last().map(String::as_str), Some("cancelled"), "{:?}", hook.kinds());
     // No FFmpeg left running in the (now gone) workspace.
     let orphans = std::fs::read_dir("/proc")
         .unwrap()

@@ -3,35 +3,6 @@
 
 mod common;
 use common::*;
-use std::sync::{Arc, Mutex};
-
-/// A receiver that records every POST's headers and body.
-struct Receiver {
-    port: u16,
-    got: Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let rec = got.clone();
-        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let rec = rec.clone();
-            async move {
-                let headers = req.headers().clone();
-                let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap().to_vec();
-                rec.lock().unwrap().push((headers, body));
-                "ok"
-            }
-        });
-        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { port, got, _rt: rt }
-    }
-}
 
 fn job_spec(d: &std::path::Path) -> std::path::PathBuf {
     color_clip(d, "a.mp4", "red", Some(440), "160x120", "30", 1.0);
