@@ -306,10 +306,13 @@ impl Drop for S3 {
     }
 }
 
+/// A request a [`Receiver`] recorded: its headers and body.
+pub type Request = (axum::http::HeaderMap, Vec<u8>);
+
 /// A receiver that records every POST's headers and body.
 pub struct Receiver {
     pub port: u16,
-    pub got: Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>,
+    pub got: Arc<Mutex<Vec<Request>>>,
     _rt: tokio::runtime::Runtime,
 }
 
