@@ -278,6 +278,7 @@ async fn batch(spec: Option<String>, manifest: Option<String>, records: Option<S
             return ExitCode::from(exit::USAGE);
         }
     };
+    cutlist::report::set_task_labels(ctx.index, ctx.count, ctx.attempt, ctx.platform);
     tracing::info!(event = "task", task_index = ctx.index, task_count = ctx.count, attempt = ctx.attempt, platform = ctx.platform, "task {} of {} (attempt {})", ctx.index + 1, ctx.count, ctx.attempt);
     let entries: Vec<Entry> = match (spec, manifest) {
         (Some(s), _) => vec![Entry::Address(s)],

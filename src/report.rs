@@ -80,6 +80,20 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 struct JsonLines;
 
+/// Labels every JSON line carries (Cloud Logging's `logging.googleapis.com/labels`): the
+/// task's index and attempt, set once by `cutlist job`.
+static TASK_LABELS: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+
+/// Label every later log line with this task's place (index, count, attempt, platform).
+pub fn set_task_labels(index: u64, count: u64, attempt: u64, platform: &str) {
+    let mut m = Map::new();
+    m.insert("task_index".into(), index.to_string().into());
+    m.insert("task_count".into(), count.to_string().into());
+    m.insert("attempt".into(), attempt.to_string().into());
+    m.insert("platform".into(), platform.into());
+    let _ = TASK_LABELS.set(m);
+}
+
 struct Fields(Map<String, Value>);
 
 impl Visit for Fields {
@@ -115,6 +129,14 @@ where
         line.insert("time".into(), rfc3339(SystemTime::now()).into());
         line.insert("severity".into(), severity(event.metadata().level()).into());
         line.insert("message".into(), fields.0.remove("message").unwrap_or(Value::String(String::new())));
+        // Cloud Logging indexes labels (string values): the job and the task.
+        let mut labels = TASK_LABELS.get().cloned().unwrap_or_default();
+        if let Some(Value::String(id)) = fields.0.get("job_id") {
+            labels.insert("job_id".into(), id.clone().into());
+        }
+        if !labels.is_empty() {
+            line.insert("logging.googleapis.com/labels".into(), Value::Object(labels));
+        }
         line.extend(fields.0);
         writeln!(w, "{}", Value::Object(line))
     }
