@@ -246,6 +246,9 @@ async fn render_job(
     let least = plan::budget::Load { video_pixels: out_px, video_inputs: 1, still_pixels: 0 };
     plan::budget::fit(o.width, o.height, &least, o.video.preset, limit).map_err(Error::MemoryBudget)?;
 
+    for stale in crate::workspace::sweep(&opts.workdir) {
+        tracing::warn!(job_id = id, event = "swept", workspace = %stale.display(), "removed the workspace of an earlier attempt that was killed");
+    }
     let ws = Workspace::create(&opts.workdir, id)
         .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
     let in_ram = ws.ram_backed();

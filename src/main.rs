@@ -174,6 +174,14 @@ fn watch_signals(cancel: CancellationToken) {
         let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
             return;
         };
+        // Platform maintenance (SIGTSTP, then SIGCONT) is not a reason to stop: the job goes on.
+        if let Ok(mut tstp) = signal(SignalKind::from_raw(libc::SIGTSTP)) {
+            tokio::spawn(async move {
+                while tstp.recv().await.is_some() {
+                    tracing::warn!(event = "maintenance", "SIGTSTP: the job continues");
+                }
+            });
+        }
         for n in 0.. {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",

@@ -167,6 +167,7 @@ pub async fn run(
     let mut last_mark: Option<(Option<u64>, Option<i64>, Option<u64>)> = None;
     let mut stdout_open = true;
     let tick = Duration::from_millis(200);
+    let mut last_tick = Instant::now();
 
     let outcome: Result<std::process::ExitStatus, RunError> = loop {
         if opts.cancel.is_cancelled() {
@@ -177,6 +178,12 @@ pub async fn run(
             g.stop().await;
             break Err(RunError::Deadline);
         }
+        // A long gap between ticks means cutlist itself was not running (SIGSTOP, a frozen
+        // container during platform maintenance): that is no stall of FFmpeg's.
+        if last_tick.elapsed() > Duration::from_secs(5) {
+            last_move = Instant::now();
+        }
+        last_tick = Instant::now();
         if last_move.elapsed() >= opts.stall_timeout {
             g.stop().await;
             break Err(RunError::Stalled(opts.stall_timeout));

@@ -11,6 +11,41 @@ pub const PREFIX: &str = "cutlist-";
 #[derive(Debug)]
 pub struct Workspace {
     dir: tempfile::TempDir,
+    /// `.lock` inside it, flock-ed for the workspace's life: a live job's workspace is never
+    /// swept by another.
+    _lock: std::fs::File,
+}
+
+/// The name of the lock file in every workspace.
+const LOCK: &str = ".lock";
+
+/// Take an exclusive flock on `f` (`wait`: block until it is free).
+fn flock(f: &std::fs::File, wait: bool) -> bool {
+    use std::os::fd::AsRawFd;
+    let op = if wait { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };
+    // SAFETY: flock on a file descriptor we own.
+    unsafe { libc::flock(f.as_raw_fd(), op) == 0 }
+}
+
+/// Remove workspaces under `parent` that no live process holds: left by an attempt that was
+/// killed (SIGKILL, OOM) before it could clean up. Returns what was removed.
+pub fn sweep(parent: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(rd) = std::fs::read_dir(parent) else { return removed };
+    for e in rd.flatten() {
+        let path = e.path();
+        let is_ours = e.file_name().to_str().is_some_and(|n| n.starts_with(PREFIX)) && path.is_dir();
+        if !is_ours {
+            continue;
+        }
+        // Only directories with our lock file are workspaces (other `cutlist-*` temp
+        // directories are left alone); the kernel releases a lock when its holder dies.
+        let free = std::fs::File::open(path.join(LOCK)).is_ok_and(|f| flock(&f, false));
+        if free && std::fs::remove_dir_all(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
 }
 
 impl Workspace {
@@ -18,11 +53,16 @@ impl Workspace {
     pub fn create(parent: &Path, job_id: &str) -> io::Result<Workspace> {
         std::fs::create_dir_all(parent)?;
         let dir = tempfile::Builder::new().prefix(&format!("{PREFIX}{job_id}-")).tempdir_in(parent)?;
-        Ok(Workspace { dir })
+        let lock = std::fs::File::create(dir.path().join(LOCK))?;
+        if !flock(&lock, true) {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Workspace { dir, _lock: lock })
     }
 
     /// Keep the directory (for debugging) and return its path.
     pub fn keep(self) -> PathBuf {
+        let _ = std::fs::remove_file(self.dir.path().join(LOCK));
         self.dir.keep()
     }
 
@@ -88,10 +128,26 @@ mod tests {
         let parent = tempfile::tempdir().unwrap();
         let ws = Workspace::create(parent.path(), "job-1").unwrap();
         std::fs::write(ws.file("a.ts"), vec![0u8; 1000]).unwrap();
-        assert_eq!(ws.bytes(), 1000);
+        assert_eq!(ws.bytes(), 1000, "the lock file is empty");
         let p = ws.path().to_path_buf();
         assert!(p.file_name().unwrap().to_str().unwrap().starts_with("cutlist-job-1-"));
         drop(ws);
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn sweeps_only_what_no_live_job_holds() {
+        let parent = tempfile::tempdir().unwrap();
+        let live = Workspace::create(parent.path(), "live").unwrap();
+        // Left by a killed attempt: a lock file nobody holds.
+        let dead = parent.path().join("cutlist-dead-abc123");
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join(LOCK), b"").unwrap();
+        std::fs::write(dead.join("seg_0000.ts"), vec![0u8; 100]).unwrap();
+        let other = parent.path().join("not-ours");
+        std::fs::create_dir(&other).unwrap();
+        let removed = sweep(parent.path());
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(live.path().exists() && other.exists() && !dead.exists());
     }
 }

@@ -275,3 +275,27 @@ fn memory_budget_refusal_says_what_to_change() {
     assert!(stderr(&out).contains("lower the output resolution"), "{}", stderr(&out));
     assert_clean(&work, &d.path().join("out.mp4"));
 }
+
+#[test]
+fn sigtstp_is_not_fatal() {
+    let d = tmp();
+    color_clip(d.path(), "c.mp4", "red", Some(440), "320x240", "30", 4.0);
+    let spec = write_spec(d.path(), "s.json", "out.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"c.mp4"},{"type":"video","src":"c.mp4"}"#);
+    let work = d.path().join("work");
+    let mut child = cutlist().arg("render").arg(&spec).arg("--workdir").arg(&work).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("cutlist ended before rendering").unwrap();
+        if line.contains(r#""phase":"render""#) {
+            break;
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTSTP);
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("\"event\":\"maintenance\"")), "{rest:?}");
+    assert_eq!(video_frames(&probe(&d.path().join("out.mp4"))), 240);
+}
