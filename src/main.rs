@@ -99,6 +99,9 @@ struct RunArgs {
     /// Largest asset accepted, bytes (suffixes K, M, G).
     #[arg(long, default_value = "2G", value_parser = parse_bytes)]
     max_asset_bytes: u64,
+    /// Largest total of a job's downloads (suffixes K, M, G).
+    #[arg(long, default_value = "8G", value_parser = parse_bytes)]
+    max_job_bytes: u64,
     /// Seconds without a byte before a download is abandoned.
     #[arg(long, default_value_t = 30)]
     read_timeout: u64,
@@ -148,6 +151,7 @@ impl RunArgs {
                 allowed_roots: self.allow_roots.clone(),
                 max_parallel: self.max_parallel_downloads.max(1),
                 max_asset_bytes: self.max_asset_bytes,
+                max_job_bytes: self.max_job_bytes,
                 read_timeout: Duration::from_secs(self.read_timeout.max(1)),
                 ..FetchPolicy::default()
             },

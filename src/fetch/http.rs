@@ -5,6 +5,7 @@ use super::{sniff, FetchPolicy, Failure};
 use crate::workspace::Workspace;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -80,7 +81,18 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// Download `url` to `dest`, retrying transient failures. Returns the byte count.
+/// What a failed attempt leaves for the next: bytes already on disk and the validator that
+/// proves a resumed body is the same object.
+#[derive(Default)]
+struct Partial {
+    written: u64,
+    validator: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+/// Download `url` to `dest`, retrying transient failures (resuming with a Range request where
+/// the server allows). `job_bytes` counts every asset of the job against `max_job_bytes`.
+/// Returns the byte count.
 pub(super) async fn download(
     client: &reqwest::Client,
     url: &url::Url,
@@ -88,25 +100,34 @@ pub(super) async fn download(
     ws: &Workspace,
     policy: &FetchPolicy,
     reserve: u64,
+    job_bytes: &AtomicU64,
 ) -> Result<u64, Failure> {
     check_host(url, policy.allow_private_network)
         .map_err(|e| Failure::Rejected(format!("refused: {e} (allow with --allow-private-network)")))?;
+    let mut partial = Partial::default();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match download_once(client, url, dest, ws, policy, reserve).await {
+        match download_once(client, url, dest, ws, policy, reserve, job_bytes, &mut partial).await {
             Err(Failure::Unreachable(reason)) if attempt < policy.attempts => {
-                // Exponential backoff with jitter: 0.5 s, 1 s, 2 s … ± 50 %.
+                // The server's Retry-After (at most 30 s), else exponential backoff with
+                // jitter: 0.5 s, 1 s, 2 s … ± 50 %.
                 let base = 500u64 << (attempt - 1).min(6);
                 let jitter = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() as u64) % base;
-                tracing::warn!(url = %super::redact(url.as_str()), attempt, "download failed, retrying: {reason}");
-                tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+                let wait = partial.retry_after.take().map(|d| d.min(Duration::from_secs(30))).unwrap_or(Duration::from_millis(base / 2 + jitter));
+                tracing::warn!(url = %super::redact(url.as_str()), attempt, resume_at = partial.written, "download failed, retrying in {:.1} s: {reason}", wait.as_secs_f64());
+                tokio::time::sleep(wait).await;
             }
             other => return other,
         }
     }
 }
 
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers().get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn download_once(
     client: &reqwest::Client,
     url: &url::Url,
@@ -114,18 +135,46 @@ async fn download_once(
     ws: &Workspace,
     policy: &FetchPolicy,
     reserve: u64,
+    job_bytes: &AtomicU64,
+    partial: &mut Partial,
 ) -> Result<u64, Failure> {
-    let mut resp = client.get(url.clone()).send().await.map_err(|e| classify(&e))?;
+    let mut req = client.get(url.clone());
+    let resuming = partial.written > 0 && partial.validator.is_some();
+    if resuming {
+        req = req.header("range", format!("bytes={}-", partial.written)).header("if-range", partial.validator.clone().unwrap_or_default());
+    }
+    let mut resp = req.send().await.map_err(|e| classify(&e))?;
     let status = resp.status();
     if !status.is_success() {
         let reason = format!("HTTP {status}");
+        partial.retry_after = retry_after(&resp);
         return Err(if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
             Failure::Unreachable(reason)
         } else {
             Failure::Rejected(reason)
         });
     }
-    if let Some(len) = resp.content_length() {
+    // 206 continues the bytes on disk; anything else is the whole object again.
+    let resumed = resuming
+        && status.as_u16() == 206
+        && resp
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(&format!("bytes {}-", partial.written)));
+    if !resumed {
+        job_bytes.fetch_sub(partial.written, Ordering::Relaxed);
+        partial.written = 0;
+    }
+    partial.validator = resp
+        .headers()
+        .get("etag")
+        .or_else(|| resp.headers().get("last-modified"))
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.starts_with("W/")) // a weak ETag cannot vouch for bytes
+        .map(str::to_string)
+        .or(if resumed { partial.validator.take() } else { None });
+    if let Some(len) = resp.content_length().map(|l| l + partial.written) {
         if len > policy.max_asset_bytes {
             return Err(Failure::Rejected(format!(
                 "is {} MiB; the limit is {} MiB (--max-asset-bytes)",
@@ -134,7 +183,7 @@ async fn download_once(
             )));
         }
         let free = ws.free_bytes().unwrap_or(u64::MAX);
-        if len.saturating_add(reserve) > free {
+        if (len - partial.written).saturating_add(reserve) > free {
             return Err(Failure::Environment(format!(
                 "the workdir has {} MiB free; downloading {} ({} MiB) and rendering need {} MiB",
                 free >> 20,
@@ -144,21 +193,44 @@ async fn download_once(
             )));
         }
     }
-    let file = tokio::fs::File::create(dest).await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
-    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
-    let mut written: u64 = 0;
-    let mut head: Vec<u8> = Vec::with_capacity(64);
-    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
-        written += chunk.len() as u64;
-        if written > policy.max_asset_bytes {
-            return Err(Failure::Rejected(format!("is larger than the limit of {} MiB (--max-asset-bytes)", policy.max_asset_bytes >> 20)));
-        }
-        if head.len() < 64 {
-            head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
-        }
-        out.write_all(&chunk).await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+    let file = if resumed {
+        tokio::fs::OpenOptions::new().append(true).open(dest).await
+    } else {
+        tokio::fs::File::create(dest).await
     }
+    .map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+    let mut head: Vec<u8> = Vec::with_capacity(64);
+    if resumed {
+        let mut f = std::fs::File::open(dest).map_err(|e| Failure::Environment(format!("cannot read the workspace: {e}")))?;
+        let mut b = [0u8; 64];
+        let n = std::io::Read::read(&mut f, &mut b).unwrap_or(0);
+        head.extend_from_slice(&b[..n]);
+    }
+    let outcome: Result<(), Failure> = async {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
+            partial.written += chunk.len() as u64;
+            let job = job_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+            if partial.written > policy.max_asset_bytes {
+                return Err(Failure::Rejected(format!("is larger than the limit of {} MiB (--max-asset-bytes)", policy.max_asset_bytes >> 20)));
+            }
+            if job > policy.max_job_bytes {
+                return Err(Failure::Rejected(format!(
+                    "the job's assets pass the limit of {} MiB together (--max-job-bytes)",
+                    policy.max_job_bytes >> 20
+                )));
+            }
+            if head.len() < 64 {
+                head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
+            }
+            out.write_all(&chunk).await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+        }
+        Ok(())
+    }
+    .await;
+    // Keep what arrived (flushed) so a retry can resume after it.
     out.flush().await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+    outcome?;
     sniff(&head).map_err(Failure::Rejected)?;
-    Ok(written)
+    Ok(partial.written)
 }

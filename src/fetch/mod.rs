@@ -25,6 +25,8 @@ pub struct FetchPolicy {
     pub allowed_roots: Vec<PathBuf>,
     pub max_parallel: usize,
     pub max_asset_bytes: u64,
+    /// Largest total of all of a job's downloads.
+    pub max_job_bytes: u64,
     pub connect_timeout: Duration,
     /// No byte for this long ends a download (stall).
     pub read_timeout: Duration,
@@ -41,6 +43,7 @@ impl Default for FetchPolicy {
             allowed_roots: Vec::new(),
             max_parallel: 4,
             max_asset_bytes: 2 << 30,
+            max_job_bytes: 8 << 30,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             asset_timeout: Duration::from_secs(600),
@@ -116,13 +119,15 @@ pub async fn fetch_all(
     let client = http::client(policy).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
     let total = reqs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
+    let job_bytes = std::sync::atomic::AtomicU64::new(0);
     let results: Vec<Fetched> = stream::iter(reqs.iter().enumerate())
         .map(|(i, r)| {
             let client = &client;
             let done = &done;
             let on_done = &on_done;
+            let job_bytes = &job_bytes;
             async move {
-                let out = fetch_one(i, r, base_dir, ws, policy, client, reserve, cancel).await;
+                let out = fetch_one(i, r, base_dir, ws, policy, client, reserve, cancel, job_bytes).await;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 on_done(n, total);
                 out
@@ -144,6 +149,7 @@ async fn fetch_one(
     client: &reqwest::Client,
     reserve: u64,
     cancel: &CancellationToken,
+    job_bytes: &std::sync::atomic::AtomicU64,
 ) -> Result<Fetched> {
     let source = match crate::spec::scheme_of_src(&req.src) {
         Some("http" | "https") => url::Url::parse(&req.src).map(Source::Http).map_err(|e| e.to_string()),
@@ -162,7 +168,7 @@ async fn fetch_one(
         Ok(Source::Http(url)) => {
             let dest = ws.file(&format!("in_{index:04}.{}", http::extension(&url)));
             tokio::select! {
-                r = http::download(client, &url, &dest, ws, policy, reserve) => r.map(|bytes| Fetched {
+                r = http::download(client, &url, &dest, ws, policy, reserve, job_bytes) => r.map(|bytes| Fetched {
                     src: req.src.clone(),
                     path: dest,
                     bytes,

@@ -1,0 +1,153 @@
+//! HTTP downloads against a real server on 127.0.0.1 that misbehaves on purpose: a connection
+//! dropped mid-body is resumed with a Range request; a trickle is stopped by the stall timeout;
+//! Retry-After is honoured; 4xx fails at once naming the asset.
+
+mod common;
+use common::*;
+use axum::body::Body;
+use axum::http::{HeaderMap, Response, StatusCode};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the server answers request number `n` (from 0) for the media, given its bytes.
+type Behaviour = Arc<dyn Fn(usize, &HeaderMap, &[u8]) -> Response<Body> + Send + Sync>;
+
+struct Flaky {
+    port: u16,
+    requests: Arc<Mutex<Vec<HeaderMap>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn serve(media: Vec<u8>, behave: Behaviour) -> Flaky {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (rec, media) = (requests.clone(), Arc::new(media));
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (rec, media, behave) = (rec.clone(), media.clone(), behave.clone());
+        async move {
+            let n = {
+                let mut r = rec.lock().unwrap();
+                r.push(req.headers().clone());
+                r.len() - 1
+            };
+            behave(n, req.headers(), &media)
+        }
+    });
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Flaky { port, requests, _rt: rt }
+}
+
+fn spec_for(d: &std::path::Path, url: &str) -> std::path::PathBuf {
+    write_spec(d, "s.json", "out.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{url}"}}"#))
+}
+
+fn media(d: &std::path::Path) -> Vec<u8> {
+    color_clip(d, "m.mp4", "red", Some(440), "160x120", "30", 2.0);
+    std::fs::read(d.join("m.mp4")).unwrap()
+}
+
+#[test]
+fn a_dropped_connection_resumes_where_it_stopped() {
+    let d = tmp();
+    let bytes = media(d.path());
+    let behave: Behaviour = Arc::new(|n, headers, media| {
+        let full = media.to_vec();
+        if n == 0 {
+            // Announce the whole length, send half, then fail the body: the connection drops.
+            let half = full[..full.len() / 2].to_vec();
+            let stream = futures_util::stream::unfold(Some(half), |left| async move {
+                match left {
+                    Some(h) => Some((Ok::<_, std::io::Error>(h), None)),
+                    None => {
+                        // Let the first half reach the client before the connection drops.
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Some((Err(std::io::Error::other("cut")), None))
+                    }
+                }
+            });
+            return Response::builder()
+                .header("content-length", full.len())
+                .header("etag", "\"v1\"")
+                .header("accept-ranges", "bytes")
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        let from: usize = headers
+            .get("range")
+            .and_then(|r| r.to_str().ok())
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.trim_end_matches('-').parse().ok())
+            .unwrap_or(0);
+        Response::builder()
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header("etag", "\"v1\"")
+            .header("content-range", format!("bytes {from}-{}/{}", full.len() - 1, full.len()))
+            .body(Body::from(full[from..].to_vec()))
+            .unwrap()
+    });
+    let server = serve(bytes, behave);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network"]);
+    assert_ok(&out);
+    assert_eq!(video_frames(&probe(&d.path().join("out.mp4"))), 60);
+    let reqs = server.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 2, "one retry");
+    let range = reqs[1].get("range").map(|v| v.to_str().unwrap().to_string());
+    assert!(range.as_deref().is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-"), "the retry resumes: {range:?}");
+    assert_eq!(reqs[1].get("if-range").unwrap(), "\"v1\"");
+}
+
+#[test]
+fn a_trickle_is_stopped_by_the_stall_timeout() {
+    let d = tmp();
+    let bytes = media(d.path());
+    let behave: Behaviour = Arc::new(|_, _, media| {
+        let first = media[..1000].to_vec();
+        let stream = futures_util::stream::unfold(0u32, move |k| {
+            let first = first.clone();
+            async move {
+                if k == 0 {
+                    Some((Ok::<_, std::io::Error>(first), 1))
+                } else {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Some((Ok(vec![0u8; 1]), k + 1))
+                }
+            }
+        });
+        Response::builder().header("content-length", media.len()).body(Body::from_stream(stream)).unwrap()
+    });
+    let server = serve(bytes, behave);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    let t = Instant::now();
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network", "--read-timeout", "1"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("timeline.tracks[0].clips[0].src"), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(20), "stalled downloads give up: {:?}", t.elapsed());
+    assert!(leftovers(&d.path().join("work")).is_empty());
+}
+
+#[test]
+fn retry_after_is_honoured_and_4xx_fails_at_once() {
+    let d = tmp();
+    let bytes = media(d.path());
+    let behave: Behaviour = Arc::new(|n, _, media| match n {
+        0 => Response::builder().status(StatusCode::TOO_MANY_REQUESTS).header("retry-after", "1").body(Body::empty()).unwrap(),
+        _ => Response::builder().body(Body::from(media.to_vec())).unwrap(),
+    });
+    let server = serve(bytes.clone(), behave);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    let t = Instant::now();
+    assert_ok(&render(&spec, &d.path().join("work"), &["--allow-private-network"]));
+    assert!(t.elapsed() >= Duration::from_secs(1), "waited as the server asked");
+    assert_eq!(server.requests.lock().unwrap().len(), 2);
+
+    let gone: Behaviour = Arc::new(|_, _, _| Response::builder().status(StatusCode::FORBIDDEN).body(Body::empty()).unwrap());
+    let server = serve(bytes, gone);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 403"), "{}", stderr(&out));
+    assert_eq!(server.requests.lock().unwrap().len(), 1, "no retry on 4xx");
+}
