@@ -24,8 +24,8 @@ impl TaskContext {
     /// - Cloud Run Jobs: `CLOUD_RUN_TASK_INDEX`, `CLOUD_RUN_TASK_COUNT`, `CLOUD_RUN_TASK_ATTEMPT`.
     /// - Kubernetes Indexed Jobs: `JOB_COMPLETION_INDEX`; the count is not in the environment:
     ///   set `CUTLIST_TASK_COUNT` to the Job's `completions`.
-    /// - AWS Batch array jobs: `AWS_BATCH_JOB_ARRAY_INDEX`, `AWS_BATCH_JOB_ATTEMPT` (1-based);
-    ///   the size is not in the environment: set `CUTLIST_TASK_COUNT`.
+    /// - AWS Batch array jobs: `AWS_BATCH_JOB_ARRAY_INDEX`, `AWS_BATCH_JOB_ARRAY_SIZE`,
+    ///   `AWS_BATCH_JOB_ATTEMPT` (1-based).
     ///
     /// `CUTLIST_TASK_INDEX` / `CUTLIST_TASK_COUNT` override, for anything else.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> std::result::Result<TaskContext, String> {
@@ -40,7 +40,7 @@ impl TaskContext {
         } else if let Some(i) = num("JOB_COMPLETION_INDEX")? {
             ("kubernetes", i, None, 0)
         } else if let Some(i) = num("AWS_BATCH_JOB_ARRAY_INDEX")? {
-            ("aws-batch", i, None, num("AWS_BATCH_JOB_ATTEMPT")?.map(|a| a.saturating_sub(1)).unwrap_or(0))
+            ("aws-batch", i, num("AWS_BATCH_JOB_ARRAY_SIZE")?, num("AWS_BATCH_JOB_ATTEMPT")?.map(|a| a.saturating_sub(1)).unwrap_or(0))
         } else {
             ("none", 0, Some(1), 0)
         };
@@ -151,8 +151,8 @@ mod tests {
         let c = ctx(&[("JOB_COMPLETION_INDEX", "3"), ("CUTLIST_TASK_COUNT", "4")]).unwrap();
         assert_eq!((c.index, c.count, c.platform), (3, 4, "kubernetes"));
         assert!(ctx(&[("JOB_COMPLETION_INDEX", "3")]).unwrap_err().contains("CUTLIST_TASK_COUNT"));
-        let c = ctx(&[("AWS_BATCH_JOB_ARRAY_INDEX", "0"), ("AWS_BATCH_JOB_ATTEMPT", "2"), ("CUTLIST_TASK_COUNT", "2")]).unwrap();
-        assert_eq!((c.index, c.attempt, c.platform), (0, 1, "aws-batch"));
+        let c = ctx(&[("AWS_BATCH_JOB_ARRAY_INDEX", "0"), ("AWS_BATCH_JOB_ATTEMPT", "2"), ("AWS_BATCH_JOB_ARRAY_SIZE", "2")]).unwrap();
+        assert_eq!((c.index, c.count, c.attempt, c.platform), (0, 2, 1, "aws-batch"));
         assert_eq!(ctx(&[]).unwrap(), TaskContext { index: 0, count: 1, attempt: 0, platform: "none" });
         assert!(ctx(&[("CLOUD_RUN_TASK_INDEX", "5"), ("CLOUD_RUN_TASK_COUNT", "5")]).is_err());
     }
