@@ -176,6 +176,7 @@ pub async fn read_remote_spec(uri: &str, set: &[(String, serde_json::Value)]) ->
         Err(crate::storage::StoreError::Transient(r)) => {
             return Err(Error::AssetUnreachable { path: "spec".into(), src: uri.to_string(), reason: r })
         }
+        Err(crate::storage::StoreError::Cancelled) => return Err(Error::Cancelled),
         Err(crate::storage::StoreError::Permanent(r)) => return Err(unreadable(format!("cannot read {uri}: {r}"))),
     };
     let text = String::from_utf8(bytes).map_err(|_| unreadable(format!("{uri} is not UTF-8 text")))?;
@@ -292,7 +293,7 @@ async fn render_job(
         Some(path) => publish::write_json(path, &result)?,
         None => {
             let text = serde_json::to_string_pretty(&result).map_err(|e| Error::Internal(e.to_string()))?;
-            dest.with_suffix(".json").put_text(&text, &opts.workdir).await?;
+            dest.with_suffix(".json").put_text(&text, &opts.workdir, cancel).await?;
         }
     }
     tracing::info!(
@@ -316,7 +317,7 @@ async fn render_job(
 
 /// Publish the caption files captions tracks ask for beside the output: `out.srt` (or
 /// `out.<track>.srt` when several tracks ask).
-async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination, scratch: &Path) -> Result<Vec<String>> {
+async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination, scratch: &Path, cancel: &CancellationToken) -> Result<Vec<String>> {
     let wanted: Vec<(usize, spec::SidecarFormat)> = spec
         .timeline
         .tracks
@@ -335,7 +336,7 @@ async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination, scr
             spec::SidecarFormat::Vtt => ("vtt", crate::captions::to_vtt(&images.cues)),
         };
         let to = if wanted.len() == 1 { dest.with_extension(ext) } else { dest.with_extension(&format!("{ti}.{ext}")) };
-        to.put_text(&text, scratch).await?;
+        to.put_text(&text, scratch, cancel).await?;
         out.push(to.display());
     }
     Ok(out)
@@ -486,8 +487,8 @@ async fn run_stages(
     }
     sampler.phase("upload");
     progress.event("uploading", serde_json::json!({"output": dest.display(), "bytes": facts.bytes}));
-    dest.put_file(&rendered).await?;
-    let mut published = write_sidecars(spec, &texts, dest, ws.path()).await?;
+    dest.put_file(&rendered, cancel).await?;
+    let mut published = write_sidecars(spec, &texts, dest, ws.path(), cancel).await?;
     for still in &plan.stills {
         let chosen = match still.kind {
             "poster" => spec.output.poster.as_ref(),
@@ -504,7 +505,7 @@ async fn run_stages(
                 dest.with_extension(&format!("{short}.{ext}"))
             }
         };
-        to.put_file(&ws.file(&still.name)).await?;
+        to.put_file(&ws.file(&still.name), cancel).await?;
         published.push(to.display());
     }
     Ok((facts, plan.encoder, plan.clips, loudness, published))

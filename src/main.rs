@@ -271,6 +271,7 @@ async fn read_text(address: &str) -> Result<String, Error> {
         let bytes = loc.read_small(64 << 20).await.map_err(|e| match e {
             cutlist::storage::StoreError::Transient(r) => Error::AssetUnreachable { path: String::new(), src: address.to_string(), reason: r },
             cutlist::storage::StoreError::Permanent(r) => unreadable(format!("cannot read {address}: {r}")),
+            cutlist::storage::StoreError::Cancelled => Error::Cancelled,
         })?;
         String::from_utf8(bytes).map_err(|_| unreadable(format!("{address} is not UTF-8 text")))
     } else {
@@ -383,7 +384,7 @@ async fn batch_entry(entry: cutlist::runtime::Entry, records: Option<&str>, run:
     };
     if let Some(rec) = record {
         let text = serde_json::to_string_pretty(&rec).expect("a record serializes");
-        if let Err(e) = place.put_text(&text, &opts.workdir).await {
+        if let Err(e) = place.put_text(&text, &opts.workdir, cancel).await {
             tracing::error!(job_id = %spec.id, "cannot write the result record {}: {e}", place.display());
         }
     }

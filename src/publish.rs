@@ -6,6 +6,7 @@ use crate::plan::Expected;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// What ffprobe says the finished file is.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -235,6 +236,7 @@ impl Destination {
             Destination::Object(l) => l.read_optional(1 << 20).await.map_err(|e| match e {
                 crate::storage::StoreError::Transient(r) => Error::AssetUnreachable { path: "record".into(), src: l.uri.clone(), reason: r },
                 crate::storage::StoreError::Permanent(r) => Error::Environment(format!("{}: {r}", l.uri)),
+                crate::storage::StoreError::Cancelled => Error::Cancelled,
             })?,
         };
         Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
@@ -242,19 +244,18 @@ impl Destination {
 
     /// Publish `file` here: an atomic move for a local path, a create-only upload for an
     /// object (an existing object is never overwritten).
-    pub async fn put_file(&self, file: &Path) -> Result<()> {
+    pub async fn put_file(&self, file: &Path, cancel: &CancellationToken) -> Result<()> {
         match self {
             Destination::Local(p) => move_into_place(file, p),
-            Destination::Object(l) => l
-                .upload_create_only(file)
-                .await
-                .map(|_| ())
-                .map_err(|e| Error::Publish { dest: l.uri.clone(), reason: e.to_string() }),
+            Destination::Object(l) => l.upload_create_only(file, cancel).await.map(|_| ()).map_err(|e| match e {
+                crate::storage::StoreError::Cancelled => Error::Cancelled,
+                e => Error::Publish { dest: l.uri.clone(), reason: e.to_string() },
+            }),
         }
     }
 
     /// Publish `text` here (through a temp file in `scratch` for an object).
-    pub async fn put_text(&self, text: &str, scratch: &Path) -> Result<()> {
+    pub async fn put_text(&self, text: &str, scratch: &Path, cancel: &CancellationToken) -> Result<()> {
         match self {
             Destination::Local(p) => write_text(p, text),
             Destination::Object(_) => {
@@ -263,7 +264,7 @@ impl Destination {
                     .tempfile_in(scratch)
                     .map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
                 std::fs::write(tmp.path(), text).map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
-                self.put_file(tmp.path()).await
+                self.put_file(tmp.path(), cancel).await
             }
         }
     }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 /// Size of each part of a multipart upload; the upload holds at most
 /// `PART_BYTES × (PARTS_IN_FLIGHT + 1)` in memory (24 MiB).
@@ -38,6 +39,9 @@ pub enum StoreError {
     /// The store could not be reached or failed transiently (after object_store's retries).
     #[error("{0}")]
     Transient(String),
+    /// The job was cancelled; an upload in progress was aborted.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 fn classify(e: object_store::Error) -> StoreError {
@@ -160,13 +164,17 @@ impl Location {
     /// (bounded memory), then copied to this name only if nothing is there yet, and the
     /// staging object deleted. The object appears whole or not at all; an existing object
     /// is never overwritten (a retried job cannot clobber a published output).
-    pub async fn upload_create_only(&self, file: &Path) -> Result<u64, StoreError> {
+    pub async fn upload_create_only(&self, file: &Path, cancel: &CancellationToken) -> Result<u64, StoreError> {
         let staging = self.sibling(&format!(
             ".{}.cutlist-staging-{:08x}",
             self.path.filename().unwrap_or("object"),
             rand_u32()
         ));
-        let bytes = staging.upload(file).await?;
+        let bytes = staging.upload(file, cancel).await?;
+        if cancel.is_cancelled() {
+            let _ = self.store.delete(&staging.path).await;
+            return Err(StoreError::Cancelled);
+        }
         let copied = self.store.copy_if_not_exists(&staging.path, &self.path).await;
         let _ = self.store.delete(&staging.path).await;
         match copied {
@@ -179,8 +187,8 @@ impl Location {
     }
 
     /// Upload `file` here (overwriting), in parts of `PART_BYTES`, `PARTS_IN_FLIGHT` at once;
-    /// an upload that fails is aborted (no parts left behind).
-    pub async fn upload(&self, file: &Path) -> Result<u64, StoreError> {
+    /// an upload that fails or is cancelled is aborted (no parts left behind).
+    pub async fn upload(&self, file: &Path, cancel: &CancellationToken) -> Result<u64, StoreError> {
         let upload = self.store.put_multipart(&self.path).await.map_err(classify)?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
         let result: Result<u64, StoreError> = async {
@@ -192,7 +200,11 @@ impl Location {
                 if n == 0 {
                     break;
                 }
-                w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(classify)?;
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Err(StoreError::Cancelled),
+                    r = w.wait_for_capacity(PARTS_IN_FLIGHT) => r.map_err(classify)?,
+                }
                 w.write(&buf[..n]);
                 total += n as u64;
             }
@@ -201,8 +213,18 @@ impl Location {
         .await;
         match result {
             Ok(total) => {
-                w.finish().await.map_err(classify)?;
-                Ok(total)
+                let finish = w.finish();
+                tokio::pin!(finish);
+                tokio::select! {
+                    biased;
+                    // The object would appear whole if completion went on: stop it, then clean up.
+                    _ = cancel.cancelled() => {
+                        drop(finish);
+                        let _ = self.store.delete(&self.path).await;
+                        Err(StoreError::Cancelled)
+                    }
+                    r = &mut finish => r.map_err(classify).map(|_| total),
+                }
             }
             Err(e) => {
                 let _ = w.abort().await;

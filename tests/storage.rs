@@ -95,11 +95,22 @@ fn outputs_larger_than_a_part_go_up_in_parts_and_never_clobber() {
     rt.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let loc = cutlist::storage::locate("s3://big/renders/out.bin").unwrap();
-        assert_eq!(loc.upload_create_only(&file).await.unwrap(), data.len() as u64);
-        let err = loc.upload_create_only(&file).await.unwrap_err();
+        let never = tokio_util::sync::CancellationToken::new();
+        assert_eq!(loc.upload_create_only(&file, &never).await.unwrap(), data.len() as u64);
+        let err = loc.upload_create_only(&file, &never).await.unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
     });
     assert_eq!(std::fs::read(s3.file("big", "renders/out.bin")).unwrap(), data, "three parts, reassembled exactly");
+    assert_eq!(objects(&s3.root.path().join("big")), vec!["renders/out.bin"]);
+
+    // A cancelled upload is aborted: no object, no staging object, no parts.
+    rt.block_on(async {
+        let loc = cutlist::storage::locate("s3://big/renders/cancelled.bin").unwrap();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        cancel.cancel();
+        let err = loc.upload_create_only(&file, &cancel).await.unwrap_err();
+        assert!(matches!(err, cutlist::storage::StoreError::Cancelled), "{err}");
+    });
     assert_eq!(objects(&s3.root.path().join("big")), vec!["renders/out.bin"]);
 }
 

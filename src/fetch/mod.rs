@@ -198,6 +198,7 @@ async fn fetch_one(
                 }),
                 Err(crate::storage::StoreError::Permanent(r)) => Err(Failure::Rejected(r)),
                 Err(crate::storage::StoreError::Transient(r)) => Err(Failure::Unreachable(r)),
+                Err(crate::storage::StoreError::Cancelled) => Err(Failure::Cancelled),
             }
         }
     };
