@@ -212,20 +212,13 @@ impl Location {
         }
         .await;
         match result {
-            Ok(total) => {
-                let finish = w.finish();
-                tokio::pin!(finish);
-                tokio::select! {
-                    biased;
-                    // The object would appear whole if completion went on: stop it, then clean up.
-                    _ = cancel.cancelled() => {
-                        drop(finish);
-                        let _ = self.store.delete(&self.path).await;
-                        Err(StoreError::Cancelled)
-                    }
-                    r = &mut finish => r.map_err(classify).map(|_| total),
-                }
+            Ok(total) if cancel.is_cancelled() => {
+                let _ = w.abort().await;
+                Err(StoreError::Cancelled)
             }
+            // Completing is one short request; a cancel that comes during it is seen by the
+            // caller, which deletes the (staging) object.
+            Ok(total) => w.finish().await.map_err(classify).map(|_| total),
             Err(e) => {
                 let _ = w.abort().await;
                 Err(e)
