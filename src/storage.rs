@@ -212,7 +212,7 @@ impl Location {
         }
         .await;
         match result {
-            Ok(total) if cancel.is_cancelled() => {
+            Ok(_) if cancel.is_cancelled() => {
                 let _ = w.abort().await;
                 Err(StoreError::Cancelled)
             }
