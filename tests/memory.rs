@@ -32,6 +32,33 @@ fn make_1080p_sources(dir: &Path) {
     ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:d=8", dir.join("music.mp3").to_str().unwrap()]);
 }
 
+/// The 10-clip job with its sources, spec and output in an S3 bucket (a real S3 server on
+/// 127.0.0.1), long enough that the output goes up in several parts.
+fn through_buckets(dir: &Path) -> serde_json::Value {
+    let s3 = S3::start(&["media", "out"]);
+    std::fs::create_dir_all(s3.file("media", "clips")).unwrap();
+    for k in 1..=10 {
+        std::fs::copy(dir.join(format!("clip{k:02}.mp4")), s3.file("media", &format!("clips/clip{k:02}.mp4"))).unwrap();
+    }
+    let clips: Vec<String> = (1..=10).map(|k| format!(r#"{{"type":"video","src":"clips/clip{k:02}.mp4","in":0,"out":2}}"#)).collect();
+    let spec = format!(
+        r#"{{"version":1,"id":"s3job","output":{{"path":"s3://out/s3job.mp4","width":1080,"height":1920,"fps":30,
+            "video":{{"preset":"veryfast","crf":18}}}},"timeline":{{"tracks":[{{"type":"video","clips":[{}]}}]}}}}"#,
+        clips.join(",")
+    );
+    std::fs::write(s3.file("media", "s3job.json"), spec).unwrap();
+    let work = dir.join("work");
+    let mut c = cutlist();
+    c.args(["render", "s3://media/s3job.json", "--memory-limit", "512M", "--workdir"]).arg(&work);
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    assert_ok(&out);
+    assert!(leftovers(&work).is_empty());
+    serde_json::from_slice(&std::fs::read(s3.file("out", "s3job.mp4.json")).unwrap()).unwrap()
+}
+
 /// A 1080×1920 H.264 timeline using the whole editing vocabulary at once.
 fn everything(dir: &Path) -> serde_json::Value {
     let clip = |k: usize, t: Option<&str>| {
@@ -111,6 +138,7 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
     let m40 = job(d.path(), "forty", &forty);
     let m4k = job(d.path(), "uhd", &uhd);
     let mall = everything(d.path());
+    let ms3 = through_buckets(d.path());
 
     println!("memory (private RssAnon+RssShmem, whole tree, MiB; budget 512):");
     println!("  {:<32} {:>8} {:>8} {:>8} {:>9} {:>6}", "job", "total", "ffmpeg", "cutlist", "estimate", "wall s");
@@ -119,6 +147,7 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
         ("40 x 1080p clips -> 1080x1920", &m40),
         ("4K HEVC + 1080p -> 1080x1920", &m4k),
         ("everything at once -> 1080x1920", &mall),
+        ("10 x 1080p, S3 in and out", &ms3),
     ] {
         println!(
             "  {label:<32} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>6.1}",
@@ -129,7 +158,15 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
             m["wall_seconds"].as_f64().unwrap()
         );
     }
-    for m in [&m10, &m40, &m4k, &mall] {
+    let up = &ms3["memory"]["phases"]["upload"];
+    println!(
+        "  upload phase of the S3 job ({:.1} MiB output): tree {:.1} MiB, cutlist {:.1} MiB (parts in flight: 3 x 8 MiB at most)",
+        mib(&ms3["bytes"]),
+        mib(&up["tree"]),
+        mib(&up["cutlist"])
+    );
+    assert!(up["cutlist"].as_u64().unwrap() < 16 * MIB + 3 * 8 * MIB, "upload memory: {up}");
+    for m in [&m10, &m40, &m4k, &mall, &ms3] {
         assert!(m["memory"]["peak"]["total"].as_u64().unwrap() < BUDGET, "{m}");
         assert!(m["memory"]["peak"]["cutlist"].as_u64().unwrap() < 16 * MIB, "cutlist's own memory: {m}");
     }
