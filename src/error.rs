@@ -97,6 +97,15 @@ impl Error {
         }
     }
 
+    /// The JSON path of the spec field (clip, asset) the failure is about, if any.
+    pub fn culprit(&self) -> Option<String> {
+        match self {
+            Error::AssetRejected { path, .. } | Error::AssetUnreachable { path, .. } if !path.is_empty() => Some(path.clone()),
+            Error::InvalidSpec(e) => e.0.first().map(|e| e.path.clone()).filter(|p| !p.is_empty()),
+            _ => None,
+        }
+    }
+
     /// Whether running the same job again may succeed.
     pub fn retryable(&self) -> bool {
         matches!(

@@ -210,9 +210,19 @@ pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel
     if let Some(n) = notify {
         use serde_json::json;
         match &outcome {
-            Ok(r) => n.send("succeeded", None, json!({"output": r.output, "sidecars": r.sidecars, "duration": r.duration, "bytes": r.bytes})),
+            Ok(r) => {
+                let manifest = match &opts.result {
+                    Some(p) => p.display().to_string(),
+                    None => output_destination(spec, base_dir, opts).map(|d| d.with_suffix(".json").display()).unwrap_or_default(),
+                };
+                n.send("succeeded", None, json!({"output": r.output, "manifest": manifest, "sidecars": r.sidecars, "duration": r.duration, "bytes": r.bytes}))
+            }
             Err(Error::Cancelled) => n.send("cancelled", None, json!({})),
-            Err(e) => n.send("failed", None, json!({"error": e.kind(), "exit_code": e.exit_code(), "retryable": e.retryable(), "message": e.to_string()})),
+            Err(e) => n.send(
+                "failed",
+                None,
+                json!({"error": e.kind(), "exit_code": e.exit_code(), "retryable": e.retryable(), "message": e.to_string(), "path": e.culprit()}),
+            ),
         }
     }
     if let Some(h) = hook {

@@ -52,6 +52,7 @@ fn events_are_signed_ordered_and_end_with_the_outcome() {
     assert_eq!(kinds.last().map(String::as_str), Some("succeeded"));
     let last: serde_json::Value = serde_json::from_slice(&got.last().unwrap().1).unwrap();
     assert!(last["data"]["output"].as_str().unwrap().ends_with("out.mp4"));
+    assert!(last["data"]["manifest"].as_str().unwrap().ends_with("out.mp4.json"));
 }
 
 #[test]
@@ -70,4 +71,25 @@ fn a_dead_receiver_never_fails_the_render() {
     assert_ok(&out);
     assert!(t.elapsed() < std::time::Duration::from_secs(20), "took {:?}", t.elapsed());
     assert!(stderr(&out).contains("webhook"), "the failed delivery is logged");
+}
+
+#[test]
+fn a_failure_names_its_culprit() {
+    let r = Receiver::start();
+    let d = tmp();
+    let spec = write_spec(d.path(), "spec.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"missing.mp4"}"#);
+    let out = cutlist()
+        .arg("render")
+        .arg(&spec)
+        .args(["--workdir", d.path().join("work").to_str().unwrap(), "--allow-private-network"])
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", r.port))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let got = r.got.lock().unwrap().clone();
+    let last: serde_json::Value = serde_json::from_slice(&got.last().unwrap().1).unwrap();
+    assert_eq!(last["type"], "failed");
+    assert_eq!(last["data"]["exit_code"], 4);
+    assert_eq!(last["data"]["path"], "timeline.tracks[0].clips[0].src");
+    assert_eq!(last["data"]["retryable"], false);
 }
