@@ -181,3 +181,43 @@ fn tasks_share_a_manifest_and_retries_finish_from_their_records() {
     assert_eq!(before, after, "no second object");
     assert!(leftovers(&work).is_empty());
 }
+
+#[test]
+fn azure_blob_sources_and_outputs_with_create_only() {
+    let az = Azurite::start(&["media", "renders"]);
+    let d = tmp();
+    color_clip(d.path(), "red.mp4", "red", Some(440), "160x120", "30", 1.0);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (k, v) in az.env() {
+        // SAFETY: every test in this binary sets the same values.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let never = tokio_util::sync::CancellationToken::new();
+    rt.block_on(async {
+        let src = cutlist::storage::locate("az://media/clips/red.mp4").unwrap();
+        src.upload(&d.path().join("red.mp4"), &never).await.unwrap();
+    });
+    let spec = write_spec(d.path(), "spec.json", "az://renders/out/red.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"az://media/clips/red.mp4"}"#);
+    let run = || {
+        let mut c = cutlist();
+        c.arg("render").arg(&spec).arg("--workdir").arg(d.path().join("work"));
+        for (k, v) in az.env() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    assert_ok(&run());
+    // Read the published output back and check what a viewer would see.
+    let back = d.path().join("back.mp4");
+    rt.block_on(async {
+        let out = cutlist::storage::locate("az://renders/out/red.mp4").unwrap();
+        out.download(&back, 1 << 30).await.unwrap();
+        let manifest = cutlist::storage::locate("az://renders/out/red.mp4.json").unwrap();
+        assert!(manifest.size().await.unwrap() > 100);
+    });
+    assert_eq!(video_frames(&probe(&back)), 30);
+    // Create-only on Azure too.
+    let again = run();
+    assert_eq!(again.status.code(), Some(10), "{}", stderr(&again));
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+}

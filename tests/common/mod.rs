@@ -342,3 +342,68 @@ impl Receiver {
     }
 }
 
+
+/// A real Azure Blob emulator (Azurite) on 127.0.0.1 with `containers` created.
+pub struct Azurite {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl Azurite {
+    /// `./dev test` installs Azurite into .ci/node (npm i azurite@3); CUTLIST_AZURITE overrides.
+    pub fn start(containers: &[&str]) -> Azurite {
+        let bin = std::env::var("CUTLIST_AZURITE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/node/node_modules/.bin/azurite-blob"));
+        assert!(bin.exists(), "{} is missing: run ./dev test, which installs Azurite (npm i azurite@3 in .ci/node)", bin.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new(bin)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = (0..400).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        if !up {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("Azurite did not start on port {port}");
+        }
+        for c in containers {
+            // object_store cannot create containers: a Shared Key request with the emulator's
+            // well-known account key (Python's standard library signs it).
+            let script = r#"
+import base64, hmac, hashlib, sys, urllib.request, email.utils
+port, name = sys.argv[1], sys.argv[2]
+key = base64.b64decode("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==")
+date = email.utils.formatdate(usegmt=True)
+ctype = "application/octet-stream"
+sts = "PUT\n" + "\n" * 4 + ctype + "\n" + "\n" * 6 + f"x-ms-date:{date}\nx-ms-version:2021-08-06\n/devstoreaccount1/devstoreaccount1/{name}\nrestype:container"
+sig = base64.b64encode(hmac.new(key, sts.encode(), hashlib.sha256).digest()).decode()
+req = urllib.request.Request(f"http://127.0.0.1:{port}/devstoreaccount1/{name}?restype=container", method="PUT", data=b"",
+    headers={"x-ms-date": date, "x-ms-version": "2021-08-06", "Content-Type": ctype, "Authorization": f"SharedKey devstoreaccount1:{sig}"})
+try:
+    urllib.request.urlopen(req)
+except urllib.error.HTTPError as e:
+    sys.exit(f"HTTP {e.code}: {e.read().decode()}")
+"#;
+            let out = Command::new("python3").args(["-c", script, &port.to_string(), c]).output().unwrap();
+            assert!(out.status.success(), "creating container {c}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Azurite { port, child }
+    }
+
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("AZURE_STORAGE_USE_EMULATOR", "true".into()), ("AZURITE_BLOB_STORAGE_URL", format!("http://127.0.0.1:{}", self.port))]
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
