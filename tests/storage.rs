@@ -221,3 +221,48 @@ fn azure_blob_sources_and_outputs_with_create_only() {
     assert_eq!(again.status.code(), Some(10), "{}", stderr(&again));
     assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
 }
+
+#[test]
+fn gcs_sources_are_read() {
+    let d = tmp();
+    let seed = d.path().join("seed");
+    std::fs::create_dir_all(seed.join("media/clips")).unwrap();
+    color_clip(&seed.join("media/clips"), "blue.mp4", "blue", Some(660), "160x120", "30", 1.0);
+    let gcs = FakeGcs::start(&seed);
+    let spec = write_spec(d.path(), "spec.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"gs://media/clips/blue.mp4","out":0.5}"#);
+    let mut c = cutlist();
+    c.arg("render").arg(&spec).arg("--workdir").arg(d.path().join("work"));
+    for (k, v) in gcs.env() {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    assert_ok(&out);
+    let file = d.path().join("out.mp4");
+    assert_eq!(video_frames(&probe(&file)), 15);
+    assert!(near(frame(&file, 7, 4, 4).at(2, 2), (0, 0, 255), 40));
+}
+
+/// Against a real bucket when one is configured (`CUTLIST_SMOKE_URI=gs://bucket/prefix`, with
+/// the store's credentials in the environment); says it was skipped otherwise.
+#[test]
+fn real_bucket_smoke_test_when_configured() {
+    let Ok(prefix) = std::env::var("CUTLIST_SMOKE_URI") else {
+        println!("skipped: set CUTLIST_SMOKE_URI (e.g. gs://my-bucket/cutlist-smoke) and credentials to run against a real bucket");
+        return;
+    };
+    let d = tmp();
+    let file = d.path().join("smoke.bin");
+    std::fs::write(&file, vec![42u8; 3 << 20]).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use object_store::ObjectStoreExt;
+        let never = tokio_util::sync::CancellationToken::new();
+        let uri = format!("{}/smoke-{}.bin", prefix.trim_end_matches('/'), std::process::id());
+        let loc = cutlist::storage::locate(&uri).unwrap();
+        loc.upload_create_only(&file, &never).await.unwrap();
+        assert!(loc.upload_create_only(&file, &never).await.unwrap_err().to_string().contains("already exists"));
+        let back = d.path().join("back.bin");
+        assert_eq!(loc.download(&back, 1 << 30).await.unwrap(), 3 << 20);
+        loc.store.delete(&loc.path).await.unwrap();
+    });
+}

