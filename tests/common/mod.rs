@@ -242,6 +242,19 @@ pub fn set_exif_orientation(jpeg: &Path, orientation: u16) {
     std::fs::write(jpeg, out).unwrap();
 }
 
+/// Wait (10 s at most) until a server `child` listens on `port`; kill it and fail otherwise.
+fn wait_for_port(child: &mut std::process::Child, port: u16, name: &str) {
+    let up = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    if !up {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{name} did not start on port {port}");
+    }
+}
+
 /// A real S3-compatible server (s3s-fs) on 127.0.0.1, its buckets directories under `root`.
 pub struct S3 {
     pub port: u16,
@@ -271,15 +284,8 @@ impl S3 {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return S3 { port, root, child };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("s3s-fs did not start on port {port}");
+        wait_for_port(&mut child, port, "s3s-fs");
+        S3 { port, root, child }
     }
 
     /// The environment a client needs to reach this server.
@@ -363,15 +369,7 @@ impl Azurite {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let up = (0..400).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(25));
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        if !up {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("Azurite did not start on port {port}");
-        }
+        wait_for_port(&mut child, port, "Azurite");
         for c in containers {
             // object_store cannot create containers: a Shared Key request with the emulator's
             // well-known account key (Python's standard library signs it).
@@ -438,15 +436,7 @@ impl FakeGcs {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let up = (0..400).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(25));
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        if !up {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("fake-gcs-server did not start on port {port}");
-        }
+        wait_for_port(&mut child, port, "fake-gcs-server");
         FakeGcs { port, child }
     }
 
