@@ -68,9 +68,9 @@ pub fn estimate(out_pixels: u64, load: &Load, preset: Preset, threads: u32, look
     // A still: decoded once (up to 4 bytes a pixel for RGBA) and converted once.
     let still = 8 * load.still_pixels;
     // x264: each frame in flight holds the picture plus half-resolution planes and
-    // motion-search data, about 2.4 times the raw frame (measured with 2 s clips at 1080p).
+    // motion-search data, about 2.5 times the raw frame (2.4 measured with 2 s clips at 1080p, plus a margin).
     let in_flight = threads as u64 + lookahead as u64 + preset_frames(preset) + 4;
-    let encoder = in_flight * out_frame * 12 / 5;
+    let encoder = in_flight * out_frame * 5 / 2;
     FFMPEG_BASE + decoder + filters + still + encoder
 }
 
