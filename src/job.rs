@@ -497,6 +497,7 @@ async fn run_stages(
     }
     sampler.phase("upload");
     progress.event("uploading", serde_json::json!({"output": dest.display(), "bytes": facts.bytes}));
+    tracing::info!(job_id = id, event = "uploading", output = %dest.display(), bytes = facts.bytes, "publishing {}", dest.display());
     dest.put_file(&rendered, cancel).await?;
     let mut published = write_sidecars(spec, &texts, dest, ws.path(), cancel).await?;
     for still in &plan.stills {

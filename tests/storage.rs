@@ -266,3 +266,82 @@ fn real_bucket_smoke_test_when_configured() {
         loc.store.delete(&loc.path).await.unwrap();
     });
 }
+
+/// A TCP proxy to `upstream` that lets `bytes_per_sec` through each way: a slow network.
+fn slow_proxy(upstream: u16, bytes_per_sec: usize) -> (u16, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else { return };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                let pump = |mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf| async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = vec![0u8; bytes_per_sec / 10];
+                    while let Ok(n) = from.read(&mut buf).await {
+                        if n == 0 || to.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    let _ = to.shutdown().await;
+                };
+                let up = tokio::spawn(pump(cr, sw));
+                let down = tokio::spawn(pump(sr, cw));
+                let _ = tokio::join!(up, down);
+            });
+        }
+    });
+    (port, rt)
+}
+
+#[test]
+fn sigterm_during_an_upload_leaves_no_object() {
+    use std::io::BufRead;
+    let s3 = S3::start(&["media", "out"]);
+    let d = tmp();
+    // A local clip whose render is a few MiB, uploaded through a 256 KiB/s link.
+    let noisy = d.path().join("noise.mp4");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=3,noise=alls=60:allf=t", "-f", "lavfi", "-i", "sine=d=3",
+             "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-c:a", "aac", "-shortest", noisy.to_str().unwrap()]);
+    let (proxy, _rt) = slow_proxy(s3.port, 256 * 1024);
+    let spec = write_spec(d.path(), "spec.json", "s3://out/slow.mp4", 640, 360, "30", "black", r#"{"type":"video","src":"noise.mp4"}"#);
+    let text = std::fs::read_to_string(&spec).unwrap().replace(r#""preset":"ultrafast""#, r#""preset":"ultrafast","crf":10"#);
+    std::fs::write(&spec, text).unwrap();
+    let hook = Receiver::start();
+    let work = d.path().join("work");
+    let mut c = cutlist();
+    c.arg("render").arg(&spec).args(["--workdir", work.to_str().unwrap(), "--allow-private-network"]);
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    let mut child = c
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{proxy}"))
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", hook.port))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("cutlist ended before uploading").unwrap();
+        if line.contains("\"event\":\"uploading\"") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let t = std::time::Instant::now();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{rest:?}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
+    // No output, no staging object (s3s-fs keeps unfinished multipart parts out of the bucket).
+    assert!(objects(&s3.root.path().join("out")).is_empty(), "{:?}", objects(&s3.root.path().join("out")));
+    assert!(leftovers(&work).is_empty());
+    assert_eq!(hook.kinds().last().map(String::as_str), Some("cancelled"), "{:?}", hook.kinds());
+}
