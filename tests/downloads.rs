@@ -202,3 +202,34 @@ fn sigterm_during_a_download_stops_at_once_and_cleans_up() {
     assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));
     assert!(!d.path().join("out.mp4").exists());
 }
+
+#[test]
+fn a_declared_checksum_is_verified() {
+    let d = tmp();
+    let bytes = media(d.path());
+    let md5_b64 = |b: &[u8]| {
+        let out = std::process::Command::new("sh").arg("-c").arg("openssl dgst -md5 -binary | base64").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        use std::io::Write;
+        out.stdin.as_ref().unwrap().write_all(b).unwrap();
+        String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap().trim().to_string()
+    };
+    let good = md5_b64(&bytes);
+    // Right checksum: accepted.
+    let g = good.clone();
+    let ok: Behaviour = Arc::new(move |_, _, media| Response::builder().header("content-md5", g.as_str()).body(Body::from(media.to_vec())).unwrap());
+    let server = serve(bytes.clone(), ok);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    assert_ok(&render(&spec, &d.path().join("work"), &["--allow-private-network"]));
+    // Bytes corrupted on the way (GCS-style x-goog-hash): retried, then refused, naming the asset.
+    let bad: Behaviour = Arc::new(move |_, _, media| {
+        let mut m = media.to_vec();
+        m[500] ^= 0xff;
+        Response::builder().header("x-goog-hash", format!("crc32c=AAAAAA==,md5={good}")).body(Body::from(m)).unwrap()
+    });
+    let server = serve(bytes, bad);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("MD5"), "{}", stderr(&out));
+    assert_eq!(server.requests.lock().unwrap().len(), 3, "tried three times");
+}

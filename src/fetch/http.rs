@@ -88,6 +88,8 @@ struct Partial {
     written: u64,
     validator: Option<String>,
     retry_after: Option<Duration>,
+    /// The MD5 the server declared for the whole object (base64).
+    md5: Option<String>,
 }
 
 /// Download `url` to `dest`, retrying transient failures (resuming with a Range request where
@@ -121,6 +123,36 @@ pub(super) async fn download(
             other => return other,
         }
     }
+}
+
+/// Standard base64 of `bytes` (for comparing with `Content-MD5` and `x-goog-hash`).
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The MD5 the server vouches for, base64: `Content-MD5`, or GCS's `x-goog-hash: md5=…`.
+fn declared_md5(resp: &reqwest::Response) -> Option<String> {
+    let h = resp.headers();
+    if let Some(v) = h.get("content-md5").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string());
+    }
+    h.get_all("x-goog-hash")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("md5=").map(str::to_string))
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
@@ -201,12 +233,27 @@ async fn download_once(
     .map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
     let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
     let mut head: Vec<u8> = Vec::with_capacity(64);
+    // A checksum the server declares is verified over the whole file, resumed bytes included.
+    // (A 206's own Content-MD5 would cover only the range: keep the whole object's.)
+    let declared = if resumed { partial.md5.clone() } else { declared_md5(&resp) };
+    let mut md5 = declared.as_ref().map(|_| <md5::Md5 as md5::Digest>::new());
     if resumed {
         let mut f = std::fs::File::open(dest).map_err(|e| Failure::Environment(format!("cannot read the workspace: {e}")))?;
-        let mut b = [0u8; 64];
-        let n = std::io::Read::read(&mut f, &mut b).unwrap_or(0);
-        head.extend_from_slice(&b[..n]);
+        let mut b = vec![0u8; 64 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut f, &mut b).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            if head.len() < 64 {
+                head.extend_from_slice(&b[..n.min(64 - head.len())]);
+            }
+            if let Some(h) = md5.as_mut() {
+                md5::Digest::update(h, &b[..n]);
+            }
+        }
     }
+    partial.md5 = declared.clone();
     let outcome: Result<(), Failure> = async {
         while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
             partial.written += chunk.len() as u64;
@@ -223,6 +270,9 @@ async fn download_once(
             if head.len() < 64 {
                 head.extend_from_slice(&chunk[..chunk.len().min(64 - head.len())]);
             }
+            if let Some(h) = md5.as_mut() {
+                md5::Digest::update(h, &chunk);
+            }
             out.write_all(&chunk).await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
         }
         Ok(())
@@ -231,6 +281,27 @@ async fn download_once(
     // Keep what arrived (flushed) so a retry can resume after it.
     out.flush().await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
     outcome?;
+    if let (Some(want), Some(h)) = (declared, md5) {
+        let got = base64(&md5::Digest::finalize(h));
+        if got != want {
+            // Corrupted on the way: start over (no resume from bad bytes).
+            job_bytes.fetch_sub(partial.written, Ordering::Relaxed);
+            *partial = Partial::default();
+            return Err(Failure::Unreachable(format!("the download's MD5 is {got}, the server declared {want}")));
+        }
+    }
     sniff(&head).map_err(Failure::Rejected)?;
     Ok(partial.written)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_of_digests() {
+        // MD5("") = d41d8cd98f00b204e9800998ecf8427e = 1B2M2Y8AsgTpgAmY7PhCfg==
+        let d = <md5::Md5 as md5::Digest>::digest(b"");
+        assert_eq!(super::base64(&d), "1B2M2Y8AsgTpgAmY7PhCfg==");
+        assert_eq!(super::base64(b"ab"), "YWI=");
+        assert_eq!(super::base64(b"abc"), "YWJj");
+    }
 }
