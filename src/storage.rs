@@ -9,7 +9,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::path::Path as ObjectPath;
-use object_store::{BackoffConfig, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +63,11 @@ pub fn is_object_uri(s: &str) -> bool {
     matches!(crate::spec::scheme_of_src(s), Some("s3" | "gs" | "az"))
 }
 
+/// HTTP client settings for every store (set as config keys, so the environment's other
+/// client settings, such as `*_ALLOW_HTTP`, stay): a request may take up to 10 minutes (an
+/// 8 MiB part over a slow link; a large download resumes by range after it), connecting 10 s.
+const CLIENT: [(ClientConfigKey, &str); 2] = [(ClientConfigKey::Timeout, "600s"), (ClientConfigKey::ConnectTimeout, "10s")];
+
 fn retry() -> RetryConfig {
     // object_store's default retries for up to 3 minutes; a job wants to know sooner.
     RetryConfig {
@@ -87,6 +92,9 @@ pub fn locate(uri: &str) -> Result<Location, StoreError> {
     let built: object_store::Result<Arc<dyn ObjectStore>> = match u.scheme() {
         "s3" => {
             let mut b = AmazonS3Builder::from_env().with_bucket_name(&bucket).with_retry(retry());
+            for (k, v) in CLIENT {
+                b = b.with_config(object_store::aws::AmazonS3ConfigKey::Client(k), v);
+            }
             // Create-only copies the way AWS S3 itself supports them (a conditional multipart
             // completion), unless the operator configured the store's own way.
             if std::env::var("AWS_COPY_IF_NOT_EXISTS").map_or(true, |v| v.trim().is_empty()) {
@@ -94,8 +102,20 @@ pub fn locate(uri: &str) -> Result<Location, StoreError> {
             }
             b.build().map(|s| Arc::new(s) as _)
         }
-        "gs" => GoogleCloudStorageBuilder::from_env().with_bucket_name(&bucket).with_retry(retry()).build().map(|s| Arc::new(s) as _),
-        "az" => MicrosoftAzureBuilder::from_env().with_container_name(&bucket).with_retry(retry()).build().map(|s| Arc::new(s) as _),
+        "gs" => {
+            let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(&bucket).with_retry(retry());
+            for (k, v) in CLIENT {
+                b = b.with_config(object_store::gcp::GoogleConfigKey::Client(k), v);
+            }
+            b.build().map(|s| Arc::new(s) as _)
+        }
+        "az" => {
+            let mut b = MicrosoftAzureBuilder::from_env().with_container_name(&bucket).with_retry(retry());
+            for (k, v) in CLIENT {
+                b = b.with_config(object_store::azure::AzureConfigKey::Client(k), v);
+            }
+            b.build().map(|s| Arc::new(s) as _)
+        }
         other => return Err(bad(&format!("unsupported scheme {other:?}"))),
     };
     let store = built.map_err(|e| StoreError::Permanent(format!("{uri}: cannot configure the store from the environment: {e}")))?;
@@ -119,8 +139,9 @@ impl Location {
     }
 
     /// Stream the object into `dest` (a 64 KiB buffer; never whole in memory). `max` bytes
-    /// at most. Returns the byte count.
-    pub async fn download(&self, dest: &Path, max: u64) -> Result<u64, StoreError> {
+    /// at most; no byte for `stall` ends it (object_store itself resumes a broken body by
+    /// range). Returns the byte count.
+    pub async fn download(&self, dest: &Path, max: u64, stall: Duration) -> Result<u64, StoreError> {
         use futures_util::StreamExt;
         let got = self.store.get(&self.path).await.map_err(classify)?;
         if got.meta.size > max {
@@ -130,7 +151,11 @@ impl Location {
         let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
         let mut stream = got.into_stream();
         let mut written = 0u64;
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let next = tokio::time::timeout(stall, stream.next())
+                .await
+                .map_err(|_| StoreError::Transient(format!("no data for {} s", stall.as_secs())))?;
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(classify)?;
             written += chunk.len() as u64;
             if written > max {

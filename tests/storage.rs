@@ -211,7 +211,7 @@ fn azure_blob_sources_and_outputs_with_create_only() {
     let back = d.path().join("back.mp4");
     rt.block_on(async {
         let out = cutlist::storage::locate("az://renders/out/red.mp4").unwrap();
-        out.download(&back, 1 << 30).await.unwrap();
+        out.download(&back, 1 << 30, std::time::Duration::from_secs(30)).await.unwrap();
         let manifest = cutlist::storage::locate("az://renders/out/red.mp4.json").unwrap();
         assert!(manifest.size().await.unwrap() > 100);
     });
@@ -262,7 +262,7 @@ fn real_bucket_smoke_test_when_configured() {
         loc.upload_create_only(&file, &never).await.unwrap();
         assert!(loc.upload_create_only(&file, &never).await.unwrap_err().to_string().contains("already exists"));
         let back = d.path().join("back.bin");
-        assert_eq!(loc.download(&back, 1 << 30).await.unwrap(), 3 << 20);
+        assert_eq!(loc.download(&back, 1 << 30, std::time::Duration::from_secs(30)).await.unwrap(), 3 << 20);
         loc.store.delete(&loc.path).await.unwrap();
     });
 }

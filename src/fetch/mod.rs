@@ -181,7 +181,7 @@ async fn fetch_one(
             let ext = loc.path.extension().filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or("bin");
             let dest = ws.file(&format!("in_{index:04}.{}", ext.to_ascii_lowercase()));
             let got = tokio::select! {
-                r = loc.download(&dest, policy.max_asset_bytes) => r,
+                r = loc.download(&dest, policy.max_asset_bytes, policy.read_timeout) => r,
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
             };
             let head = got.as_ref().ok().and_then(|_| std::fs::File::open(&dest).ok()).map(|mut f| {
@@ -189,7 +189,12 @@ async fn fetch_one(
                 let n = std::io::Read::read(&mut f, &mut b).unwrap_or(0);
                 b[..n].to_vec()
             });
+            let job_total = got.as_ref().map(|b| job_bytes.fetch_add(*b, std::sync::atomic::Ordering::Relaxed) + b).unwrap_or(0);
             match got {
+                Ok(_) if job_total > policy.max_job_bytes => Err(Failure::Rejected(format!(
+                    "the job's assets pass the limit of {} MiB together (--max-job-bytes)",
+                    policy.max_job_bytes >> 20
+                ))),
                 Ok(bytes) => sniff(&head.unwrap_or_default()).map_err(Failure::Rejected).map(|()| Fetched {
                     src: req.src.clone(),
                     path: dest,
