@@ -100,7 +100,9 @@ impl Error {
     /// The JSON path of the spec field (clip, asset) the failure is about, if any.
     pub fn culprit(&self) -> Option<String> {
         match self {
-            Error::AssetRejected { path, .. } | Error::AssetUnreachable { path, .. } if !path.is_empty() => Some(path.clone()),
+            Error::AssetRejected { path, .. } | Error::AssetUnreachable { path, .. } if !path.is_empty() => {
+                Some(path.clone())
+            }
             Error::InvalidSpec(e) => e.0.first().map(|e| e.path.clone()).filter(|p| !p.is_empty()),
             _ => None,
         }

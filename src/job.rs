@@ -169,7 +169,9 @@ pub fn resolve_remote(base: &str, src: &str) -> String {
 
 /// Read and validate a spec from a bucket (`s3://`, `gs://`, `az://`; at most 4 MiB).
 pub async fn read_remote_spec(uri: &str, set: &[(String, serde_json::Value)]) -> Result<Spec> {
-    let unreadable = |reason: String| Error::InvalidSpec(spec::ValidationErrors(vec![spec::SpecError { path: String::new(), reason }]));
+    let unreadable = |reason: String| {
+        Error::InvalidSpec(spec::ValidationErrors(vec![spec::SpecError { path: String::new(), reason }]))
+    };
     let loc = crate::storage::locate(uri).map_err(|e| unreadable(e.to_string()))?;
     let bytes = match loc.read_small(4 << 20).await {
         Ok(b) => b,
@@ -196,12 +198,26 @@ pub fn read_spec(path: &Path, set: &[(String, serde_json::Value)]) -> Result<Spe
 
 /// Render a validated spec. `base_dir` is the spec's directory: relative paths start there
 /// and local sources may come from beneath it. Status goes to the webhook, if one is set.
-pub async fn render_spec(spec: &Spec, base_dir: &Path, opts: &JobOptions, cancel: &CancellationToken) -> Result<JobResult> {
+pub async fn render_spec(
+    spec: &Spec,
+    base_dir: &Path,
+    opts: &JobOptions,
+    cancel: &CancellationToken,
+) -> Result<JobResult> {
     let hook = match spec.webhook.as_ref().map(|w| w.url.clone()).or_else(|| opts.webhook_url.clone()) {
         Some(u) => {
-            let url = url::Url::parse(&u).map_err(|e| Error::Environment(format!("the webhook URL {u:?} is not a URL: {e}")))?;
-            let client = fetch::http::client(&opts.fetch).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
-            Some(crate::webhook::Webhook::start(client, url, opts.webhook_secret.clone(), &spec.id, opts.attempt, opts.task_index))
+            let url = url::Url::parse(&u)
+                .map_err(|e| Error::Environment(format!("the webhook URL {u:?} is not a URL: {e}")))?;
+            let client = fetch::http::client(&opts.fetch)
+                .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+            Some(crate::webhook::Webhook::start(
+                client,
+                url,
+                opts.webhook_secret.clone(),
+                &spec.id,
+                opts.attempt,
+                opts.task_index,
+            ))
         }
         None => None,
     };
@@ -273,7 +289,9 @@ async fn render_job(
     let (peak, phases) = sampler.finish();
     if opts.keep_workspace {
         tracing::warn!(job_id = id, workspace = %ws.keep().display(), "workspace kept for debugging");
-        return Err(outcome.err().unwrap_or(Error::Internal("workspace kept; run without --keep-workspace to publish".into())));
+        return Err(outcome
+            .err()
+            .unwrap_or(Error::Internal("workspace kept; run without --keep-workspace to publish".into())));
     }
     let (facts, encoder, clips, loudness, sidecars) = outcome?;
     drop(ws);
@@ -294,7 +312,13 @@ async fn render_job(
         started_at,
         ffmpeg_version,
         encoder,
-        memory: MemoryReport { limit, limit_source, workspace_in_ram: in_ram, peak, phases: phases.into_iter().collect() },
+        memory: MemoryReport {
+            limit,
+            limit_source,
+            workspace_in_ram: in_ram,
+            peak,
+            phases: phases.into_iter().collect(),
+        },
         clips,
         loudness,
         sidecars,
@@ -327,7 +351,13 @@ async fn render_job(
 
 /// Publish the caption files captions tracks ask for beside the output: `out.srt` (or
 /// `out.<track>.srt` when several tracks ask).
-async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination, scratch: &Path, cancel: &CancellationToken) -> Result<Vec<String>> {
+async fn write_sidecars(
+    spec: &Spec,
+    texts: &TextImages,
+    dest: &Destination,
+    scratch: &Path,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>> {
     let wanted: Vec<(usize, spec::SidecarFormat)> = spec
         .timeline
         .tracks
@@ -398,10 +428,13 @@ async fn run_stages(
     // Fetch each distinct source once.
     sampler.phase("fetch");
     let sources = spec.sources();
-    let requests: Vec<Request> = sources.iter().map(|a| Request { src: a.src.clone(), used_at: a.used_at.clone() }).collect();
+    let requests: Vec<Request> =
+        sources.iter().map(|a| Request { src: a.src.clone(), used_at: a.used_at.clone() }).collect();
     // The addresses fetched: relative ones resolved against a remote spec's place.
     let fetch_requests: Vec<Request> = match &opts.remote_base {
-        Some(base) => requests.iter().map(|r| Request { src: resolve_remote(base, &r.src), used_at: r.used_at.clone() }).collect(),
+        Some(base) => {
+            requests.iter().map(|r| Request { src: resolve_remote(base, &r.src), used_at: r.used_at.clone() }).collect()
+        }
         None => requests.clone(),
     };
     tracing::info!(job_id = id, event = "fetching", assets = requests.len(), "fetching {} assets", requests.len());
@@ -433,7 +466,9 @@ async fn run_stages(
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         };
         let info = p.map_err(|e| match e {
-            ProbeError::Rejected(reason) => Error::AssetRejected { path: r.used_at.clone(), src: fetch::redact(&r.src), reason },
+            ProbeError::Rejected(reason) => {
+                Error::AssetRejected { path: r.used_at.clone(), src: fetch::redact(&r.src), reason }
+            }
             ProbeError::Tool(reason) => Error::Environment(reason),
         })?;
         assets.insert(r.src.clone(), ClipMedia { path: f.path, info });
@@ -476,7 +511,8 @@ async fn run_stages(
         stall_timeout: opts.stall_timeout,
         deadline: opts.deadline.map(|d| (Instant::now() + d, d.as_secs())),
     };
-    render::render(&plan, ws, &ropts, cancel, |done, total, label| progress.update("render", done, total, label)).await?;
+    render::render(&plan, ws, &ropts, cancel, |done, total, label| progress.update("render", done, total, label))
+        .await?;
 
     // Publish.
     sampler.phase("publish");
@@ -488,7 +524,12 @@ async fn run_stages(
                 m = publish::measure_loudness(&opts.ffmpeg, &rendered) => m?,
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
             };
-            Some(LoudnessReport { target: target.integrated, integrated: m.integrated, true_peak: m.true_peak, lra: m.lra })
+            Some(LoudnessReport {
+                target: target.integrated,
+                integrated: m.integrated,
+                true_peak: m.true_peak,
+                lra: m.lra,
+            })
         }
         None => None,
     };

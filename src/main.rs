@@ -12,7 +12,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "cutlist", version, about = "Turns a JSON video timeline into a finished MP4 with FFmpeg, inside a proven memory budget")]
+#[command(
+    name = "cutlist",
+    version,
+    about = "Turns a JSON video timeline into a finished MP4 with FFmpeg, inside a proven memory budget"
+)]
 struct Cli {
     /// Log format; default: text on a terminal, JSON lines otherwise.
     #[arg(long, global = true, value_enum)]
@@ -201,7 +205,14 @@ fn watch_signals(cancel: CancellationToken) {
 }
 
 fn fail(e: &Error, job_id: Option<&str>, result: Option<&Path>) -> ExitCode {
-    tracing::error!(job_id, event = if matches!(e, Error::Cancelled) { "cancelled" } else { "failed" }, error = e.kind(), exit_code = e.exit_code(), retryable = e.retryable(), "{e}");
+    tracing::error!(
+        job_id,
+        event = if matches!(e, Error::Cancelled) { "cancelled" } else { "failed" },
+        error = e.kind(),
+        exit_code = e.exit_code(),
+        retryable = e.retryable(),
+        "{e}"
+    );
     if let Some(path) = result {
         if let Err(w) = cutlist::publish::write_json(path, &FailureRecord::new(job_id, e)) {
             tracing::error!("cannot write the result record: {w}");
@@ -256,7 +267,8 @@ async fn demo(output: PathBuf, run: &RunArgs) -> ExitCode {
     }
     let output = std::path::absolute(&output).unwrap_or(output);
     let spec_path = dir.path().join("demo.json");
-    let text = cutlist::demo::DEMO_SPEC.replace("{out}", &output.display().to_string().replace('\\', "\\\\").replace('"', "\\\""));
+    let text = cutlist::demo::DEMO_SPEC
+        .replace("{out}", &output.display().to_string().replace('\\', "\\\\").replace('"', "\\\""));
     if let Err(e) = std::fs::write(&spec_path, text) {
         return fail(&Error::Environment(format!("cannot write the demo spec: {e}")), None, None);
     }
@@ -265,11 +277,18 @@ async fn demo(output: PathBuf, run: &RunArgs) -> ExitCode {
 
 /// Read a small text file from a path or a bucket.
 async fn read_text(address: &str) -> Result<String, Error> {
-    let unreadable = |reason: String| Error::InvalidSpec(cutlist::spec::ValidationErrors(vec![cutlist::spec::SpecError { path: String::new(), reason }]));
+    let unreadable = |reason: String| {
+        Error::InvalidSpec(cutlist::spec::ValidationErrors(vec![cutlist::spec::SpecError {
+            path: String::new(),
+            reason,
+        }]))
+    };
     if cutlist::storage::is_object_uri(address) {
         let loc = cutlist::storage::locate(address).map_err(|e| unreadable(e.to_string()))?;
         let bytes = loc.read_small(64 << 20).await.map_err(|e| match e {
-            cutlist::storage::StoreError::Transient(r) => Error::AssetUnreachable { path: String::new(), src: address.to_string(), reason: r },
+            cutlist::storage::StoreError::Transient(r) => {
+                Error::AssetUnreachable { path: String::new(), src: address.to_string(), reason: r }
+            }
             cutlist::storage::StoreError::Permanent(r) => unreadable(format!("cannot read {address}: {r}")),
             cutlist::storage::StoreError::Cancelled => Error::Cancelled,
         })?;
@@ -292,7 +311,17 @@ async fn batch(spec: Option<String>, manifest: Option<String>, records: Option<S
         }
     };
     cutlist::report::set_task_labels(ctx.index, ctx.count, ctx.attempt, ctx.platform);
-    tracing::info!(event = "task", task_index = ctx.index, task_count = ctx.count, attempt = ctx.attempt, platform = ctx.platform, "task {} of {} (attempt {})", ctx.index + 1, ctx.count, ctx.attempt);
+    tracing::info!(
+        event = "task",
+        task_index = ctx.index,
+        task_count = ctx.count,
+        attempt = ctx.attempt,
+        platform = ctx.platform,
+        "task {} of {} (attempt {})",
+        ctx.index + 1,
+        ctx.count,
+        ctx.attempt
+    );
     let entries: Vec<Entry> = match (spec, manifest) {
         (Some(s), _) => vec![Entry::Address(s)],
         (None, Some(m)) => {
@@ -302,7 +331,16 @@ async fn batch(spec: Option<String>, manifest: Option<String>, records: Option<S
             };
             match runtime::parse_manifest(&text) {
                 Ok(all) => ctx.share(all.len()).map(|i| all[i].clone()).collect(),
-                Err(reason) => return fail(&Error::InvalidSpec(cutlist::spec::ValidationErrors(vec![cutlist::spec::SpecError { path: m.clone(), reason }])), None, None),
+                Err(reason) => {
+                    return fail(
+                        &Error::InvalidSpec(cutlist::spec::ValidationErrors(vec![cutlist::spec::SpecError {
+                            path: m.clone(),
+                            reason,
+                        }])),
+                        None,
+                        None,
+                    )
+                }
             }
         }
         (None, None) => unreachable!("clap requires one"),
@@ -321,14 +359,24 @@ async fn batch(spec: Option<String>, manifest: Option<String>, records: Option<S
         .iter()
         .copied()
         .find(|&c| c == exit::CANCELLED)
-        .or_else(|| codes.iter().copied().find(|&c| matches!(c, exit::ASSET_UNREACHABLE | exit::FFMPEG_KILLED | exit::STALLED | exit::PUBLISH_FAILED)))
+        .or_else(|| {
+            codes.iter().copied().find(|&c| {
+                matches!(c, exit::ASSET_UNREACHABLE | exit::FFMPEG_KILLED | exit::STALLED | exit::PUBLISH_FAILED)
+            })
+        })
         .or_else(|| codes.iter().copied().find(|&c| c != exit::OK))
         .unwrap_or(exit::OK);
     ExitCode::from(pick)
 }
 
 /// One spec of a batch: look for its record, else render it and record the outcome.
-async fn batch_entry(entry: cutlist::runtime::Entry, records: Option<&str>, run: &RunArgs, ctx: &cutlist::runtime::TaskContext, cancel: &CancellationToken) -> u8 {
+async fn batch_entry(
+    entry: cutlist::runtime::Entry,
+    records: Option<&str>,
+    run: &RunArgs,
+    ctx: &cutlist::runtime::TaskContext,
+    cancel: &CancellationToken,
+) -> u8 {
     use cutlist::runtime::{self, Entry, Record};
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut opts = run.options(None);
@@ -344,20 +392,31 @@ async fn batch_entry(entry: cutlist::runtime::Entry, records: Option<&str>, run:
                 let dir = Path::new(a).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 (t, std::fs::canonicalize(dir).unwrap_or(cwd))
             }
-            Err(e) => { let _ = fail(&e, None, None); return e.exit_code(); },
+            Err(e) => {
+                let _ = fail(&e, None, None);
+                return e.exit_code();
+            }
         },
     };
     let spec = match cutlist::spec::parse_with(&text, &run.set) {
         Ok(s) => s,
         Err(e) => {
             let e = Error::InvalidSpec(e);
-            { let _ = fail(&e, None, None); return e.exit_code(); };
+            {
+                let _ = fail(&e, None, None);
+                return e.exit_code();
+            };
         }
     };
     let hash = runtime::spec_hash(&spec);
-    let place = match job::output_destination(&spec, &base, &opts).and_then(|d| runtime::record_place(records, &spec, &hash, &d)) {
+    let place = match job::output_destination(&spec, &base, &opts)
+        .and_then(|d| runtime::record_place(records, &spec, &hash, &d))
+    {
         Ok(p) => p,
-        Err(e) => { let _ = fail(&e, Some(&spec.id), None); return e.exit_code(); },
+        Err(e) => {
+            let _ = fail(&e, Some(&spec.id), None);
+            return e.exit_code();
+        }
     };
     match runtime::read_record(&place).await {
         Ok(Some(rec)) => {
@@ -366,18 +425,41 @@ async fn batch_entry(entry: cutlist::runtime::Entry, records: Option<&str>, run:
             return rec.exit_code;
         }
         Ok(None) => {}
-        Err(e) => { let _ = fail(&e, Some(&spec.id), None); return e.exit_code(); },
+        Err(e) => {
+            let _ = fail(&e, Some(&spec.id), None);
+            return e.exit_code();
+        }
     }
     let outcome = cutlist::render_spec(&spec, &base, &opts, cancel).await;
     let now = cutlist::report::rfc3339(std::time::SystemTime::now());
     let (record, code) = match &outcome {
         Ok(r) => (
-            Some(Record { job_id: spec.id.clone(), spec_sha256: hash.clone(), status: "succeeded".into(), exit_code: exit::OK, output: Some(r.output.clone()), sidecars: r.sidecars.clone(), message: format!("rendered {:.2} s", r.duration), attempt: ctx.attempt, time: now }),
+            Some(Record {
+                job_id: spec.id.clone(),
+                spec_sha256: hash.clone(),
+                status: "succeeded".into(),
+                exit_code: exit::OK,
+                output: Some(r.output.clone()),
+                sidecars: r.sidecars.clone(),
+                message: format!("rendered {:.2} s", r.duration),
+                attempt: ctx.attempt,
+                time: now,
+            }),
             exit::OK,
         ),
         // Only outcomes a retry cannot change are recorded.
         Err(e) if !e.retryable() => (
-            Some(Record { job_id: spec.id.clone(), spec_sha256: hash.clone(), status: "failed".into(), exit_code: e.exit_code(), output: None, sidecars: vec![], message: e.to_string(), attempt: ctx.attempt, time: now }),
+            Some(Record {
+                job_id: spec.id.clone(),
+                spec_sha256: hash.clone(),
+                status: "failed".into(),
+                exit_code: e.exit_code(),
+                output: None,
+                sidecars: vec![],
+                message: e.to_string(),
+                attempt: ctx.attempt,
+                time: now,
+            }),
             e.exit_code(),
         ),
         Err(e) => (None, e.exit_code()),
@@ -413,16 +495,20 @@ fn main() -> ExitCode {
             Command::Demo { output, run } => demo(output, &run).await,
             Command::Job { spec, manifest, records, run } => batch(spec, manifest, records, &run).await,
             Command::Validate { spec, timings, set } => validate(&spec, timings, &set),
-            Command::Probe { src, ffprobe } => match cutlist::probe::probe(&ffprobe, &src, Duration::from_secs(60)).await {
-                Ok(info) => print_json(&info),
-                Err(e) => {
-                    let e = match e {
-                        cutlist::probe::ProbeError::Rejected(reason) => Error::AssetRejected { path: String::new(), src: src.display().to_string(), reason },
-                        cutlist::probe::ProbeError::Tool(r) => Error::Environment(r),
-                    };
-                    fail(&e, None, None)
+            Command::Probe { src, ffprobe } => {
+                match cutlist::probe::probe(&ffprobe, &src, Duration::from_secs(60)).await {
+                    Ok(info) => print_json(&info),
+                    Err(e) => {
+                        let e = match e {
+                            cutlist::probe::ProbeError::Rejected(reason) => {
+                                Error::AssetRejected { path: String::new(), src: src.display().to_string(), reason }
+                            }
+                            cutlist::probe::ProbeError::Tool(r) => Error::Environment(r),
+                        };
+                        fail(&e, None, None)
+                    }
                 }
-            },
+            }
             Command::Schema => print_json(&cutlist::spec::json_schema()),
         }
     })

@@ -24,7 +24,11 @@ pub fn descendants(root: u32) -> Vec<u32> {
             let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
             if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
                 // Fields after the last ')' (the command name may hold spaces): state, ppid, …
-                if let Some(ppid) = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok()) {
+                if let Some(ppid) = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok())
+                {
                     parent_of.push((pid, ppid));
                 }
             }
@@ -58,7 +62,11 @@ pub fn detect_limit(flag: Option<u64>) -> (u64, &'static str) {
     }
     let host = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map(|kb| kb * 1024)
         .unwrap_or(u64::MAX);
     (host, "host memory")

@@ -107,7 +107,8 @@ const IMAGE_CODECS: &[&str] = &["mjpeg", "png", "webp", "gif", "bmp", "tiff"];
 
 /// Parse ffprobe's `-show_format -show_streams [-show_frames]` JSON and check it against the limits.
 pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
-    let v: Value = serde_json::from_str(json).map_err(|e| ProbeError::Tool(format!("ffprobe printed bad JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_str(json).map_err(|e| ProbeError::Tool(format!("ffprobe printed bad JSON: {e}")))?;
     let format = &v["format"];
     let streams = v["streams"].as_array().cloned().unwrap_or_default();
     let fmt_name = format["format_name"].as_str().unwrap_or("").split(',').next().unwrap_or("").to_string();
@@ -125,45 +126,42 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
         .and_then(|fs| fs.iter().find(|f| f["media_type"] == "video"))
         .and_then(|f| rotation_of(&f["side_data_list"]));
 
-    let video = streams
-        .iter()
-        .find(|s| s["codec_type"] == "video" && s["disposition"]["attached_pic"] != 1)
-        .map(|s| {
-            let codec = s["codec_name"].as_str().unwrap_or("").to_string();
-            let width = s["width"].as_u64().unwrap_or(0) as u32;
-            let height = s["height"].as_u64().unwrap_or(0) as u32;
-            let sar = s["sample_aspect_ratio"]
-                .as_str()
-                .and_then(|r| r.split_once(':'))
-                .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
-                .filter(|(a, b)| *a > 0 && *b > 0)
-                .unwrap_or((1, 1));
-            let rotation = rotation_of(&s["side_data_list"])
-                .or_else(|| s["tags"]["rotate"].as_str().and_then(|r| r.parse::<i64>().ok()))
-                .or(frame_rotation)
-                .unwrap_or(0);
-            let fps = s["avg_frame_rate"]
-                .as_str()
-                .and_then(Rational::parse)
-                .filter(|r| r.num > 0)
-                .or_else(|| s["r_frame_rate"].as_str().and_then(Rational::parse).filter(|r| r.num > 0));
-            let nb_frames = s["nb_frames"].as_str().and_then(|n| n.parse::<u64>().ok());
-            let tag = |k: &str| s[k].as_str().filter(|t| *t != "unknown").map(String::from);
-            VideoStream {
-                still: IMAGE_CODECS.contains(&codec.as_str()) || nb_frames == Some(1),
-                codec,
-                width,
-                height,
-                sar,
-                rotation: rotation.rem_euclid(360) as u32,
-                fps,
-                duration: num(&s["duration"]),
-                pix_fmt: s["pix_fmt"].as_str().unwrap_or("").to_string(),
-                color_transfer: tag("color_transfer"),
-                color_primaries: tag("color_primaries"),
-                color_space: tag("color_space"),
-            }
-        });
+    let video = streams.iter().find(|s| s["codec_type"] == "video" && s["disposition"]["attached_pic"] != 1).map(|s| {
+        let codec = s["codec_name"].as_str().unwrap_or("").to_string();
+        let width = s["width"].as_u64().unwrap_or(0) as u32;
+        let height = s["height"].as_u64().unwrap_or(0) as u32;
+        let sar = s["sample_aspect_ratio"]
+            .as_str()
+            .and_then(|r| r.split_once(':'))
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+            .filter(|(a, b)| *a > 0 && *b > 0)
+            .unwrap_or((1, 1));
+        let rotation = rotation_of(&s["side_data_list"])
+            .or_else(|| s["tags"]["rotate"].as_str().and_then(|r| r.parse::<i64>().ok()))
+            .or(frame_rotation)
+            .unwrap_or(0);
+        let fps = s["avg_frame_rate"]
+            .as_str()
+            .and_then(Rational::parse)
+            .filter(|r| r.num > 0)
+            .or_else(|| s["r_frame_rate"].as_str().and_then(Rational::parse).filter(|r| r.num > 0));
+        let nb_frames = s["nb_frames"].as_str().and_then(|n| n.parse::<u64>().ok());
+        let tag = |k: &str| s[k].as_str().filter(|t| *t != "unknown").map(String::from);
+        VideoStream {
+            still: IMAGE_CODECS.contains(&codec.as_str()) || nb_frames == Some(1),
+            codec,
+            width,
+            height,
+            sar,
+            rotation: rotation.rem_euclid(360) as u32,
+            fps,
+            duration: num(&s["duration"]),
+            pix_fmt: s["pix_fmt"].as_str().unwrap_or("").to_string(),
+            color_transfer: tag("color_transfer"),
+            color_primaries: tag("color_primaries"),
+            color_space: tag("color_space"),
+        }
+    });
     if let Some(vs) = &video {
         if vs.width == 0 || vs.height == 0 {
             return Err(ProbeError::Rejected(format!(
@@ -223,10 +221,7 @@ fn rotation_of(side_data: &Value) -> Option<i64> {
 
 /// The options every FFmpeg and ffprobe input gets: local files only, known demuxers only.
 pub fn input_guard_args() -> Vec<String> {
-    ["-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST]
-        .into_iter()
-        .map(String::from)
-        .collect()
+    ["-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST].into_iter().map(String::from).collect()
 }
 
 /// Run ffprobe on a local file and parse the result.

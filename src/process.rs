@@ -239,7 +239,10 @@ mod tests {
         let mut p = ProgressParser::default();
         let blocks: Vec<Progress> = text.lines().filter_map(|l| p.line(l)).collect();
         assert_eq!(blocks.len(), 2);
-        assert_eq!(blocks[0], Progress { frame: Some(60), out_time_us: Some(2020136), total_size: Some(495056), end: false });
+        assert_eq!(
+            blocks[0],
+            Progress { frame: Some(60), out_time_us: Some(2020136), total_size: Some(495056), end: false }
+        );
         assert_eq!(blocks[1].out_time_us, None, "garbage before the first packet is dropped");
         assert!(blocks[1].end);
     }

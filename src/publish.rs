@@ -28,7 +28,17 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
     let out = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new(ffprobe)
-            .args(["-v", "error", "-protocol_whitelist", "file", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
+            .args([
+                "-v",
+                "error",
+                "-protocol_whitelist",
+                "file",
+                "-count_packets",
+                "-print_format",
+                "json",
+                "-show_streams",
+                "-show_format",
+            ])
             .arg(file)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -43,10 +53,16 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| bad(format!("ffprobe output: {e}")))?;
     let streams = v["streams"].as_array().cloned().unwrap_or_default();
-    let video = streams.iter().find(|s| s["codec_type"] == "video").ok_or_else(|| bad("the output has no video stream".into()))?;
+    let video = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .ok_or_else(|| bad("the output has no video stream".into()))?;
     let none = serde_json::Value::Null;
     let audio = match expected.audio_codec {
-        Some(_) => streams.iter().find(|s| s["codec_type"] == "audio").ok_or_else(|| bad("the output has no audio stream".into()))?,
+        Some(_) => streams
+            .iter()
+            .find(|s| s["codec_type"] == "audio")
+            .ok_or_else(|| bad("the output has no audio stream".into()))?,
         None => &none,
     };
     let f = |x: &serde_json::Value| x.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
@@ -87,7 +103,10 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
     }
     if expected.audio_codec.is_some() {
         if facts.sample_rate != expected.sample_rate || facts.channels != expected.channels as u32 {
-            problems.push(format!("audio {} Hz × {} instead of {} Hz × {}", facts.sample_rate, facts.channels, expected.sample_rate, expected.channels));
+            problems.push(format!(
+                "audio {} Hz × {} instead of {} Hz × {}",
+                facts.sample_rate, facts.channels, expected.sample_rate, expected.channels
+            ));
         }
         // Audio frames are up to 1024 samples (AAC; Opus 960): the audio may end up to one frame past the video.
         if (facts.audio_duration - want_dur).abs() > frame + 1024.0 / expected.sample_rate as f64 {
@@ -164,7 +183,8 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".cutlist-partial-").tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(".cutlist-partial-").tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
     tmp.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))?;
     tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
     Ok(())
@@ -181,7 +201,8 @@ impl Destination {
     /// `s3://…`, `gs://…`, `az://…`, or a local path (relative ones start at `base_dir`).
     pub fn parse(s: &str, base_dir: &Path) -> Result<Destination> {
         if crate::storage::is_object_uri(s) {
-            let loc = crate::storage::locate(s).map_err(|e| Error::Publish { dest: s.to_string(), reason: e.to_string() })?;
+            let loc =
+                crate::storage::locate(s).map_err(|e| Error::Publish { dest: s.to_string(), reason: e.to_string() })?;
             return Ok(Destination::Object(loc));
         }
         Ok(Destination::Local(base_dir.join(s)))
@@ -210,7 +231,9 @@ impl Destination {
     pub fn with_suffix(&self, suffix: &str) -> Destination {
         match self {
             Destination::Local(p) => Destination::Local(path_with_suffix(p, suffix)),
-            Destination::Object(l) => Destination::Object(l.sibling(&format!("{}{suffix}", l.path.filename().unwrap_or("output")))),
+            Destination::Object(l) => {
+                Destination::Object(l.sibling(&format!("{}{suffix}", l.path.filename().unwrap_or("output"))))
+            }
         }
     }
 
@@ -221,7 +244,9 @@ impl Destination {
                 let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
                 Destination::Local(p.with_file_name(format!(".{name}.{suffix}")))
             }
-            Destination::Object(l) => Destination::Object(l.sibling(&format!(".{}.{suffix}", l.path.filename().unwrap_or("output")))),
+            Destination::Object(l) => {
+                Destination::Object(l.sibling(&format!(".{}.{suffix}", l.path.filename().unwrap_or("output"))))
+            }
         }
     }
 
@@ -234,7 +259,9 @@ impl Destination {
                 Err(e) => return Err(Error::Environment(format!("cannot read {}: {e}", p.display()))),
             },
             Destination::Object(l) => l.read_optional(1 << 20).await.map_err(|e| match e {
-                crate::storage::StoreError::Transient(r) => Error::AssetUnreachable { path: "record".into(), src: l.uri.clone(), reason: r },
+                crate::storage::StoreError::Transient(r) => {
+                    Error::AssetUnreachable { path: "record".into(), src: l.uri.clone(), reason: r }
+                }
                 crate::storage::StoreError::Permanent(r) => Error::Environment(format!("{}: {r}", l.uri)),
                 crate::storage::StoreError::Cancelled => Error::Cancelled,
             })?,
@@ -263,7 +290,8 @@ impl Destination {
                     .prefix("publish-")
                     .tempfile_in(scratch)
                     .map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
-                std::fs::write(tmp.path(), text).map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
+                std::fs::write(tmp.path(), text)
+                    .map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
                 self.put_file(tmp.path(), cancel).await
             }
         }
@@ -275,4 +303,3 @@ fn path_with_suffix(output: &Path, suffix: &str) -> PathBuf {
     s.push(suffix);
     PathBuf::from(s)
 }
-

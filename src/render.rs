@@ -36,8 +36,9 @@ pub async fn render(
     for step in &plan.steps {
         for f in &step.files {
             let contents = fill_in(&f.contents, plan, loudness.as_ref())?;
-            std::fs::write(ws.file(&f.name), contents)
-                .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display())))?;
+            std::fs::write(ws.file(&f.name), contents).map_err(|e| {
+                Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display()))
+            })?;
         }
         let w = weight(step);
         progress(done, total, &step.label);
@@ -64,7 +65,14 @@ pub async fn render(
                 code: 0,
                 stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&stderr)),
             })?;
-            tracing::info!(event = "loudness_measured", integrated = stats.integrated, true_peak = stats.true_peak, lra = stats.lra, "mix measured at {:.1} LUFS", stats.integrated);
+            tracing::info!(
+                event = "loudness_measured",
+                integrated = stats.integrated,
+                true_peak = stats.true_peak,
+                lra = stats.lra,
+                "mix measured at {:.1} LUFS",
+                stats.integrated
+            );
             loudness = Some(stats);
         }
         done += w;
@@ -149,10 +157,7 @@ pub async fn check_ffmpeg(ffmpeg: &Path, encoders_needed: &[&str]) -> Result<Str
         .map(|e| format!("encoder {e}"))
         .collect();
     missing.extend(
-        crate::plan::graph::ALLOWED_FILTERS
-            .iter()
-            .filter(|f| !has(&filters, f))
-            .map(|f| format!("filter {f}")),
+        crate::plan::graph::ALLOWED_FILTERS.iter().filter(|f| !has(&filters, f)).map(|f| format!("filter {f}")),
     );
     if !missing.is_empty() {
         return Err(Error::Environment(format!(

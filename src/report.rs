@@ -110,7 +110,8 @@ impl Visit for Fields {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), serde_json::Number::from_f64(value).map(Value::Number).unwrap_or(Value::Null));
+        self.0
+            .insert(field.name().into(), serde_json::Number::from_f64(value).map(Value::Number).unwrap_or(Value::Null));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.0.insert(field.name().into(), value.into());
@@ -180,7 +181,11 @@ impl ProgressReporter {
         if let Some(n) = &self.notify {
             let (kind, step, data) = match phase {
                 "fetch" => ("fetching", done as u64, serde_json::json!({"done": done as u64, "total": total as u64})),
-                _ => ("rendering", (pct / 5.0).floor() as u64 * 5, serde_json::json!({"percent": (pct / 5.0).floor() * 5.0})),
+                _ => (
+                    "rendering",
+                    (pct / 5.0).floor() as u64 * 5,
+                    serde_json::json!({"percent": (pct / 5.0).floor() * 5.0}),
+                ),
             };
             if self.told.is_none_or(|(p, s)| p != phase || step > s) {
                 self.told = Some((phase, step));

@@ -40,13 +40,20 @@ impl TaskContext {
         } else if let Some(i) = num("JOB_COMPLETION_INDEX")? {
             ("kubernetes", i, None, 0)
         } else if let Some(i) = num("AWS_BATCH_JOB_ARRAY_INDEX")? {
-            ("aws-batch", i, num("AWS_BATCH_JOB_ARRAY_SIZE")?, num("AWS_BATCH_JOB_ATTEMPT")?.map(|a| a.saturating_sub(1)).unwrap_or(0))
+            (
+                "aws-batch",
+                i,
+                num("AWS_BATCH_JOB_ARRAY_SIZE")?,
+                num("AWS_BATCH_JOB_ATTEMPT")?.map(|a| a.saturating_sub(1)).unwrap_or(0),
+            )
         } else {
             ("none", 0, Some(1), 0)
         };
         let index = num("CUTLIST_TASK_INDEX")?.unwrap_or(index);
         let count = num("CUTLIST_TASK_COUNT")?.or(count).ok_or_else(|| {
-            format!("the task count is not in the environment on {platform}: set CUTLIST_TASK_COUNT to the number of tasks")
+            format!(
+                "the task count is not in the environment on {platform}: set CUTLIST_TASK_COUNT to the number of tasks"
+            )
         })?;
         if count == 0 || index >= count {
             return Err(format!("task index {index} is not below the task count {count}"));
@@ -131,9 +138,12 @@ pub fn record_place(records: Option<&str>, spec: &Spec, hash: &str, output: &Des
 /// The record at `place`, if there is one.
 pub async fn read_record(place: &Destination) -> Result<Option<Record>> {
     let Some(text) = place.read_text().await? else { return Ok(None) };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| Error::Environment(format!("the result record {} is not readable ({e}): remove it to render again", place.display())))
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Error::Environment(format!(
+            "the result record {} is not readable ({e}): remove it to render again",
+            place.display()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -146,12 +156,18 @@ mod tests {
 
     #[test]
     fn reads_each_platform() {
-        let c = ctx(&[("CLOUD_RUN_TASK_INDEX", "2"), ("CLOUD_RUN_TASK_COUNT", "5"), ("CLOUD_RUN_TASK_ATTEMPT", "1")]).unwrap();
+        let c = ctx(&[("CLOUD_RUN_TASK_INDEX", "2"), ("CLOUD_RUN_TASK_COUNT", "5"), ("CLOUD_RUN_TASK_ATTEMPT", "1")])
+            .unwrap();
         assert_eq!((c.index, c.count, c.attempt, c.platform), (2, 5, 1, "cloud-run"));
         let c = ctx(&[("JOB_COMPLETION_INDEX", "3"), ("CUTLIST_TASK_COUNT", "4")]).unwrap();
         assert_eq!((c.index, c.count, c.platform), (3, 4, "kubernetes"));
         assert!(ctx(&[("JOB_COMPLETION_INDEX", "3")]).unwrap_err().contains("CUTLIST_TASK_COUNT"));
-        let c = ctx(&[("AWS_BATCH_JOB_ARRAY_INDEX", "0"), ("AWS_BATCH_JOB_ATTEMPT", "2"), ("AWS_BATCH_JOB_ARRAY_SIZE", "2")]).unwrap();
+        let c = ctx(&[
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "0"),
+            ("AWS_BATCH_JOB_ATTEMPT", "2"),
+            ("AWS_BATCH_JOB_ARRAY_SIZE", "2"),
+        ])
+        .unwrap();
         assert_eq!((c.index, c.count, c.attempt, c.platform), (0, 2, 1, "aws-batch"));
         assert_eq!(ctx(&[]).unwrap(), TaskContext { index: 0, count: 1, attempt: 0, platform: "none" });
         assert!(ctx(&[("CLOUD_RUN_TASK_INDEX", "5"), ("CLOUD_RUN_TASK_COUNT", "5")]).is_err());

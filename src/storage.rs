@@ -66,12 +66,17 @@ pub fn is_object_uri(s: &str) -> bool {
 /// HTTP client settings for every store (set as config keys, so the environment's other
 /// client settings, such as `*_ALLOW_HTTP`, stay): a request may take up to 10 minutes (an
 /// 8 MiB part over a slow link; a large download resumes by range after it), connecting 10 s.
-const CLIENT: [(ClientConfigKey, &str); 2] = [(ClientConfigKey::Timeout, "600s"), (ClientConfigKey::ConnectTimeout, "10s")];
+const CLIENT: [(ClientConfigKey, &str); 2] =
+    [(ClientConfigKey::Timeout, "600s"), (ClientConfigKey::ConnectTimeout, "10s")];
 
 fn retry() -> RetryConfig {
     // object_store's default retries for up to 3 minutes; a job wants to know sooner.
     RetryConfig {
-        backoff: BackoffConfig { init_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5), base: 2.0 },
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            base: 2.0,
+        },
         max_retries: 4,
         retry_timeout: Duration::from_secs(60),
     }
@@ -118,7 +123,8 @@ pub fn locate(uri: &str) -> Result<Location, StoreError> {
         }
         other => return Err(bad(&format!("unsupported scheme {other:?}"))),
     };
-    let store = built.map_err(|e| StoreError::Permanent(format!("{uri}: cannot configure the store from the environment: {e}")))?;
+    let store = built
+        .map_err(|e| StoreError::Permanent(format!("{uri}: cannot configure the store from the environment: {e}")))?;
     Ok(Location { store, path, uri: uri.to_string() })
 }
 
@@ -145,9 +151,15 @@ impl Location {
         use futures_util::StreamExt;
         let got = self.store.get(&self.path).await.map_err(classify)?;
         if got.meta.size > max {
-            return Err(StoreError::Permanent(format!("is {} MiB; the limit is {} MiB (--max-asset-bytes)", got.meta.size >> 20, max >> 20)));
+            return Err(StoreError::Permanent(format!(
+                "is {} MiB; the limit is {} MiB (--max-asset-bytes)",
+                got.meta.size >> 20,
+                max >> 20
+            )));
         }
-        let file = tokio::fs::File::create(dest).await.map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
+        let file = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
         let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
         let mut stream = got.into_stream();
         let mut written = 0u64;
@@ -159,9 +171,14 @@ impl Location {
             let chunk = chunk.map_err(classify)?;
             written += chunk.len() as u64;
             if written > max {
-                return Err(StoreError::Permanent(format!("is larger than the limit of {} MiB (--max-asset-bytes)", max >> 20)));
+                return Err(StoreError::Permanent(format!(
+                    "is larger than the limit of {} MiB (--max-asset-bytes)",
+                    max >> 20
+                )));
             }
-            out.write_all(&chunk).await.map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
         }
         out.flush().await.map_err(|e| StoreError::Permanent(format!("cannot write to the workspace: {e}")))?;
         Ok(written)
@@ -180,7 +197,9 @@ impl Location {
         match self.store.get(&self.path).await {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(classify(e)),
-            Ok(got) if got.meta.size > max => Err(StoreError::Permanent(format!("{} is larger than {max} bytes", self.uri))),
+            Ok(got) if got.meta.size > max => {
+                Err(StoreError::Permanent(format!("{} is larger than {max} bytes", self.uri)))
+            }
             Ok(got) => Ok(Some(got.bytes().await.map_err(classify)?.to_vec())),
         }
     }
@@ -190,11 +209,8 @@ impl Location {
     /// staging object deleted. The object appears whole or not at all; an existing object
     /// is never overwritten (a retried job cannot clobber a published output).
     pub async fn upload_create_only(&self, file: &Path, cancel: &CancellationToken) -> Result<u64, StoreError> {
-        let staging = self.sibling(&format!(
-            ".{}.cutlist-staging-{:08x}",
-            self.path.filename().unwrap_or("object"),
-            rand_u32()
-        ));
+        let staging =
+            self.sibling(&format!(".{}.cutlist-staging-{:08x}", self.path.filename().unwrap_or("object"), rand_u32()));
         let bytes = staging.upload(file, cancel).await?;
         if cancel.is_cancelled() {
             let _ = self.store.delete(&staging.path).await;
@@ -217,11 +233,16 @@ impl Location {
         let upload = self.store.put_multipart(&self.path).await.map_err(classify)?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
         let result: Result<u64, StoreError> = async {
-            let mut f = tokio::fs::File::open(file).await.map_err(|e| StoreError::Permanent(format!("cannot read {}: {e}", file.display())))?;
+            let mut f = tokio::fs::File::open(file)
+                .await
+                .map_err(|e| StoreError::Permanent(format!("cannot read {}: {e}", file.display())))?;
             let mut buf = vec![0u8; 256 * 1024];
             let mut total = 0u64;
             loop {
-                let n = f.read(&mut buf).await.map_err(|e| StoreError::Permanent(format!("cannot read {}: {e}", file.display())))?;
+                let n = f
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| StoreError::Permanent(format!("cannot read {}: {e}", file.display())))?;
                 if n == 0 {
                     break;
                 }

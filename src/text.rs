@@ -2,10 +2,12 @@
 //! into transparent PNGs that FFmpeg only overlays, so user text never reaches FFmpeg.
 
 use crate::error::{Error, Result};
-use crate::spec::{Anchor, CaptionsTrack, Color, Cue, OverlayItem, Position, Spec, TextAlign, TextItem, TextStyle, Track};
+use crate::spec::{
+    Anchor, CaptionsTrack, Color, Cue, OverlayItem, Position, Spec, TextAlign, TextItem, TextStyle, Track,
+};
+use cosmic_text::{fontdb, Attrs, Buffer, Family, FontSystem, Metrics, Shaping, SwashCache, SwashContent, Wrap};
 use serde::Serialize;
 use std::collections::HashMap;
-use cosmic_text::{fontdb, Attrs, Buffer, Family, FontSystem, Metrics, Shaping, SwashCache, SwashContent, Wrap};
 use std::path::Path;
 
 /// The font used when a text names none (DejaVu Sans: Latin, Greek, Cyrillic, Hebrew, Arabic…).
@@ -69,7 +71,11 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
             return Ok(Some(f.clone()));
         }
         let file = files.get(src).ok_or_else(|| Error::Internal(format!("font {src} was not fetched")))?;
-        let reject = |reason: String| Error::AssetRejected { path: format!("{path}.style.font"), src: crate::fetch::redact(src), reason };
+        let reject = |reason: String| Error::AssetRejected {
+            path: format!("{path}.style.font"),
+            src: crate::fetch::redact(src),
+            reason,
+        };
         if std::fs::metadata(file).map(|m| m.len()).unwrap_or(0) > MAX_FONT_BYTES {
             return Err(reject(format!("is larger than {} MiB; fonts are at most that", MAX_FONT_BYTES >> 20)));
         }
@@ -78,7 +84,8 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
         Ok(Some(fam))
     };
     let write = |file: &str, raster: &Raster| {
-        write_png(&dir.join(file), raster).map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))
+        write_png(&dir.join(file), raster)
+            .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))
     };
     let mut out = TextImages::new();
     for (k, (path, item)) in spec.overlays().into_iter().enumerate() {
@@ -96,9 +103,16 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
             (Some(cues), _) => cues.clone(),
             (None, Some(src)) => {
                 let file = files.get(src).ok_or_else(|| Error::Internal(format!("captions {src} were not fetched")))?;
-                let reject = |reason: String| Error::AssetRejected { path: format!("{path}.src"), src: crate::fetch::redact(src), reason };
+                let reject = |reason: String| Error::AssetRejected {
+                    path: format!("{path}.src"),
+                    src: crate::fetch::redact(src),
+                    reason,
+                };
                 if std::fs::metadata(file).map(|m| m.len()).unwrap_or(0) > MAX_CAPTIONS_BYTES {
-                    return Err(reject(format!("is larger than {} MiB; captions files are at most that", MAX_CAPTIONS_BYTES >> 20)));
+                    return Err(reject(format!(
+                        "is larger than {} MiB; captions files are at most that",
+                        MAX_CAPTIONS_BYTES >> 20
+                    )));
                 }
                 let bytes = std::fs::read(file).map_err(|e| reject(format!("cannot read it: {e}")))?;
                 let text = String::from_utf8(bytes).map_err(|_| reject("is not UTF-8 text".into()))?;
@@ -111,7 +125,10 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
             (None, None) => Vec::new(),
         };
         let family = family_of(&mut r, &c.style.font, &path)?;
-        out.captions.insert(path, draw_captions(&mut r, c, &cues, family.as_deref(), (spec.output.width, spec.output.height), ti, &write)?);
+        out.captions.insert(
+            path,
+            draw_captions(&mut r, c, &cues, family.as_deref(), (spec.output.width, spec.output.height), ti, &write)?,
+        );
     }
     Ok(out)
 }
@@ -205,7 +222,8 @@ impl Raster {
         for y in 0..self.height {
             let src = (y * self.width * 4) as usize;
             let dst = (((y + oy) * w + ox) * 4) as usize;
-            rgba[dst..dst + (self.width * 4) as usize].copy_from_slice(&self.rgba[src..src + (self.width * 4) as usize]);
+            rgba[dst..dst + (self.width * 4) as usize]
+                .copy_from_slice(&self.rgba[src..src + (self.width * 4) as usize]);
         }
         Raster { width: w, height: h, rgba }
     }
@@ -452,7 +470,12 @@ impl Rasterizer {
         for p in &px {
             let a = p[3];
             let un = |v: f32| if a > 0.0 { (v / a * 255.0).round().clamp(0.0, 255.0) as u8 } else { 0 };
-            rgba.extend_from_slice(&[un(p[0]), un(p[1]), un(p[2]), (a * opacity * 255.0).round().clamp(0.0, 255.0) as u8]);
+            rgba.extend_from_slice(&[
+                un(p[0]),
+                un(p[1]),
+                un(p[2]),
+                (a * opacity * 255.0).round().clamp(0.0, 255.0) as u8,
+            ]);
         }
         Raster { width: width as u32, height: height as u32, rgba }
     }
@@ -481,8 +504,10 @@ fn emoji_runs(text: &str) -> Vec<(std::ops::Range<usize>, bool)> {
 
 /// Grow a coverage map by `r` pixels (the max over a disc), for outlines.
 fn dilate(src: &[f32], w: usize, h: usize, r: i32) -> Vec<f32> {
-    let offsets: Vec<(i32, i32)> =
-        (-r..=r).flat_map(|dy| (-r..=r).map(move |dx| (dx, dy))).filter(|(dx, dy)| dx * dx + dy * dy <= r * r + r).collect();
+    let offsets: Vec<(i32, i32)> = (-r..=r)
+        .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
+        .filter(|(dx, dy)| dx * dx + dy * dy <= r * r + r)
+        .collect();
     let mut out = vec![0f32; w * h];
     for y in 0..h as i32 {
         for x in 0..w as i32 {
@@ -596,7 +621,10 @@ mod tests {
         let mut r = Rasterizer::new();
         let plain = r.render(&item("Hi", serde_json::json!({})), None, (1000, 1000));
         let styled = r.render(
-            &item("Hi", serde_json::json!({"outline": {"width": 3}, "shadow": {"x": 4, "y": 4}, "box": {"padding": 10}})),
+            &item(
+                "Hi",
+                serde_json::json!({"outline": {"width": 3}, "shadow": {"x": 4, "y": 4}, "box": {"padding": 10}}),
+            ),
             None,
             (1000, 1000),
         );

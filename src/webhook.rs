@@ -48,7 +48,14 @@ pub fn signature(secret: &[u8], t: u64, body: &[u8]) -> String {
 impl Webhook {
     /// Start posting to `url` with `client` (the fetcher's guarded client: the address guard
     /// applies to webhook URLs too).
-    pub fn start(client: reqwest::Client, url: url::Url, secret: Option<String>, job_id: &str, attempt: u64, task_index: u64) -> Webhook {
+    pub fn start(
+        client: reqwest::Client,
+        url: url::Url,
+        secret: Option<String>,
+        job_id: &str,
+        attempt: u64,
+        task_index: u64,
+    ) -> Webhook {
         let (tx, mut rx) = mpsc::channel::<(String, Value)>(QUEUE);
         let task = tokio::spawn(async move {
             while let Some((id, event)) = rx.recv().await {

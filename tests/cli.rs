@@ -25,7 +25,17 @@ fn schema_describes_the_spec() {
 fn probe_reports_what_a_viewer_sees() {
     let d = tmp();
     let raw = d.path().join("raw.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=1", "-c:v", "libx264", "-preset", "ultrafast", raw.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x180:r=30:d=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        raw.to_str().unwrap(),
+    ]);
     let phone = d.path().join("phone.mp4");
     ffmpeg(&["-i", raw.to_str().unwrap(), "-c", "copy", "-metadata:s:v:0", "rotate=270", phone.to_str().unwrap()]);
     let out = cutlist().arg("probe").arg(&phone).output().unwrap();
@@ -45,8 +55,22 @@ fn probe_reports_what_a_viewer_sees() {
 #[test]
 fn escaped_values_round_trip_through_ffmpeg() {
     let hostile = [
-        "it's", "a:b", r"back\slash", "50% off", "%{eif:1+1:d}", "x';movie=/etc/passwd[m];[m]null", "[in]", "a,b;c",
-        "''''", r"\'\:", " lead and trail ", "=", "a=b:c=d", r"\", "'", "émoji 🎬 שלום",
+        "it's",
+        "a:b",
+        r"back\slash",
+        "50% off",
+        "%{eif:1+1:d}",
+        "x';movie=/etc/passwd[m];[m]null",
+        "[in]",
+        "a,b;c",
+        "''''",
+        r"\'\:",
+        " lead and trail ",
+        "=",
+        "a=b:c=d",
+        r"\",
+        "'",
+        "émoji 🎬 שלום",
     ];
     let d = tmp();
     for (i, s) in hostile.iter().enumerate() {
@@ -54,7 +78,17 @@ fn escaped_values_round_trip_through_ffmpeg() {
         let script = d.path().join(format!("g{i}.txt"));
         std::fs::write(&script, &graph).unwrap();
         let out = Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostdin", "-loglevel", "info", "-f", "lavfi", "-i", "color=s=16x16:d=0.04", "-filter_script:v"])
+            .args([
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "info",
+                "-f",
+                "lavfi",
+                "-i",
+                "color=s=16x16:d=0.04",
+                "-filter_script:v",
+            ])
             .arg(&script)
             .args(["-frames:v", "1", "-f", "null", "-"])
             .output()
@@ -62,7 +96,10 @@ fn escaped_values_round_trip_through_ffmpeg() {
         let log = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{s:?}: {log}");
         assert!(!log.contains("Parsed_movie"), "{s:?} injected a filter");
-        let got = log.lines().find_map(|l| l.split_once("] k=").map(|(_, v)| v.to_string())).unwrap_or_else(|| panic!("{s:?}: {log}"));
+        let got = log
+            .lines()
+            .find_map(|l| l.split_once("] k=").map(|(_, v)| v.to_string()))
+            .unwrap_or_else(|| panic!("{s:?}: {log}"));
         assert_eq!(got, *s, "graph was {graph}");
     }
 }

@@ -3,9 +3,9 @@
 //! Retry-After is honoured; 4xx fails at once naming the asset.
 
 mod common;
-use common::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
+use common::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -95,7 +95,10 @@ fn a_dropped_connection_resumes_where_it_stopped() {
     let reqs = server.requests.lock().unwrap().clone();
     assert_eq!(reqs.len(), 2, "one retry");
     let range = reqs[1].get("range").map(|v| v.to_str().unwrap().to_string());
-    assert!(range.as_deref().is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-"), "the retry resumes: {range:?}");
+    assert!(
+        range.as_deref().is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-"),
+        "the retry resumes: {range:?}"
+    );
     assert_eq!(reqs[1].get("if-range").unwrap(), "\"v1\"");
 }
 
@@ -133,7 +136,11 @@ fn retry_after_is_honoured_and_4xx_fails_at_once() {
     let d = tmp();
     let bytes = media(d.path());
     let behave: Behaviour = Arc::new(|n, _, media| match n {
-        0 => Response::builder().status(StatusCode::TOO_MANY_REQUESTS).header("retry-after", "1").body(Body::empty()).unwrap(),
+        0 => Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header("retry-after", "1")
+            .body(Body::empty())
+            .unwrap(),
         _ => Response::builder().body(Body::from(media.to_vec())).unwrap(),
     });
     let server = serve(bytes.clone(), behave);
@@ -143,7 +150,8 @@ fn retry_after_is_honoured_and_4xx_fails_at_once() {
     assert!(t.elapsed() >= Duration::from_secs(1), "waited as the server asked");
     assert_eq!(server.requests.lock().unwrap().len(), 2);
 
-    let gone: Behaviour = Arc::new(|_, _, _| Response::builder().status(StatusCode::FORBIDDEN).body(Body::empty()).unwrap());
+    let gone: Behaviour =
+        Arc::new(|_, _, _| Response::builder().status(StatusCode::FORBIDDEN).body(Body::empty()).unwrap());
     let server = serve(bytes, gone);
     let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
     let out = render(&spec, &d.path().join("work"), &["--allow-private-network"]);
@@ -208,7 +216,13 @@ fn a_declared_checksum_is_verified() {
     let d = tmp();
     let bytes = media(d.path());
     let md5_b64 = |b: &[u8]| {
-        let out = std::process::Command::new("sh").arg("-c").arg("openssl dgst -md5 -binary | base64").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("openssl dgst -md5 -binary | base64")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         use std::io::Write;
         out.stdin.as_ref().unwrap().write_all(b).unwrap();
         String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap().trim().to_string()
@@ -216,7 +230,9 @@ fn a_declared_checksum_is_verified() {
     let good = md5_b64(&bytes);
     // Right checksum: accepted.
     let g = good.clone();
-    let ok: Behaviour = Arc::new(move |_, _, media| Response::builder().header("content-md5", g.as_str()).body(Body::from(media.to_vec())).unwrap());
+    let ok: Behaviour = Arc::new(move |_, _, media| {
+        Response::builder().header("content-md5", g.as_str()).body(Body::from(media.to_vec())).unwrap()
+    });
     let server = serve(bytes.clone(), ok);
     let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
     assert_ok(&render(&spec, &d.path().join("work"), &["--allow-private-network"]));

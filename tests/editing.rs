@@ -34,7 +34,13 @@ fn transitions_blend_overlap_and_report_their_timings() {
     // The timings a backend syncs to: 45 frames each, overlapped by 15, 18 and 12.
     let out = cutlist().arg("validate").arg("--timings").arg(&spec_path).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for line in ["clips[0]\t0.000\t0\t45", "clips[1]\t1.000\t30\t45", "clips[2]\t1.900\t57\t45", "clips[3]\t3.000\t90\t30", "total\t4.000\t120"] {
+    for line in [
+        "clips[0]\t0.000\t0\t45",
+        "clips[1]\t1.000\t30\t45",
+        "clips[2]\t1.900\t57\t45",
+        "clips[3]\t3.000\t90\t30",
+        "total\t4.000\t120",
+    ] {
         assert!(text.contains(line), "{line:?} not in\n{text}");
     }
 
@@ -60,7 +66,8 @@ fn transitions_blend_overlap_and_report_their_timings() {
     let f = frame(&file, 96, 8, 6);
     let (left, right) = (f.at(0, 3), f.at(7, 3));
     assert!(
-        (near(left, (0, 0, 255), 60) && near(right, (255, 255, 0), 60)) || (near(right, (0, 0, 255), 60) && near(left, (255, 255, 0), 60)),
+        (near(left, (0, 0, 255), 60) && near(right, (255, 255, 0), 60))
+            || (near(right, (0, 0, 255), 60) && near(left, (255, 255, 0), 60)),
         "mid-wipe left {left:?} right {right:?}"
     );
     assert!(near(px(110), (255, 255, 0), 40));
@@ -80,8 +87,13 @@ fn transitions_blend_overlap_and_report_their_timings() {
 fn tone_file(dir: &std::path::Path, name: &str, hz: u32, amp: f64, secs: f64, rate: u32) -> std::path::PathBuf {
     let p = dir.join(name);
     ffmpeg(&[
-        "-f", "lavfi", "-i", &format!("aevalsrc={amp}*sin(2*PI*{hz}*t):s={rate}:d={secs}"),
-        "-ac", "2", p.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("aevalsrc={amp}*sin(2*PI*{hz}*t):s={rate}:d={secs}"),
+        "-ac",
+        "2",
+        p.to_str().unwrap(),
     ]);
     p
 }
@@ -154,7 +166,8 @@ fn the_mix_meets_its_loudness_target() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
-    let json: serde_json::Value = serde_json::from_str(&text[text.rfind('{').unwrap()..=text.rfind('}').unwrap()]).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&text[text.rfind('{').unwrap()..=text.rfind('}').unwrap()]).unwrap();
     let integrated: f64 = json["input_i"].as_str().unwrap().parse().unwrap();
     let peak: f64 = json["input_tp"].as_str().unwrap().parse().unwrap();
     println!("loudness: {integrated} LUFS, true peak {peak} dBTP (target -16 LUFS, -1.5 dBTP)");
@@ -184,7 +197,10 @@ fn no_click_at_cuts() {
     assert_ok(&render(&spec_path, &d.path().join("work"), &[]));
     let a = audio(&d.path().join("out.mp4"));
     let max_step = |from: f64, to: f64| {
-        a[(from * 48000.0) as usize..(to * 48000.0) as usize].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max)
+        a[(from * 48000.0) as usize..(to * 48000.0) as usize]
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max)
     };
     // Cuts at 1 s and 2 s, where the tones' phases differ (each in-point starts mid-cycle),
     // so a plain cut would make the waveform jump.
@@ -217,7 +233,15 @@ fn find(f: &Frame, pred: impl Fn((u8, u8, u8)) -> bool) -> (usize, usize, usize,
 fn overlays_text_images_and_picture_in_picture() {
     let d = tmp();
     color_clip(d.path(), "pip.mp4", "yellow", Some(900), "320x240", "30", 3.0);
-    ffmpeg(&["-f", "lavfi", "-i", "color=c=0x00ff00:s=100x50", "-frames:v", "1", d.path().join("logo.png").to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=0x00ff00:s=100x50",
+        "-frames:v",
+        "1",
+        d.path().join("logo.png").to_str().unwrap(),
+    ]);
     let hostile = r#"it's 50% off: a\b; [x] {y}, %{pts} %{n} \' \\"#;
     let mut s = spec(
         json!([{"type": "color", "color": "#404040", "duration": 3}]),
@@ -310,9 +334,15 @@ fn ken_burns_moves_smoothly_on_a_large_still() {
     // A 12 MP still: black, with a white disc off-centre as the marker to track.
     let still = d.path().join("still.png");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "color=c=black:s=4000x3000",
-        "-vf", "geq=lum='if(lt(hypot(X-2600,Y-1200),40),255,0)':cb=128:cr=128",
-        "-frames:v", "1", still.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=4000x3000",
+        "-vf",
+        "geq=lum='if(lt(hypot(X-2600,Y-1200),40),255,0)':cb=128:cr=128",
+        "-frames:v",
+        "1",
+        still.to_str().unwrap(),
     ]);
     let mut s = spec(
         json!([{"type": "image", "src": "still.png", "duration": 2, "motion": {"preset": "zoom_in", "amount": 0.3}}]),
@@ -346,7 +376,10 @@ fn ken_burns_moves_smoothly_on_a_large_still() {
         .windows(3)
         .map(|w| ((w[2].0 - 2.0 * w[1].0 + w[0].0).abs()).max((w[2].1 - 2.0 * w[1].1 + w[0].1).abs()))
         .fold(0.0f64, f64::max);
-    println!("Ken Burns: marker {:.2},{:.2} → {:.2},{:.2}; largest |second difference| {worst:.3} px", c[0].0, c[0].1, c[59].0, c[59].1);
+    println!(
+        "Ken Burns: marker {:.2},{:.2} → {:.2},{:.2}; largest |second difference| {worst:.3} px",
+        c[0].0, c[0].1, c[59].0, c[59].1
+    );
     assert!(worst <= 0.25, "the motion stutters: |second difference| up to {worst:.3} px");
     let m = manifest(&file);
     let peak = m["memory"]["peak"]["total"].as_u64().unwrap();
@@ -449,11 +482,35 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
     let clips = json!([{"type": "video", "src": "red.mp4"}, {"type": "video", "src": "blue.mp4"}]);
     // (output fields, size, fps, video codec, audio codec)
     let kinds = [
-        (json!({"path": "hevc.mp4", "aspect": "1:1", "width": 240, "fps": 30, "video": {"codec": "libx265", "preset": "ultrafast"}}), (240, 240), "30/1", "hevc", Some("aac")),
-        (json!({"path": "vp9.webm", "format": "webm", "aspect": "16:9", "width": 320, "fps": 25, "video": {"preset": "ultrafast", "crf": 33}}), (320, 180), "25/1", "vp9", Some("opus")),
-        (json!({"path": "anim.gif", "format": "gif", "aspect": "4:5", "height": 250, "fps": 10}), (200, 250), "10/1", "gif", None),
-        (json!({"path": "h264.mp4", "aspect": "9:16", "height": 320, "fps": 30, "video": {"preset": "ultrafast"},
-                "poster": {"time": 1.0}, "thumbnail": {"time": 0.966, "width": 90, "path": "thumbs/small.png"}}), (180, 320), "30/1", "h264", Some("aac")),
+        (
+            json!({"path": "hevc.mp4", "aspect": "1:1", "width": 240, "fps": 30, "video": {"codec": "libx265", "preset": "ultrafast"}}),
+            (240, 240),
+            "30/1",
+            "hevc",
+            Some("aac"),
+        ),
+        (
+            json!({"path": "vp9.webm", "format": "webm", "aspect": "16:9", "width": 320, "fps": 25, "video": {"preset": "ultrafast", "crf": 33}}),
+            (320, 180),
+            "25/1",
+            "vp9",
+            Some("opus"),
+        ),
+        (
+            json!({"path": "anim.gif", "format": "gif", "aspect": "4:5", "height": 250, "fps": 10}),
+            (200, 250),
+            "10/1",
+            "gif",
+            None,
+        ),
+        (
+            json!({"path": "h264.mp4", "aspect": "9:16", "height": 320, "fps": 30, "video": {"preset": "ultrafast"},
+                "poster": {"time": 1.0}, "thumbnail": {"time": 0.966, "width": 90, "path": "thumbs/small.png"}}),
+            (180, 320),
+            "30/1",
+            "h264",
+            Some("aac"),
+        ),
     ];
     for (output, (w, h), fps, vcodec, acodec) in kinds {
         let name = output["path"].as_str().unwrap().to_string();
@@ -464,8 +521,17 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
         assert_ok(&r);
         let file = d.path().join(&name);
         // Plays without a single decoder complaint.
-        let check = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
-        assert!(check.status.success() && check.stderr.is_empty(), "{name}: {}", String::from_utf8_lossy(&check.stderr));
+        let check = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&file)
+            .args(["-f", "null", "-"])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success() && check.stderr.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
         let p = probe(&file);
         let v = stream(&p, "video");
         assert_eq!((v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap()), (w, h), "{name}");
@@ -475,7 +541,9 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
         assert_eq!(video_frames(&p), (2.0 * rate) as u64, "{name}");
         match acodec {
             Some(a) => assert_eq!(stream(&p, "audio")["codec_name"], a, "{name}"),
-            None => assert!(p["streams"].as_array().unwrap().iter().all(|s| s["codec_type"] != "audio"), "{name} has sound"),
+            None => {
+                assert!(p["streams"].as_array().unwrap().iter().all(|s| s["codec_type"] != "audio"), "{name} has sound")
+            }
         }
         if name == "h264.mp4" {
             // Frame-exact: the poster at 1.0 s is the blue clip's first frame (full size); the
@@ -491,7 +559,10 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
             assert_eq!(m["sidecars"].as_array().unwrap().len(), 2);
         }
         if name == "anim.gif" {
-            assert!(near(frame(&file, 5, 4, 4).at(2, 2), (255, 0, 0), 40) && near(frame(&file, 15, 4, 4).at(2, 2), (0, 0, 255), 40));
+            assert!(
+                near(frame(&file, 5, 4, 4).at(2, 2), (255, 0, 0), 40)
+                    && near(frame(&file, 15, 4, 4).at(2, 2), (0, 0, 255), 40)
+            );
         }
     }
     assert!(leftovers(&d.path().join("work")).is_empty());

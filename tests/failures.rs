@@ -53,7 +53,16 @@ fn validate_lists_every_error_with_its_path() {
     assert!(stderr(&r).contains("timeline.tracks[0].clips[0].out"));
     assert_clean(&work, &d.path().join("out.mp4"));
 
-    let good = write_spec(d.path(), "good.json", "o.mp4", 320, 240, "30", "black", r#"{"type":"color","color":"red","duration":1},{"type":"color","color":"blue","duration":0.5}"#);
+    let good = write_spec(
+        d.path(),
+        "good.json",
+        "o.mp4",
+        320,
+        240,
+        "30",
+        "black",
+        r#"{"type":"color","color":"red","duration":1},{"type":"color","color":"blue","duration":0.5}"#,
+    );
     let out = cutlist().arg("validate").arg("--timings").arg(&good).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -99,7 +108,16 @@ fn private_addresses_and_outside_paths_are_refused_without_a_request() {
         "http://[::ffff:127.0.0.1]/a.mp4".to_string(),
         outside.path().join("secret.mp4").display().to_string(),
     ] {
-        let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{src}","out":1}}"#));
+        let spec = write_spec(
+            d.path(),
+            "s.json",
+            "out.mp4",
+            160,
+            120,
+            "30",
+            "black",
+            &format!(r#"{{"type":"video","src":"{src}","out":1}}"#),
+        );
         let t = Instant::now();
         let out = render(&spec, &work, &[]);
         assert_eq!(out.status.code(), Some(ASSET_REJECTED), "{src}: {}", stderr(&out));
@@ -122,13 +140,35 @@ fn http_assets_download_and_fail_clearly() {
     let work = d.path().join("work");
     let allow = ["--allow-private-network"];
 
-    let spec = write_spec(d.path(), "ok.json", "ok.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{}","out":1}}"#, server.url("/c.mp4")));
+    let spec = write_spec(
+        d.path(),
+        "ok.json",
+        "ok.mp4",
+        160,
+        120,
+        "30",
+        "black",
+        &format!(r#"{{"type":"video","src":"{}","out":1}}"#, server.url("/c.mp4")),
+    );
     assert_ok(&render(&spec, &work, &allow));
     assert_eq!(video_frames(&probe(&d.path().join("ok.mp4"))), 30);
     assert!(leftovers(&work).is_empty());
 
-    for (path, code, needle) in [("/gone.mp4", ASSET_REJECTED, "404"), ("/busy.mp4", ASSET_UNREACHABLE, "503"), ("/playlist.mp4", ASSET_REJECTED, "HLS playlist")] {
-        let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{}","out":1}}"#, server.url(path)));
+    for (path, code, needle) in [
+        ("/gone.mp4", ASSET_REJECTED, "404"),
+        ("/busy.mp4", ASSET_UNREACHABLE, "503"),
+        ("/playlist.mp4", ASSET_REJECTED, "HLS playlist"),
+    ] {
+        let spec = write_spec(
+            d.path(),
+            "s.json",
+            "out.mp4",
+            160,
+            120,
+            "30",
+            "black",
+            &format!(r#"{{"type":"video","src":"{}","out":1}}"#, server.url(path)),
+        );
         let out = render(&spec, &work, &allow);
         assert_eq!(out.status.code(), Some(code), "{path}: {}", stderr(&out));
         let err = stderr(&out);
@@ -144,11 +184,8 @@ fn http_assets_download_and_fail_clearly() {
 /// A shell wrapper around the real FFmpeg, for faults FFmpeg does not make on demand.
 fn ffmpeg_wrapper(dir: &Path, name: &str, body: &str) -> String {
     let p = dir.join(name);
-    std::fs::write(
-        &p,
-        format!("#!/bin/sh\ncase \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\" ;; esac\n{body}\n"),
-    )
-    .unwrap();
+    std::fs::write(&p, format!("#!/bin/sh\ncase \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\" ;; esac\n{body}\n"))
+        .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p.display().to_string()
 }
@@ -157,7 +194,8 @@ fn ffmpeg_wrapper(dir: &Path, name: &str, body: &str) -> String {
 fn an_ffmpeg_failure_leaves_nothing_behind() {
     let d = tmp();
     color_clip(d.path(), "c.mp4", "red", Some(440), "160x120", "30", 1.0);
-    let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"c.mp4","out":1}"#);
+    let spec =
+        write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"c.mp4","out":1}"#);
     // Real FFmpeg, handed an option it does not know when rendering.
     let bad = ffmpeg_wrapper(d.path(), "ffmpeg-bad", "exec ffmpeg -no_such_option 1 \"$@\"");
     let work = d.path().join("work");
@@ -172,9 +210,19 @@ fn an_ffmpeg_failure_leaves_nothing_behind() {
 fn a_stalled_ffmpeg_is_stopped_by_the_watchdog() {
     let d = tmp();
     color_clip(d.path(), "c.mp4", "red", Some(440), "320x240", "30", 10.0);
-    let spec = write_spec(d.path(), "s.json", "out.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"c.mp4","out":10}"#);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "out.mp4",
+        320,
+        240,
+        "30",
+        "black",
+        r#"{"type":"video","src":"c.mp4","out":10}"#,
+    );
     // Real FFmpeg that freezes (SIGSTOP) right after it starts.
-    let frozen = ffmpeg_wrapper(d.path(), "ffmpeg-frozen", "ffmpeg \"$@\" & pid=$!\nsleep 0.05\nkill -STOP $pid\nwait $pid");
+    let frozen =
+        ffmpeg_wrapper(d.path(), "ffmpeg-frozen", "ffmpeg \"$@\" & pid=$!\nsleep 0.05\nkill -STOP $pid\nwait $pid");
     let work = d.path().join("work");
     let t = Instant::now();
     let out = render(&spec, &work, &["--ffmpeg", &frozen, "--stall-timeout", "2"]);
@@ -189,7 +237,14 @@ fn the_deadline_stops_a_long_render() {
     let d = tmp();
     // Busy pictures (moving pattern and grain) keep x264's slow preset slow.
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=20,noise=alls=30:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=30:d=20,noise=alls=30:allf=t",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
         d.path().join("c.mp4").to_str().unwrap(),
     ]);
     let text = r#"{"version":1,"id":"slow","output":{"path":"out.mp4","width":640,"height":360,"fps":30,"video":{"preset":"slow"}},
@@ -268,7 +323,16 @@ fn sigterm_mid_render_cancels_cleanly() {
 #[test]
 fn memory_budget_refusal_says_what_to_change() {
     let d = tmp();
-    let spec = write_spec(d.path(), "s.json", "out.mp4", 3840, 2160, "30", "black", r#"{"type":"color","color":"red","duration":1}"#);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "out.mp4",
+        3840,
+        2160,
+        "30",
+        "black",
+        r#"{"type":"color","color":"red","duration":1}"#,
+    );
     let work = d.path().join("work");
     let out = render(&spec, &work, &["--memory-limit", "256M"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
@@ -280,9 +344,19 @@ fn memory_budget_refusal_says_what_to_change() {
 fn sigtstp_is_not_fatal() {
     let d = tmp();
     color_clip(d.path(), "c.mp4", "red", Some(440), "320x240", "30", 4.0);
-    let spec = write_spec(d.path(), "s.json", "out.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"c.mp4"},{"type":"video","src":"c.mp4"}"#);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "out.mp4",
+        320,
+        240,
+        "30",
+        "black",
+        r#"{"type":"video","src":"c.mp4"},{"type":"video","src":"c.mp4"}"#,
+    );
     let work = d.path().join("work");
-    let mut child = cutlist().arg("render").arg(&spec).arg("--workdir").arg(&work).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        cutlist().arg("render").arg(&spec).arg("--workdir").arg(&work).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
         let line = lines.next().expect("cutlist ended before rendering").unwrap();

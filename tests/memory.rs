@@ -16,19 +16,64 @@ fn make_1080p_sources(dir: &Path) {
     for k in 1..=10 {
         let name = dir.join(format!("clip{k:02}.mp4"));
         ffmpeg(&[
-            "-f", "lavfi", "-i", &format!("testsrc2=s=1920x1080:r=30:d=2,hue=h={}", k * 36),
-            "-f", "lavfi", "-i", &format!("sine=frequency={}:sample_rate=48000:d=2", 220 * k),
-            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-g", "30", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", name.to_str().unwrap(),
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=s=1920x1080:r=30:d=2,hue=h={}", k * 36),
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency={}:sample_rate=48000:d=2", 220 * k),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "20",
+            "-g",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            name.to_str().unwrap(),
         ]);
     }
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=3840x2160:r=30:d=1",
-        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=3840x2160:r=30:d=1",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error",
+        "-pix_fmt",
+        "yuv420p",
         dir.join("uhd_hevc.mp4").to_str().unwrap(),
     ]);
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=4000x3000", "-frames:v", "1", "-q:v", "3", dir.join("still_12mp.jpg").to_str().unwrap()]);
-    ffmpeg(&["-f", "lavfi", "-i", "color=c=white:s=400x200,format=rgba", "-frames:v", "1", dir.join("logo.png").to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=4000x3000",
+        "-frames:v",
+        "1",
+        "-q:v",
+        "3",
+        dir.join("still_12mp.jpg").to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=white:s=400x200,format=rgba",
+        "-frames:v",
+        "1",
+        dir.join("logo.png").to_str().unwrap(),
+    ]);
     ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:d=8", dir.join("music.mp3").to_str().unwrap()]);
 }
 
@@ -40,7 +85,8 @@ fn through_buckets(dir: &Path) -> serde_json::Value {
     for k in 1..=10 {
         std::fs::copy(dir.join(format!("clip{k:02}.mp4")), s3.file("media", &format!("clips/clip{k:02}.mp4"))).unwrap();
     }
-    let clips: Vec<String> = (1..=10).map(|k| format!(r#"{{"type":"video","src":"clips/clip{k:02}.mp4","in":0,"out":2}}"#)).collect();
+    let clips: Vec<String> =
+        (1..=10).map(|k| format!(r#"{{"type":"video","src":"clips/clip{k:02}.mp4","in":0,"out":2}}"#)).collect();
     let spec = format!(
         r#"{{"version":1,"id":"s3job","output":{{"path":"s3://out/s3job.mp4","width":1080,"height":1920,"fps":30,
             "video":{{"preset":"veryfast","crf":18}}}},"timeline":{{"tracks":[{{"type":"video","clips":[{}]}}]}}}}"#,
@@ -128,7 +174,9 @@ fn mib(v: &serde_json::Value) -> f64 {
 fn memory_stays_inside_512_mib_and_does_not_grow() {
     let d = tmp();
     make_1080p_sources(d.path());
-    let clip = |k: usize, start: f64| format!(r#"{{"type":"video","src":"clip{:02}.mp4","in":{start},"out":{}}}"#, k % 10 + 1, start + 0.5);
+    let clip = |k: usize, start: f64| {
+        format!(r#"{{"type":"video","src":"clip{:02}.mp4","in":{start},"out":{}}}"#, k % 10 + 1, start + 0.5)
+    };
 
     let ten: Vec<String> = (0..10).map(|k| clip(k, 0.5)).collect();
     let forty: Vec<String> = (0..40).map(|k| clip(k, 0.25 * (k / 10) as f64)).collect();

@@ -10,7 +10,15 @@ fn cuts_look_and_sound_as_written() {
     color_clip(d.path(), "red.mp4", "red", Some(440), "320x240", "30", 3.0);
     color_clip(d.path(), "green.mp4", "0x00ff00", Some(880), "640x360", "25", 3.0);
     color_clip(d.path(), "blue.mp4", "blue", None, "320x240", "30", 2.0);
-    ffmpeg(&["-f", "lavfi", "-i", "color=c=yellow:s=200x150", "-frames:v", "1", d.path().join("yellow.png").to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=yellow:s=200x150",
+        "-frames:v",
+        "1",
+        d.path().join("yellow.png").to_str().unwrap(),
+    ]);
     let spec = write_spec(
         d.path(),
         "spec.json",
@@ -45,7 +53,9 @@ fn cuts_look_and_sound_as_written() {
     assert!(p["format"]["format_name"].as_str().unwrap().contains("mp4"));
 
     // Each clip's colour in its middle.
-    for (frame_no, want) in [(15, (255, 0, 0)), (48, (0, 255, 0)), (81, (0, 0, 255)), (111, (255, 255, 0)), (133, (255, 0, 255))] {
+    for (frame_no, want) in
+        [(15, (255, 0, 0)), (48, (0, 255, 0)), (81, (0, 0, 255)), (111, (255, 255, 0)), (133, (255, 0, 255))]
+    {
         let f = frame(&file, frame_no, 8, 6);
         assert!(near(f.at(4, 3), want, 40), "frame {frame_no}: {:?}, want {want:?}", f.at(4, 3));
     }
@@ -83,7 +93,9 @@ fn cover_contain_and_fill() {
         "-f", "lavfi", "-i", "color=c=0x00ff00:s=640x360:r=30:d=1,drawbox=x=0:y=0:w=40:h=360:c=red:t=fill,drawbox=x=600:y=0:w=40:h=360:c=red:t=fill",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", src.to_str().unwrap(),
     ]);
-    for (fit, edge, top) in [("cover", (0, 255, 0), (0, 255, 0)), ("fill", (255, 0, 0), (0, 255, 0)), ("contain", (255, 0, 0), (0, 0, 255))] {
+    for (fit, edge, top) in
+        [("cover", (0, 255, 0), (0, 255, 0)), ("fill", (255, 0, 0), (0, 255, 0)), ("contain", (255, 0, 0), (0, 0, 255))]
+    {
         let spec = write_spec(
             d.path(),
             &format!("{fit}.json"),
@@ -109,11 +121,27 @@ fn no_drift_over_thirty_clips() {
     let d = tmp();
     let src = d.path().join("flash.mp4");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "color=c=black:s=160x120:r=25:d=2,drawbox=c=white:t=fill:enable='lt(t,0.04)'",
-        "-f", "lavfi", "-i", "aevalsrc='if(lt(t,0.08),0.5*sin(2*PI*1000*t),0)':s=44100:d=1.95",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", src.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=160x120:r=25:d=2,drawbox=c=white:t=fill:enable='lt(t,0.04)'",
+        "-f",
+        "lavfi",
+        "-i",
+        "aevalsrc='if(lt(t,0.08),0.5*sin(2*PI*1000*t),0)':s=44100:d=1.95",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        src.to_str().unwrap(),
     ]);
-    let clips: Vec<String> = (0..30).map(|i| format!(r#"{{"type":"video","src":"flash.mp4","out":{}}}"#, 0.55 + (i % 7) as f64 * 0.113)).collect();
+    let clips: Vec<String> = (0..30)
+        .map(|i| format!(r#"{{"type":"video","src":"flash.mp4","out":{}}}"#, 0.55 + (i % 7) as f64 * 0.113))
+        .collect();
     let spec = write_spec(d.path(), "sync.json", "sync.mp4", 160, 120, "\"30000/1001\"", "black", &clips.join(","));
     assert_ok(&render(&spec, &d.path().join("work"), &[]));
     let file = d.path().join("sync.mp4");
@@ -167,12 +195,30 @@ fn rotated_phone_clip_comes_out_upright() {
     let raw = d.path().join("raw.mp4");
     // Upright it is red on top, blue below; stored turned a quarter counter-clockwise.
     ffmpeg(&[
-        "-f", "lavfi", "-i", "color=c=red:s=180x320:r=30:d=1,drawbox=x=0:y=160:w=180:h=160:c=blue:t=fill,transpose=2",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", raw.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:s=180x320:r=30:d=1,drawbox=x=0:y=160:w=180:h=160:c=blue:t=fill,transpose=2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        raw.to_str().unwrap(),
     ]);
     let phone = d.path().join("phone.mp4");
     ffmpeg(&["-i", raw.to_str().unwrap(), "-c", "copy", "-metadata:s:v:0", "rotate=270", phone.to_str().unwrap()]);
-    let spec = write_spec(d.path(), "s.json", "upright.mp4", 180, 320, "30", "black", r#"{"type":"video","src":"phone.mp4","out":0.5,"fit":"fill"}"#);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "upright.mp4",
+        180,
+        320,
+        "30",
+        "black",
+        r#"{"type":"video","src":"phone.mp4","out":0.5,"fit":"fill"}"#,
+    );
     assert_ok(&render(&spec, &d.path().join("work"), &[]));
     let f = frame(&d.path().join("upright.mp4"), 5, 9, 16);
     assert!(near(f.at(4, 3), (255, 0, 0), 50), "top {:?}", f.at(4, 3));
@@ -185,9 +231,26 @@ fn exif_rotated_still_is_fitted_upright() {
     let d = tmp();
     let jpg = d.path().join("still.jpg");
     // Stored: left half red, right half blue. Viewed (turned clockwise): red on top.
-    ffmpeg(&["-f", "lavfi", "-i", "color=c=red:s=320x180,drawbox=x=160:y=0:w=160:h=180:c=blue:t=fill", "-frames:v", "1", jpg.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:s=320x180,drawbox=x=160:y=0:w=160:h=180:c=blue:t=fill",
+        "-frames:v",
+        "1",
+        jpg.to_str().unwrap(),
+    ]);
     set_exif_orientation(&jpg, 6);
-    let spec = write_spec(d.path(), "s.json", "still.mp4", 180, 320, "30", "black", r#"{"type":"image","src":"still.jpg","duration":0.5,"fit":"contain"}"#);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "still.mp4",
+        180,
+        320,
+        "30",
+        "black",
+        r#"{"type":"image","src":"still.jpg","duration":0.5,"fit":"contain"}"#,
+    );
     assert_ok(&render(&spec, &d.path().join("work"), &[]));
     let f = frame(&d.path().join("still.mp4"), 5, 9, 16);
     // Upright, a portrait picture fills the portrait frame (contain without bars).
@@ -200,11 +263,36 @@ fn hdr_source_is_tone_mapped_to_sdr() {
     let d = tmp();
     let src = d.path().join("hdr.mp4");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "color=c=0x808080:s=320x240:r=30:d=1",
-        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p10le",
-        "-color_trc", "smpte2084", "-color_primaries", "bt2020", "-colorspace", "bt2020nc", src.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=0x808080:s=320x240:r=30:d=1",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error",
+        "-pix_fmt",
+        "yuv420p10le",
+        "-color_trc",
+        "smpte2084",
+        "-color_primaries",
+        "bt2020",
+        "-colorspace",
+        "bt2020nc",
+        src.to_str().unwrap(),
     ]);
-    let spec = write_spec(d.path(), "s.json", "sdr.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"hdr.mp4","out":0.5}"#);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "sdr.mp4",
+        320,
+        240,
+        "30",
+        "black",
+        r#"{"type":"video","src":"hdr.mp4","out":0.5}"#,
+    );
     assert_ok(&render(&spec, &d.path().join("work"), &[]));
     let p = probe(&d.path().join("sdr.mp4"));
     assert_eq!(video_frames(&p), 15);

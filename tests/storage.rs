@@ -56,11 +56,17 @@ fn a_job_whose_spec_assets_and_output_live_in_a_bucket() {
     assert_ok(&r);
     // The output, its poster and its manifest are objects beside each other; nothing else
     // (no staging object, no multipart leftovers).
-    assert_eq!(objects(&s3.root.path().join("out")), vec!["reels/reel.mp4", "reels/reel.mp4.json", "reels/reel.poster.jpg"]);
+    assert_eq!(
+        objects(&s3.root.path().join("out")),
+        vec!["reels/reel.mp4", "reels/reel.mp4.json", "reels/reel.poster.jpg"]
+    );
     let out = s3.file("out", "reels/reel.mp4");
     assert_eq!(video_frames(&probe(&out)), 54);
-    assert!(near(frame(&out, 10, 4, 4).at(2, 2), (255, 0, 0), 40) && near(frame(&out, 45, 4, 4).at(2, 2), (0, 0, 255), 40));
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(s3.file("out", "reels/reel.mp4.json")).unwrap()).unwrap();
+    assert!(
+        near(frame(&out, 10, 4, 4).at(2, 2), (255, 0, 0), 40) && near(frame(&out, 45, 4, 4).at(2, 2), (0, 0, 255), 40)
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s3.file("out", "reels/reel.mp4.json")).unwrap()).unwrap();
     assert_eq!(m["output"], "s3://out/reels/reel.mp4");
     assert!(leftovers(&work).is_empty());
 
@@ -77,7 +83,11 @@ fn a_job_whose_spec_assets_and_output_live_in_a_bucket() {
     std::fs::remove_file(s3.file("media", "shared/blue.mp4")).unwrap();
     let missing = render_from_bucket(&s3, "s3://media/jobs/spec.json", &work);
     assert_eq!(missing.status.code(), Some(4), "{}", stderr(&missing));
-    assert!(stderr(&missing).contains("timeline.tracks[0].clips[1].src: s3://media/shared/blue.mp4: not found"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("timeline.tracks[0].clips[1].src: s3://media/shared/blue.mp4: not found"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
@@ -163,21 +173,37 @@ fn tasks_share_a_manifest_and_retries_finish_from_their_records() {
     assert_eq!(t0.status.code(), Some(4), "{}", stderr(&t0));
     assert_eq!(t1.status.code(), Some(0), "{}", stderr(&t1));
     assert!(stderr(&t0).contains("s3://media/b/missing.mp4: not found"), "{}", stderr(&t0));
-    let outputs: Vec<String> = objects(&s3.root.path().join("out")).into_iter().filter(|o| o.ends_with(".mp4")).collect();
-    assert_eq!(outputs, vec!["batch/0.mp4", "batch/1.mp4", "batch/3.mp4", "batch/4.mp4"], "every entry rendered exactly once");
+    let outputs: Vec<String> =
+        objects(&s3.root.path().join("out")).into_iter().filter(|o| o.ends_with(".mp4")).collect();
+    assert_eq!(
+        outputs,
+        vec!["batch/0.mp4", "batch/1.mp4", "batch/3.mp4", "batch/4.mp4"],
+        "every entry rendered exactly once"
+    );
     for i in [0, 1, 3, 4] {
         assert_eq!(video_frames(&probe(&s3.file("out", &format!("batch/{i}.mp4")))), 15);
     }
 
     // A retried attempt of task 0: nothing is rendered again; the failure is reported at once.
-    let before: Vec<_> = [0, 4].iter().map(|i| std::fs::metadata(s3.file("out", &format!("batch/{i}.mp4"))).unwrap().modified().unwrap()).collect();
-    let retry = job(&s3, &work, &[("CLOUD_RUN_TASK_INDEX", "0"), ("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_TASK_ATTEMPT", "1")], &args);
+    let before: Vec<_> = [0, 4]
+        .iter()
+        .map(|i| std::fs::metadata(s3.file("out", &format!("batch/{i}.mp4"))).unwrap().modified().unwrap())
+        .collect();
+    let retry = job(
+        &s3,
+        &work,
+        &[("CLOUD_RUN_TASK_INDEX", "0"), ("CLOUD_RUN_TASK_COUNT", "2"), ("CLOUD_RUN_TASK_ATTEMPT", "1")],
+        &args,
+    );
     assert_eq!(retry.status.code(), Some(4), "{}", stderr(&retry));
     let log = stderr(&retry);
     assert!(!log.contains("\"event\":\"accepted\""), "a job was started again:\n{log}");
     assert_eq!(log.matches("\"event\":\"already_done\"").count(), 3, "{log}");
     assert!(log.contains("not found"), "the recorded reason is given: {log}");
-    let after: Vec<_> = [0, 4].iter().map(|i| std::fs::metadata(s3.file("out", &format!("batch/{i}.mp4"))).unwrap().modified().unwrap()).collect();
+    let after: Vec<_> = [0, 4]
+        .iter()
+        .map(|i| std::fs::metadata(s3.file("out", &format!("batch/{i}.mp4"))).unwrap().modified().unwrap())
+        .collect();
     assert_eq!(before, after, "no second object");
     assert!(leftovers(&work).is_empty());
 }
@@ -197,7 +223,16 @@ fn azure_blob_sources_and_outputs_with_create_only() {
         let src = cutlist::storage::locate("az://media/clips/red.mp4").unwrap();
         src.upload(&d.path().join("red.mp4"), &never).await.unwrap();
     });
-    let spec = write_spec(d.path(), "spec.json", "az://renders/out/red.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"az://media/clips/red.mp4"}"#);
+    let spec = write_spec(
+        d.path(),
+        "spec.json",
+        "az://renders/out/red.mp4",
+        160,
+        120,
+        "30",
+        "black",
+        r#"{"type":"video","src":"az://media/clips/red.mp4"}"#,
+    );
     let run = || {
         let mut c = cutlist();
         c.arg("render").arg(&spec).arg("--workdir").arg(d.path().join("work"));
@@ -229,7 +264,16 @@ fn gcs_sources_are_read() {
     std::fs::create_dir_all(seed.join("media/clips")).unwrap();
     color_clip(&seed.join("media/clips"), "blue.mp4", "blue", Some(660), "160x120", "30", 1.0);
     let gcs = FakeGcs::start(&seed);
-    let spec = write_spec(d.path(), "spec.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"gs://media/clips/blue.mp4","out":0.5}"#);
+    let spec = write_spec(
+        d.path(),
+        "spec.json",
+        "out.mp4",
+        160,
+        120,
+        "30",
+        "black",
+        r#"{"type":"video","src":"gs://media/clips/blue.mp4","out":0.5}"#,
+    );
     let mut c = cutlist();
     c.arg("render").arg(&spec).arg("--workdir").arg(d.path().join("work"));
     for (k, v) in gcs.env() {
@@ -305,11 +349,39 @@ fn sigterm_during_an_upload_leaves_no_object() {
     let d = tmp();
     // A local clip whose render is a few MiB, uploaded through a 256 KiB/s link.
     let noisy = d.path().join("noise.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=3,noise=alls=60:allf=t", "-f", "lavfi", "-i", "sine=d=3",
-             "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-c:a", "aac", "-shortest", noisy.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=30:d=3,noise=alls=60:allf=t",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=d=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "10",
+        "-c:a",
+        "aac",
+        "-shortest",
+        noisy.to_str().unwrap(),
+    ]);
     let (proxy, _rt) = slow_proxy(s3.port, 256 * 1024);
-    let spec = write_spec(d.path(), "spec.json", "s3://out/slow.mp4", 640, 360, "30", "black", r#"{"type":"video","src":"noise.mp4"}"#);
-    let text = std::fs::read_to_string(&spec).unwrap().replace(r#""preset":"ultrafast""#, r#""preset":"ultrafast","crf":10"#);
+    let spec = write_spec(
+        d.path(),
+        "spec.json",
+        "s3://out/slow.mp4",
+        640,
+        360,
+        "30",
+        "black",
+        r#"{"type":"video","src":"noise.mp4"}"#,
+    );
+    let text =
+        std::fs::read_to_string(&spec).unwrap().replace(r#""preset":"ultrafast""#, r#""preset":"ultrafast","crf":10"#);
     std::fs::write(&spec, text).unwrap();
     let hook = Receiver::start();
     let work = d.path().join("work");

@@ -6,7 +6,16 @@ use common::*;
 
 fn job_spec(d: &std::path::Path) -> std::path::PathBuf {
     color_clip(d, "a.mp4", "red", Some(440), "160x120", "30", 1.0);
-    write_spec(d, "spec.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"a.mp4"},{"type":"color","color":"blue","duration":0.5}"#)
+    write_spec(
+        d,
+        "spec.json",
+        "out.mp4",
+        160,
+        120,
+        "30",
+        "black",
+        r#"{"type":"video","src":"a.mp4"},{"type":"color","color":"blue","duration":0.5}"#,
+    )
 }
 
 #[test]
@@ -32,7 +41,11 @@ fn events_are_signed_ordered_and_end_with_the_outcome() {
         let sig = headers["cutlist-signature"].to_str().unwrap();
         let (t, v1) = sig.strip_prefix("t=").unwrap().split_once(",v1=").unwrap();
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret");
-        let want: String = ring::hmac::sign(&key, &[format!("{t}.").as_bytes(), body].concat()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let want: String = ring::hmac::sign(&key, &[format!("{t}.").as_bytes(), body].concat())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(v1, want, "bad signature on {}", String::from_utf8_lossy(body));
         let e: serde_json::Value = serde_json::from_slice(body).unwrap();
         assert_eq!(e["id"], headers["cutlist-event-id"].to_str().unwrap());
@@ -77,7 +90,16 @@ fn a_dead_receiver_never_fails_the_render() {
 fn a_failure_names_its_culprit() {
     let r = Receiver::start();
     let d = tmp();
-    let spec = write_spec(d.path(), "spec.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"missing.mp4"}"#);
+    let spec = write_spec(
+        d.path(),
+        "spec.json",
+        "out.mp4",
+        160,
+        120,
+        "30",
+        "black",
+        r#"{"type":"video","src":"missing.mp4"}"#,
+    );
     let out = cutlist()
         .arg("render")
         .arg(&spec)

@@ -57,7 +57,11 @@ impl std::error::Error for AddressRefused {}
 /// Host names refused before any lookup.
 fn is_internal_name(host: &str) -> bool {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
-    h == "localhost" || h.ends_with(".localhost") || h == "metadata" || h == "metadata.google.internal" || h.ends_with(".internal")
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h == "metadata"
+        || h == "metadata.google.internal"
+        || h.ends_with(".internal")
 }
 
 /// Check a URL's host before connecting: IP literals are judged here (they never reach
@@ -73,7 +77,9 @@ pub fn check_host(url: &url::Url, allow_private: bool) -> Result<(), AddressRefu
         Some(url::Host::Ipv6(ip)) if !is_public(IpAddr::V6(ip)) => {
             Err(AddressRefused(format!("{ip} is a private, loopback, link-local or reserved address")))
         }
-        Some(url::Host::Domain(d)) if is_internal_name(d) => Err(AddressRefused(format!("{d} is an internal host name"))),
+        Some(url::Host::Domain(d)) if is_internal_name(d) => {
+            Err(AddressRefused(format!("{d} is an internal host name")))
+        }
         _ => Ok(()),
     }
 }
@@ -113,9 +119,21 @@ mod tests {
     #[test]
     fn refuses_internal_addresses() {
         for a in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.100.100.200", "0.0.0.0",
-            "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
-            "255.255.255.255", "224.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.100.100.200",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "255.255.255.255",
+            "224.0.0.1",
         ] {
             assert!(!is_public(a.parse().unwrap()), "{a}");
         }

@@ -1,11 +1,11 @@
 //! HTTP(S) sources: streamed to a workspace file through a bounded buffer, guarded and retried.
 
 use super::guard::{check_host, AddressRefused, GuardedResolver};
-use super::{sniff, FetchPolicy, Failure};
+use super::{sniff, Failure, FetchPolicy};
 use crate::workspace::Workspace;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -26,7 +26,8 @@ pub(crate) fn client(policy: &FetchPolicy) -> reqwest::Result<reqwest::Client> {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error(AddressRefused(format!("more than {MAX_REDIRECTS} redirects")));
             }
-            let downgrade = attempt.previous().last().is_some_and(|p| p.scheme() == "https") && attempt.url().scheme() != "https";
+            let downgrade =
+                attempt.previous().last().is_some_and(|p| p.scheme() == "https") && attempt.url().scheme() != "https";
             if !matches!(attempt.url().scheme(), "http" | "https") || downgrade {
                 let msg = format!("redirect to {} refused (scheme)", attempt.url().scheme());
                 return attempt.error(AddressRefused(msg));
@@ -115,8 +116,16 @@ pub(super) async fn download(
                 // The server's Retry-After (at most 30 s), else exponential backoff with
                 // jitter: 0.5 s, 1 s, 2 s … ± 50 %.
                 let base = 500u64 << (attempt - 1).min(6);
-                let jitter = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() as u64) % base;
-                let wait = partial.retry_after.take().map(|d| d.min(Duration::from_secs(30))).unwrap_or(Duration::from_millis(base / 2 + jitter));
+                let jitter = (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .subsec_nanos() as u64)
+                    % base;
+                let wait = partial
+                    .retry_after
+                    .take()
+                    .map(|d| d.min(Duration::from_secs(30)))
+                    .unwrap_or(Duration::from_millis(base / 2 + jitter));
                 tracing::warn!(url = %super::redact(url.as_str()), attempt, resume_at = partial.written, "download failed, retrying in {:.1} s: {reason}", wait.as_secs_f64());
                 tokio::time::sleep(wait).await;
             }
@@ -173,7 +182,9 @@ async fn download_once(
     let mut req = client.get(url.clone());
     let resuming = partial.written > 0 && partial.validator.is_some();
     if resuming {
-        req = req.header("range", format!("bytes={}-", partial.written)).header("if-range", partial.validator.clone().unwrap_or_default());
+        req = req
+            .header("range", format!("bytes={}-", partial.written))
+            .header("if-range", partial.validator.clone().unwrap_or_default());
     }
     let mut resp = req.send().await.map_err(|e| classify(&e))?;
     let status = resp.status();
@@ -238,7 +249,8 @@ async fn download_once(
     let declared = if resumed { partial.md5.clone() } else { declared_md5(&resp) };
     let mut md5 = declared.as_ref().map(|_| <md5::Md5 as md5::Digest>::new());
     if resumed {
-        let mut f = std::fs::File::open(dest).map_err(|e| Failure::Environment(format!("cannot read the workspace: {e}")))?;
+        let mut f =
+            std::fs::File::open(dest).map_err(|e| Failure::Environment(format!("cannot read the workspace: {e}")))?;
         let mut b = vec![0u8; 64 * 1024];
         loop {
             let n = std::io::Read::read(&mut f, &mut b).unwrap_or(0);
@@ -259,7 +271,10 @@ async fn download_once(
             partial.written += chunk.len() as u64;
             let job = job_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
             if partial.written > policy.max_asset_bytes {
-                return Err(Failure::Rejected(format!("is larger than the limit of {} MiB (--max-asset-bytes)", policy.max_asset_bytes >> 20)));
+                return Err(Failure::Rejected(format!(
+                    "is larger than the limit of {} MiB (--max-asset-bytes)",
+                    policy.max_asset_bytes >> 20
+                )));
             }
             if job > policy.max_job_bytes {
                 return Err(Failure::Rejected(format!(
@@ -273,7 +288,9 @@ async fn download_once(
             if let Some(h) = md5.as_mut() {
                 md5::Digest::update(h, &chunk);
             }
-            out.write_all(&chunk).await.map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| Failure::Environment(format!("cannot write to the workspace: {e}")))?;
         }
         Ok(())
     }

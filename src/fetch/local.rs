@@ -1,6 +1,6 @@
 //! Local sources: beneath an allowed root, a regular file, used in place (no copy).
 
-use super::{sniff, FetchPolicy, Failure};
+use super::{sniff, Failure, FetchPolicy};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 

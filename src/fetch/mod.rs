@@ -178,7 +178,11 @@ async fn fetch_one(
             }
         }
         Ok(Source::Object(loc)) => {
-            let ext = loc.path.extension().filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or("bin");
+            let ext = loc
+                .path
+                .extension()
+                .filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric()))
+                .unwrap_or("bin");
             let dest = ws.file(&format!("in_{index:04}.{}", ext.to_ascii_lowercase()));
             let got = tokio::select! {
                 r = loc.download(&dest, policy.max_asset_bytes, policy.read_timeout) => r,
@@ -189,7 +193,8 @@ async fn fetch_one(
                 let n = std::io::Read::read(&mut f, &mut b).unwrap_or(0);
                 b[..n].to_vec()
             });
-            let job_total = got.as_ref().map(|b| job_bytes.fetch_add(*b, std::sync::atomic::Ordering::Relaxed) + b).unwrap_or(0);
+            let job_total =
+                got.as_ref().map(|b| job_bytes.fetch_add(*b, std::sync::atomic::Ordering::Relaxed) + b).unwrap_or(0);
             match got {
                 Ok(_) if job_total > policy.max_job_bytes => Err(Failure::Rejected(format!(
                     "the job's assets pass the limit of {} MiB together (--max-job-bytes)",

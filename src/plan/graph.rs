@@ -9,10 +9,44 @@ use std::fmt::{self, Write};
 /// The filters a plan may use. A filter outside this list is a bug (checked in tests):
 /// it keeps `movie`, `amovie`, `sendcmd`, `zmq` and friends out of every graph.
 pub const ALLOWED_FILTERS: &[&str] = &[
-    "setpts", "asetpts", "fps", "scale", "crop", "pad", "setsar", "format", "tpad", "trim",
-    "atrim", "loop", "color", "anullsrc", "aresample", "aformat", "volume", "apad", "zscale",
-    "tonemap", "transpose", "null", "anull", "xfade", "fade", "afade", "amix", "concat",
-    "loudnorm", "aloop", "adelay", "asetnsamples", "overlay", "colorchannelmixer", "perspective", "atempo", "palettegen", "paletteuse",
+    "setpts",
+    "asetpts",
+    "fps",
+    "scale",
+    "crop",
+    "pad",
+    "setsar",
+    "format",
+    "tpad",
+    "trim",
+    "atrim",
+    "loop",
+    "color",
+    "anullsrc",
+    "aresample",
+    "aformat",
+    "volume",
+    "apad",
+    "zscale",
+    "tonemap",
+    "transpose",
+    "null",
+    "anull",
+    "xfade",
+    "fade",
+    "afade",
+    "amix",
+    "concat",
+    "loudnorm",
+    "aloop",
+    "adelay",
+    "asetnsamples",
+    "overlay",
+    "colorchannelmixer",
+    "perspective",
+    "atempo",
+    "palettegen",
+    "paletteuse",
 ];
 
 /// An option value.
@@ -78,8 +112,7 @@ pub fn num(v: f64) -> String {
 /// Level 2 (graph description): backslash-escape `\ ' [ ] , ;`.
 /// Values made only of harmless characters are left as they are, for readable graphs.
 pub fn escape(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+/*()".contains(c));
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+/*()".contains(c));
     if plain {
         return s.to_string();
     }

@@ -98,13 +98,23 @@ struct Placed<'a> {
 }
 
 /// Place every clip of every audio track, checking it against its media.
-fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<SpecError>) -> Vec<(usize, Vec<Placed<'a>>)> {
+fn place<'a>(
+    spec: &'a Spec,
+    assets: &'a Assets,
+    total: u64,
+    errs: &mut Vec<SpecError>,
+) -> Vec<(usize, Vec<Placed<'a>>)> {
     let (fps, rate) = (spec.output.fps, spec.output.audio.sample_rate as f64);
     let mut out = Vec::new();
     for (ti, track) in spec.timeline.tracks.iter().enumerate() {
         // Audio tracks' clips, and the sound of picture-in-picture videos (as clips of their own).
         let clips: Vec<(String, AudioClip)> = match track {
-            Track::Audio(t) => t.clips.iter().enumerate().map(|(j, c)| (format!("timeline.tracks[{ti}].clips[{j}]"), c.clone())).collect(),
+            Track::Audio(t) => t
+                .clips
+                .iter()
+                .enumerate()
+                .map(|(j, c)| (format!("timeline.tracks[{ti}].clips[{j}]"), c.clone()))
+                .collect(),
             Track::Overlay(o) => o
                 .items
                 .iter()
@@ -144,14 +154,20 @@ fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<Spec
             let media_end = audio.duration.or(media.info.duration);
             if let (Some(out), Some(end)) = (c.out, media_end) {
                 if out > end + 0.05 {
-                    errs.push(SpecError { path: format!("{path}.out"), reason: format!("{out} s is past the end of the media ({end:.3} s)") });
+                    errs.push(SpecError {
+                        path: format!("{path}.out"),
+                        reason: format!("{out} s is past the end of the media ({end:.3} s)"),
+                    });
                     continue;
                 }
             }
             let source_out = c.out.or(media_end);
             if let Some(end) = source_out {
                 if c.in_ >= end {
-                    errs.push(SpecError { path: format!("{path}.in"), reason: format!("{} s is at or past the end of the media ({end:.3} s)", c.in_) });
+                    errs.push(SpecError {
+                        path: format!("{path}.in"),
+                        reason: format!("{} s is at or past the end of the media ({end:.3} s)", c.in_),
+                    });
                     continue;
                 }
             }
@@ -189,7 +205,16 @@ fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<Spec
                 });
                 continue;
             }
-            placed.push(Placed { clip: c.clone(), media, start, len, source_in: c.in_, source_out, loop_samples, whole_file_loop });
+            placed.push(Placed {
+                clip: c.clone(),
+                media,
+                start,
+                len,
+                source_in: c.in_,
+                source_out,
+                loop_samples,
+                whole_file_loop,
+            });
         }
         out.push((ti, placed));
     }
@@ -197,7 +222,13 @@ fn place<'a>(spec: &'a Spec, assets: &'a Assets, total: u64, errs: &mut Vec<Spec
 }
 
 /// Spans of the timeline where the ducking source plays.
-fn duck_spans(spec: &Spec, under: &str, layout: &Layout, assets: &Assets, placed: &[(usize, Vec<Placed>)]) -> Vec<Span> {
+fn duck_spans(
+    spec: &Spec,
+    under: &str,
+    layout: &Layout,
+    assets: &Assets,
+    placed: &[(usize, Vec<Placed>)],
+) -> Vec<Span> {
     let (fps, rate) = (spec.output.fps, spec.output.audio.sample_rate as f64);
     if under == "main" {
         let track = spec.main_track();
@@ -209,13 +240,17 @@ fn duck_spans(spec: &Spec, under: &str, layout: &Layout, assets: &Assets, placed
             .map(|(_, s)| Span { start: fps.seconds_at(s.start), end: fps.seconds_at(s.start + s.frames) })
             .collect();
     }
-    let Some(ti) = spec.timeline.tracks.iter().position(|t| matches!(t, Track::Audio(a) if a.id.as_deref() == Some(under))) else {
+    let Some(ti) =
+        spec.timeline.tracks.iter().position(|t| matches!(t, Track::Audio(a) if a.id.as_deref() == Some(under)))
+    else {
         return Vec::new();
     };
     placed
         .iter()
         .filter(|(t, _)| *t == ti)
-        .flat_map(|(_, ps)| ps.iter().map(|p| Span { start: p.start as f64 / rate, end: (p.start + p.len) as f64 / rate }))
+        .flat_map(|(_, ps)| {
+            ps.iter().map(|p| Span { start: p.start as f64 / rate, end: (p.start + p.len) as f64 / rate })
+        })
         .collect()
 }
 
@@ -348,7 +383,13 @@ pub(super) fn mix(
     let pads: Vec<&str> = labels.iter().map(String::as_str).collect();
     graph.push(
         Chain::new(&pads)
-            .then(Filter::new("amix").opt("inputs", pads.len()).opt("normalize", 0u32).opt("duration", "first").opt("dropout_transition", 0u32))
+            .then(
+                Filter::new("amix")
+                    .opt("inputs", pads.len())
+                    .opt("normalize", 0u32)
+                    .opt("duration", "first")
+                    .opt("dropout_transition", 0u32),
+            )
             .then(Filter::new("atrim").opt("end_sample", total))
             .to("mix"),
     );
@@ -364,7 +405,10 @@ mod tests {
         let d = Duck { under: "vo".into(), depth: 20.0, attack: 0.5, release: 1.0 };
         let e = duck_expr(&d, vec![(10.0, 12.0), (2.0, 4.0), (4.8, 6.0)]).unwrap();
         // 2–4 and 4.8–6 merge (their ramps would meet); 10–12 stays apart.
-        assert_eq!(e, "1-0.9*(min(clip((t-1.5)/0.5,0,1),clip((7-t)/1,0,1))+min(clip((t-9.5)/0.5,0,1),clip((13-t)/1,0,1)))");
+        assert_eq!(
+            e,
+            "1-0.9*(min(clip((t-1.5)/0.5,0,1),clip((7-t)/1,0,1))+min(clip((t-9.5)/0.5,0,1),clip((13-t)/1,0,1)))"
+        );
         assert_eq!(duck_expr(&d, vec![]), None);
     }
 

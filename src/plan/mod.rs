@@ -17,9 +17,11 @@ mod overlay;
 mod segment;
 
 use crate::probe::MediaInfo;
-use crate::text::TextImages;
 use crate::spec::timing::{self, Layout};
-use crate::spec::{AudioCodec, Clip, Container, Loudness, Output, Preset, Rational, Spec, SpecError, ValidationErrors, VideoCodec};
+use crate::spec::{
+    AudioCodec, Clip, Container, Loudness, Output, Preset, Rational, Spec, SpecError, ValidationErrors, VideoCodec,
+};
+use crate::text::TextImages;
 use graph::{Chain, Filter, Graph};
 use segment::{ArgsExt, Edge, Part, Segment};
 use serde::Serialize;
@@ -138,13 +140,21 @@ fn segment_encoding(o: &Output, enc: &EncoderSettings) -> (Vec<String>, &'static
     let (preset, crf) = (o.video.preset.as_str(), o.video.crf);
     match (o.format, o.video_codec()) {
         (Container::Gif, _) => {
-            a.arg2("-c:v", "libx264").arg2("-preset", "veryfast").arg2("-crf", 10).arg2("-pix_fmt", "yuv420p")
-                .arg2("-threads", enc.threads).arg2("-x264-params", format!("rc-lookahead={}", enc.lookahead));
+            a.arg2("-c:v", "libx264")
+                .arg2("-preset", "veryfast")
+                .arg2("-crf", 10)
+                .arg2("-pix_fmt", "yuv420p")
+                .arg2("-threads", enc.threads)
+                .arg2("-x264-params", format!("rc-lookahead={}", enc.lookahead));
             (a, "mpegts", "ts")
         }
         (_, VideoCodec::Libx264) => {
-            a.arg2("-c:v", "libx264").arg2("-preset", preset).arg2("-crf", crf).arg2("-pix_fmt", "yuv420p")
-                .arg2("-threads", enc.threads).arg2("-x264-params", format!("rc-lookahead={}", enc.lookahead));
+            a.arg2("-c:v", "libx264")
+                .arg2("-preset", preset)
+                .arg2("-crf", crf)
+                .arg2("-pix_fmt", "yuv420p")
+                .arg2("-threads", enc.threads)
+                .arg2("-x264-params", format!("rc-lookahead={}", enc.lookahead));
             (a, "mpegts", "ts")
         }
         (_, VideoCodec::Libx265) => {
@@ -162,9 +172,15 @@ fn segment_encoding(o: &Output, enc: &EncoderSettings) -> (Vec<String>, &'static
                 Preset::Medium => 3,
                 Preset::Slow => 2,
             };
-            a.arg2("-c:v", "libvpx-vp9").arg2("-crf", crf).arg2("-b:v", 0).arg2("-deadline", "good")
-                .arg2("-cpu-used", cpu_used).arg2("-row-mt", 1).arg2("-threads", enc.threads)
-                .arg2("-lag-in-frames", enc.lookahead.min(25)).arg2("-pix_fmt", "yuv420p");
+            a.arg2("-c:v", "libvpx-vp9")
+                .arg2("-crf", crf)
+                .arg2("-b:v", 0)
+                .arg2("-deadline", "good")
+                .arg2("-cpu-used", cpu_used)
+                .arg2("-row-mt", 1)
+                .arg2("-threads", enc.threads)
+                .arg2("-lag-in-frames", enc.lookahead.min(25))
+                .arg2("-pix_fmt", "yuv420p");
             (a, "webm", "webm")
         }
     }
@@ -177,8 +193,18 @@ fn global_args() -> Vec<String> {
 
 fn global_args_at(loglevel: &str) -> Vec<String> {
     strings(&[
-        "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, "-progress", "pipe:1",
-        "-stats_period", "0.5", "-y", "-filter_complex_threads", "1",
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        loglevel,
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.5",
+        "-y",
+        "-filter_complex_threads",
+        "1",
     ])
 }
 
@@ -236,7 +262,10 @@ fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str) -> Vec<St
     let mut gif = global_args();
     concat_input(&mut gif, "video.ffconcat");
     gif.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-i", "palette.png");
-    gif.arg2("-filter_complex", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle").arg2("-loop", 0).arg2("-f", "gif").arg(output);
+    gif.arg2("-filter_complex", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle")
+        .arg2("-loop", 0)
+        .arg2("-f", "gif")
+        .arg(output);
     vec![
         Step {
             label: "making the GIF's palette".into(),
@@ -246,7 +275,14 @@ fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str) -> Vec<St
             encodes_video: false,
             capture: None,
         },
-        Step { label: "writing the GIF".into(), args: gif, files: vec![], frames: total, encodes_video: true, capture: None },
+        Step {
+            label: "writing the GIF".into(),
+            args: gif,
+            files: vec![],
+            frames: total,
+            encodes_video: true,
+            capture: None,
+        },
     ]
 }
 
@@ -352,7 +388,14 @@ fn join_steps(
         args.arg2("-movflags", "+faststart");
     }
     args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
-    steps.push(Step { label: "joining segments".into(), args, files, frames: total, encodes_video: false, capture: None });
+    steps.push(Step {
+        label: "joining segments".into(),
+        args,
+        files,
+        frames: total,
+        encodes_video: false,
+        capture: None,
+    });
     Ok(steps)
 }
 
@@ -364,7 +407,12 @@ fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> V
         let Some(st) = still else { continue };
         let frame = o.fps.frame_at(st.time).min(total.saturating_sub(1));
         let seek = (o.fps.seconds_at(frame) - 0.5 / o.fps.as_f64()).max(0.0);
-        let ext = st.path.as_deref().and_then(|p| std::path::Path::new(p).extension()).and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = st
+            .path
+            .as_deref()
+            .and_then(|p| std::path::Path::new(p).extension())
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         let name = format!("{kind}.{}", if ext.as_deref() == Some("png") { "png" } else { "jpg" });
         let width = st.width.unwrap_or(default_width);
         let mut args = global_args();
@@ -377,7 +425,14 @@ fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> V
             .arg2("-update", 1)
             .arg2("-f", "image2")
             .arg(&name);
-        steps.push(Step { label: format!("making the {kind}"), args, files: vec![], frames: 1, encodes_video: false, capture: None });
+        steps.push(Step {
+            label: format!("making the {kind}"),
+            args,
+            files: vec![],
+            frames: 1,
+            encodes_video: false,
+            capture: None,
+        });
         stills.push(StillFile { kind, name });
     }
     stills
@@ -410,7 +465,11 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
             Clip::Video(v) => {
                 let info = m.map(|m| &m.info);
                 match info.and_then(|i| i.video.as_ref()) {
-                    None => err(&mut errs, format!("{path}.src"), "has no video stream; use an audio track for sound-only media".into()),
+                    None => err(
+                        &mut errs,
+                        format!("{path}.src"),
+                        "has no video stream; use an audio track for sound-only media".into(),
+                    ),
                     Some(vs) if vs.still => err(
                         &mut errs,
                         format!("{path}.src"),
@@ -422,7 +481,11 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
                 let in_f = fps.frame_at(v.in_);
                 let out_f = match (v.out, media_end) {
                     (Some(out), Some(end)) if out > end + 0.5 / fps.as_f64() => {
-                        err(&mut errs, format!("{path}.out"), format!("{out} s is past the end of the media ({end:.3} s)"));
+                        err(
+                            &mut errs,
+                            format!("{path}.out"),
+                            format!("{out} s is past the end of the media ({end:.3} s)"),
+                        );
                         fps.frame_at(out)
                     }
                     (Some(out), _) => fps.frame_at(out),
@@ -453,7 +516,8 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         return Err(crate::Error::InvalidSpec(ValidationErrors(errs)));
     }
     let layout = timing::layout(&lengths, &transitions);
-    let overlays = overlay::place(spec, assets, texts, layout.total).map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
+    let overlays = overlay::place(spec, assets, texts, layout.total)
+        .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
 
     let pixels = |still: bool| {
         assets
@@ -465,7 +529,9 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
             .unwrap_or(0)
     };
     // Inputs decoding video at once: the clip (two in a transition) and every picture-in-picture.
-    let pips = overlays.iter().filter(|p| matches!(p.layer, overlay::Layer::Item(crate::spec::OverlayItem::Video(_)))).count() as u64;
+    let pips =
+        overlays.iter().filter(|p| matches!(p.layer, overlay::Layer::Item(crate::spec::OverlayItem::Video(_)))).count()
+            as u64;
     let load = budget::Load {
         video_pixels: pixels(false).max(o.width as u64 * o.height as u64),
         video_inputs: if transitions.iter().any(|&d| d > 0) { 2 } else { 1 } + pips,

@@ -12,7 +12,10 @@ use crate::text::{CaptionImages, TextImage, TextImages};
 pub(super) enum Layer<'a> {
     Item(&'a OverlayItem),
     /// A captions track: its pictures over output frames [from, to), gaps transparent.
-    Captions { images: &'a CaptionImages, states: Vec<(u64, u64, &'a str)> },
+    Captions {
+        images: &'a CaptionImages,
+        states: Vec<(u64, u64, &'a str)>,
+    },
 }
 
 /// A layer placed on the output: frames [start, start + frames), at (x, y), w×h.
@@ -59,7 +62,12 @@ fn even(v: f64) -> u32 {
 }
 
 /// Place every overlay item; errors name the item.
-pub(super) fn place<'a>(spec: &'a Spec, assets: &'a Assets, texts: &'a TextImages, total: u64) -> Result<Vec<Placed<'a>>, Vec<SpecError>> {
+pub(super) fn place<'a>(
+    spec: &'a Spec,
+    assets: &'a Assets,
+    texts: &'a TextImages,
+    total: u64,
+) -> Result<Vec<Placed<'a>>, Vec<SpecError>> {
     let o = &spec.output;
     let (fw, fh, fps) = (o.width, o.height, o.fps);
     let mut errs = Vec::new();
@@ -79,7 +87,20 @@ pub(super) fn place<'a>(spec: &'a Spec, assets: &'a Assets, texts: &'a TextImage
         let (x, y) = position(&c.position, c.margin, images.width, images.height, fw, fh);
         let (start, end) = (states[0].0, states.iter().map(|s| s.1).max().unwrap_or(0));
         let layer = Layer::Captions { images, states };
-        out.push((ti, Placed { layer, media: None, text: None, start, frames: end - start, x, y, w: images.width, h: images.height }));
+        out.push((
+            ti,
+            Placed {
+                layer,
+                media: None,
+                text: None,
+                start,
+                frames: end - start,
+                x,
+                y,
+                w: images.width,
+                h: images.height,
+            },
+        ));
     }
     for (path, item) in spec.overlays() {
         let ti: usize = path["timeline.tracks[".len()..].split(']').next().and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -109,7 +130,15 @@ pub(super) fn place<'a>(spec: &'a Spec, assets: &'a Assets, texts: &'a TextImage
                         (dw * k, dh * k)
                     }
                 };
-                (m, None, fps.frame_at(im.duration), (w.round() as u32).max(1), (h.round() as u32).max(1), &im.position, im.margin)
+                (
+                    m,
+                    None,
+                    fps.frame_at(im.duration),
+                    (w.round() as u32).max(1),
+                    (h.round() as u32).max(1),
+                    &im.position,
+                    im.margin,
+                )
             }
             OverlayItem::Video(vi) => {
                 let m = assets.get(&vi.src);
@@ -120,13 +149,19 @@ pub(super) fn place<'a>(spec: &'a Spec, assets: &'a Assets, texts: &'a TextImage
                 let end = m.and_then(|m| m.info.video_duration());
                 let out = match (vi.out, end) {
                     (Some(out), Some(end)) if out > end + 0.5 / fps.as_f64() => {
-                        errs.push(SpecError { path: format!("{path}.out"), reason: format!("{out} s is past the end of the media ({end:.3} s)") });
+                        errs.push(SpecError {
+                            path: format!("{path}.out"),
+                            reason: format!("{out} s is past the end of the media ({end:.3} s)"),
+                        });
                         continue;
                     }
                     (Some(out), _) => out,
                     (None, Some(end)) => end,
                     (None, None) => {
-                        errs.push(SpecError { path: format!("{path}.out"), reason: "the media's length is unknown: give out".into() });
+                        errs.push(SpecError {
+                            path: format!("{path}.out"),
+                            reason: "the media's length is unknown: give out".into(),
+                        });
                         continue;
                     }
                 };
@@ -140,7 +175,10 @@ pub(super) fn place<'a>(spec: &'a Spec, assets: &'a Assets, texts: &'a TextImage
             continue; // After the end of the video (or shorter than a frame): never seen.
         }
         let (x, y) = position(pos, margin, w, h, fw, fh);
-        out.push((ti, Placed { layer: Layer::Item(item), media, text, start, frames: frames.min(total - start), x, y, w, h }));
+        out.push((
+            ti,
+            Placed { layer: Layer::Item(item), media, text, start, frames: frames.min(total - start), x, y, w, h },
+        ));
     }
     if !errs.is_empty() {
         return Err(errs);
@@ -163,7 +201,14 @@ impl Placed<'_> {
 impl Segment<'_> {
     /// A concat list of a captions track's pictures covering output frames [at, at + frames)
     /// (transparent in the gaps), written beside the segment, opened as the next input.
-    fn caption_input(&mut self, k: usize, images: &CaptionImages, states: &[(u64, u64, &str)], at: u64, frames: u64) -> usize {
+    fn caption_input(
+        &mut self,
+        k: usize,
+        images: &CaptionImages,
+        states: &[(u64, u64, &str)],
+        at: u64,
+        frames: u64,
+    ) -> usize {
         let fps = self.spec().output.fps;
         let end = at + frames;
         let mut entries: Vec<(u64, &str)> = Vec::new(); // (first frame, picture), in order
@@ -180,7 +225,13 @@ impl Segment<'_> {
         }
         // Each picture starts a hair (100 µs) before its frame, so rounding can never show
         // it a frame late; durations are differences of those instants, so nothing drifts.
-        let instant = |f: u64| -> i64 { if f == at { 0 } else { ((fps.seconds_at(f - at) * 1e6).round() as i64 - 100).max(0) } };
+        let instant = |f: u64| -> i64 {
+            if f == at {
+                0
+            } else {
+                ((fps.seconds_at(f - at) * 1e6).round() as i64 - 100).max(0)
+            }
+        };
         let mut list = String::from("ffconcat version 1.0\n");
         for (i, (f, file)) in entries.iter().enumerate() {
             let next = entries.get(i + 1).map(|e| e.0).unwrap_or(end);
@@ -208,7 +259,11 @@ impl Segment<'_> {
                 Layer::Item(item) => *item,
                 Layer::Captions { images, states } => {
                     let input = self.caption_input(k, images, states, at, frames);
-                    self.graph.push(Chain::new(&[&format!("{input}:v:0")]).then(Filter::new("format").opt("pix_fmts", "rgba")).to(&label));
+                    self.graph.push(
+                        Chain::new(&[&format!("{input}:v:0")])
+                            .then(Filter::new("format").opt("pix_fmts", "rgba"))
+                            .to(&label),
+                    );
                     let next = if k + 1 == here.len() { out.to_string() } else { format!("under{k}") };
                     // The last picture stays until the segment ends: repeat it past the stream's end.
                     self.graph.push(
@@ -229,7 +284,9 @@ impl Segment<'_> {
                         .then(Filter::new("fps").opt("fps", fps.to_string()).opt("start_time", 0u32))
                         .then(Filter::new("scale").opt("w", p.w).opt("h", p.h).opt("flags", "bicubic"))
                         .then(Filter::new("setsar").opt("r", 1u32))
-                        .then(Filter::new("tpad").opt("stop_mode", "clone").opt("stop_duration", num(fps.seconds_at(n))))
+                        .then(
+                            Filter::new("tpad").opt("stop_mode", "clone").opt("stop_duration", num(fps.seconds_at(n))),
+                        )
                         .then(Filter::new("trim").opt("end_frame", n))
                         .then(Filter::new("setpts").opt("expr", format!("PTS-STARTPTS+{local}*{den}/{fnum}/TB")))
                 }
@@ -261,10 +318,18 @@ impl Segment<'_> {
                         .then(Filter::new("setpts").opt("expr", format!("(N+{skip})*{den}/{fnum}/TB")));
                     let len = fps.seconds_at(p.frames);
                     if fades.0 > 0.0 {
-                        c = c.then(Filter::new("fade").opt("t", "in").opt("st", 0u32).opt("d", fades.0).opt("alpha", 1u32));
+                        c = c.then(
+                            Filter::new("fade").opt("t", "in").opt("st", 0u32).opt("d", fades.0).opt("alpha", 1u32),
+                        );
                     }
                     if fades.1 > 0.0 {
-                        c = c.then(Filter::new("fade").opt("t", "out").opt("st", (len - fades.1).max(0.0)).opt("d", fades.1).opt("alpha", 1u32));
+                        c = c.then(
+                            Filter::new("fade")
+                                .opt("t", "out")
+                                .opt("st", (len - fades.1).max(0.0))
+                                .opt("d", fades.1)
+                                .opt("alpha", 1u32),
+                        );
                     }
                     c.then(Filter::new("setpts").opt("expr", format!("PTS+({local}-{skip})*{den}/{fnum}/TB")))
                 }
@@ -291,7 +356,10 @@ mod tests {
     fn named_positions_keep_the_margin() {
         let m = 0.05; // 36 px of a 720 px short side
         assert_eq!(position(&Position::Named(Anchor::TopLeft), m, 100, 50, 1280, 720), (36, 36));
-        assert_eq!(position(&Position::Named(Anchor::BottomRight), m, 100, 50, 1280, 720), (1280 - 100 - 36, 720 - 50 - 36));
+        assert_eq!(
+            position(&Position::Named(Anchor::BottomRight), m, 100, 50, 1280, 720),
+            (1280 - 100 - 36, 720 - 50 - 36)
+        );
         assert_eq!(position(&Position::Named(Anchor::Center), m, 100, 50, 1280, 720), (590, 335));
         assert_eq!(position(&Position::At { x: 0.5, y: 0.8 }, m, 100, 50, 1280, 720), (590, 551));
     }

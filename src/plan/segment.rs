@@ -162,7 +162,11 @@ fn ken_burns(motion: &Motion, from: u64, last: u64, sw: u32, sh: u32) -> Filter 
         Easing::EaseInOut => "st(0,ld(0)*ld(0)*(3-2*ld(0)));",
     };
     // ld(0): progress 0..1 at this frame (`in` counts from 1); ld(1): the zoom, geometric.
-    let pre = format!("st(0,clip((in-1+{from})/{last},0,1));{ease}st(1,{}*pow({},ld(0)));", num(a.zoom), num(b.zoom / a.zoom));
+    let pre = format!(
+        "st(0,clip((in-1+{from})/{last},0,1));{ease}st(1,{}*pow({},ld(0)));",
+        num(a.zoom),
+        num(b.zoom / a.zoom)
+    );
     let cx = format!("({}+{}*ld(0))*{sw}", num(a.x), num(b.x - a.x));
     let cy = format!("({}+{}*ld(0))*{sh}", num(a.y), num(b.y - a.y));
     let (hw, hh) = (num(sw as f64 / 2.0), num(sh as f64 / 2.0));
@@ -214,7 +218,11 @@ impl<'a> Segment<'a> {
 
     /// Open a PNG cutlist drew into the workspace as the next input. Returns its index.
     pub fn own_png_input(&mut self, file: &str) -> usize {
-        self.args.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-codec_whitelist", "png").arg2("-i", file);
+        self.args
+            .arg2("-protocol_whitelist", "file")
+            .arg2("-f", "png_pipe")
+            .arg2("-codec_whitelist", "png")
+            .arg2("-i", file);
         self.inputs += 1;
         self.inputs - 1
     }
@@ -258,13 +266,15 @@ impl<'a> Segment<'a> {
         let fps = o.fps.to_string();
         let bg = self.spec.timeline.background;
         let frames = part.frames;
-        let tail = [
-            Filter::new("trim").opt("end_frame", frames),
-            Filter::new("format").opt("pix_fmts", "yuv420p"),
-        ];
+        let tail = [Filter::new("trim").opt("end_frame", frames), Filter::new("format").opt("pix_fmts", "yuv420p")];
         let chain = match (part.clip, part.media) {
             (Clip::Color(c), _) => Chain::new(&[])
-                .then(Filter::new("color").opt("c", c.color.ffmpeg()).opt("s", format!("{}x{}", o.width, o.height)).opt("r", fps))
+                .then(
+                    Filter::new("color")
+                        .opt("c", c.color.ffmpeg())
+                        .opt("s", format!("{}x{}", o.width, o.height))
+                        .opt("r", fps),
+                )
                 .then_all(tail),
             (Clip::Image(im), Some(m)) => {
                 let v = m.info.video.as_ref().expect("checked by the planner");
@@ -397,7 +407,13 @@ impl<'a> Segment<'a> {
                 let half = d / 2;
                 self.graph.push(
                     Chain::new(&["ta"])
-                        .then(Filter::new("fade").opt("t", "out").opt("s", 0u32).opt("n", half.max(1)).opt("color", color.as_str()))
+                        .then(
+                            Filter::new("fade")
+                                .opt("t", "out")
+                                .opt("s", 0u32)
+                                .opt("n", half.max(1))
+                                .opt("color", color.as_str()),
+                        )
                         .then(Filter::new("trim").opt("end_frame", half))
                         .to("fa"),
                 );
@@ -405,7 +421,13 @@ impl<'a> Segment<'a> {
                     Chain::new(&["tb"])
                         .then(Filter::new("trim").opt("start_frame", half))
                         .then(Filter::new("setpts").opt("expr", "PTS-STARTPTS"))
-                        .then(Filter::new("fade").opt("t", "in").opt("s", 0u32).opt("n", (d - half).max(1)).opt("color", color.as_str()))
+                        .then(
+                            Filter::new("fade")
+                                .opt("t", "in")
+                                .opt("s", 0u32)
+                                .opt("n", (d - half).max(1))
+                                .opt("color", color.as_str()),
+                        )
                         .to("fb"),
                 );
                 Chain::new(&["fa", "fb"]).then(Filter::new("concat").opt("n", 2u32).opt("v", 1u32).opt("a", 0u32))

@@ -64,7 +64,11 @@ fn three_kinds_of_clip() {
     let mut still = video(800, 600, 0.04);
     still.still = true;
     still.codec = "mjpeg".into();
-    let m = vec![media("/ws/in/0.mp4", Some(video(1920, 1080, 10.0)), true), media("/ws/in/1.jpg", Some(still), false), None];
+    let m = vec![
+        media("/ws/in/0.mp4", Some(video(1920, 1080, 10.0)), true),
+        media("/ws/in/1.jpg", Some(still), false),
+        None,
+    ];
     let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap();
     // 1.02 s snaps to frame 31, 3.5 s to frame 105: 74 frames; 60; 30.
     assert_eq!(p.clips.iter().map(|c| c.frames).collect::<Vec<_>>(), vec![74, 60, 30]);
@@ -88,7 +92,13 @@ fn phone_portrait_cover_into_vertical() {
 #[test]
 fn landscape_cover_into_vertical_crops_the_centre() {
     let s = spec(1080, 1920, r##"{"type":"video","src":"a.mp4","in":2,"out":6}"##);
-    let p = plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(1920, 1080, 8.0)), true)]), &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(
+        &s,
+        &by_clip(&s, &[media("/ws/a.mp4", Some(video(1920, 1080, 8.0)), true)]),
+        &TextImages::new(),
+        512 * MIB,
+    )
+    .unwrap();
     let graph = &p.steps[0].files[0].contents;
     assert!(graph.contains("crop=w=608:h=1080:x=656:y=0"), "{graph}");
 }
@@ -96,7 +106,9 @@ fn landscape_cover_into_vertical_crops_the_centre() {
 #[test]
 fn contain_pads_with_the_background() {
     let s = spec(640, 360, r##"{"type":"video","src":"a.mp4","out":1,"fit":"contain"}"##);
-    let p = plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(480, 640, 8.0)), false)]), &TextImages::new(), 512 * MIB).unwrap();
+    let p =
+        plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(480, 640, 8.0)), false)]), &TextImages::new(), 512 * MIB)
+            .unwrap();
     let graph = &p.steps[0].files[0].contents;
     assert!(graph.contains("scale=w=270:h=360"), "{graph}");
     assert!(graph.contains("pad=w=640:h=360:x=184:y=0:color=0x102030"), "{graph}");
@@ -118,13 +130,12 @@ fn hdr_is_tone_mapped() {
 
 #[test]
 fn media_errors_name_the_clip() {
-    let s = spec(
-        320,
-        240,
-        r##"{"type":"video","src":"a.mp4","in":0,"out":12},{"type":"video","src":"s.mp3","out":1}"##,
-    );
+    let s =
+        spec(320, 240, r##"{"type":"video","src":"a.mp4","in":0,"out":12},{"type":"video","src":"s.mp3","out":1}"##);
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 8.0)), true), media("/ws/s.mp3", None, true)];
-    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap_err() else { panic!() };
+    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap_err() else {
+        panic!()
+    };
     let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["timeline.tracks[0].clips[0].out", "timeline.tracks[0].clips[1].src"]);
     assert!(e.0[0].reason.contains("past the end of the media (8.000 s)"));
@@ -133,13 +144,16 @@ fn media_errors_name_the_clip() {
 #[test]
 fn out_defaults_to_the_end_of_the_media() {
     let s = spec(320, 240, r##"{"type":"video","src":"a.mp4","in":1}"##);
-    let p = plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(320, 240, 8.0)), true)]), &TextImages::new(), 512 * MIB).unwrap();
+    let p =
+        plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(320, 240, 8.0)), true)]), &TextImages::new(), 512 * MIB)
+            .unwrap();
     assert_eq!(p.expected.frames, 210);
 }
 
 #[test]
 fn every_segment_decodes_one_input_and_uses_allowlisted_filters() {
-    let clips: Vec<String> = (0..40).map(|i| format!(r##"{{"type":"video","src":"c{i}.mp4","in":0.5,"out":1.5}}"##)).collect();
+    let clips: Vec<String> =
+        (0..40).map(|i| format!(r##"{{"type":"video","src":"c{i}.mp4","in":0.5,"out":1.5}}"##)).collect();
     let s = spec(1920, 1080, &clips.join(","));
     let m: Vec<_> = (0..40).map(|i| media(&format!("/ws/in/{i}.mp4"), Some(video(1920, 1080, 4.0)), true)).collect();
     let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap();
@@ -160,7 +174,8 @@ fn every_segment_decodes_one_input_and_uses_allowlisted_filters() {
                 continue;
             }
             for chain in f.contents.split(";\n") {
-                let body = chain.trim().trim_start_matches(|c| c != ']' && chain.starts_with('[')).trim_start_matches(']');
+                let body =
+                    chain.trim().trim_start_matches(|c| c != ']' && chain.starts_with('[')).trim_start_matches(']');
                 for filter in body.split(',') {
                     let name = filter.split(['=', '[']).next().unwrap().trim();
                     if !name.is_empty() {
@@ -177,7 +192,8 @@ fn samples_track_frames_across_many_clips() {
     // 29.97 fps: clip sample counts vary, the total never drifts.
     let text = r##"{"version":1,"id":"ntsc","output":{"path":"o.mp4","width":320,"height":240,"fps":"30000/1001"},
         "timeline":{"tracks":[{"type":"video","clips":[CLIPS]}]}}"##;
-    let clips: Vec<String> = (0..30).map(|_| r##"{"type":"color","color":"white","duration":0.7}"##.to_string()).collect();
+    let clips: Vec<String> =
+        (0..30).map(|_| r##"{"type":"color","color":"white","duration":0.7}"##.to_string()).collect();
     let s = spec::parse(&text.replace("CLIPS", &clips.join(","))).unwrap();
     let p = plan(&s, &by_clip(&s, &vec![None; 30]), &TextImages::new(), 512 * MIB).unwrap();
     let total: u64 = p
@@ -254,7 +270,9 @@ fn a_transition_longer_than_its_clip_is_an_error_naming_it() {
         r##"{"type":"video","src":"a.mp4"},{"type":"color","color":"red","duration":2,"transition":{"type":"wipeleft","duration":1.5}}"##,
     );
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 1.0)), true), None];
-    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap_err() else { panic!() };
+    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap_err() else {
+        panic!()
+    };
     assert_eq!(e.0[0].path, "timeline.tracks[0].clips[1].transition.duration");
     assert!(e.0[0].reason.contains("longer than the clips"), "{}", e.0[0].reason);
 }
@@ -317,7 +335,10 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
     still.still = true;
     let assets = by_clip(&s, &[None, media("/ws/s.png", Some(still), false)]);
     let mut texts = TextImages::new();
-    texts.items.insert("timeline.tracks[1].items[0]".into(), crate::text::TextImage { file: "text_0000.png".into(), width: 60, height: 40 });
+    texts.items.insert(
+        "timeline.tracks[1].items[0]".into(),
+        crate::text::TextImage { file: "text_0000.png".into(), width: 60, height: 40 },
+    );
     texts.captions.insert(
         "timeline.tracks[2]".into(),
         crate::text::CaptionImages {
@@ -336,7 +357,9 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
     // The text (frames 30–45) only in the first segment; the logo everywhere; the caption
     // (frames 90–102) only in the last, through a concat list of its pictures.
     assert!(graph(0).contains("text_0000.png") || p.steps[0].args.iter().any(|a| a == "text_0000.png"));
-    assert!(!p.steps[1].args.iter().any(|a| a == "text_0000.png") && !p.steps[2].args.iter().any(|a| a == "text_0000.png"));
+    assert!(
+        !p.steps[1].args.iter().any(|a| a == "text_0000.png") && !p.steps[2].args.iter().any(|a| a == "text_0000.png")
+    );
     assert!(p.steps[..3].iter().all(|st| st.args.iter().filter(|a| *a == "/ws/s.png").count() >= 1));
     let list = p.steps[2].files.iter().find(|f| f.name.ends_with(".ffconcat")).expect("a captions list");
     assert_eq!(list.contents, "ffconcat version 1.0\nfile 'cap2_blank.png'\nduration 0.999900\nfile 'cap2_00000.png'\nduration 0.400000\nfile 'cap2_blank.png'\nduration 0.100000\n");

@@ -54,10 +54,7 @@ impl Color {
             };
         }
         let lower = s.to_ascii_lowercase();
-        NAMES
-            .iter()
-            .find(|(n, _)| *n == lower)
-            .map(|(_, [r, g, b])| Color::rgb(*r, *g, *b))
+        NAMES.iter().find(|(n, _)| *n == lower).map(|(_, [r, g, b])| Color::rgb(*r, *g, *b))
     }
 
     /// The form FFmpeg's colour options take: `0xRRGGBB`.

@@ -11,8 +11,8 @@ mod validate;
 
 pub use color::Color;
 pub use time::Rational;
-pub use validate::{parse, parse_with, SpecError, ValidationErrors, MAX_CUES};
 pub(crate) use validate::scheme_of as scheme_of_src;
+pub use validate::{parse, parse_with, SpecError, ValidationErrors, MAX_CUES};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -168,12 +168,7 @@ pub struct VideoOutput {
 
 impl Default for VideoOutput {
     fn default() -> Self {
-        VideoOutput {
-            codec: None,
-            crf: default_crf(),
-            preset: Preset::default(),
-            pix_fmt: PixFmt::default(),
-        }
+        VideoOutput { codec: None, crf: default_crf(), preset: Preset::default(), pix_fmt: PixFmt::default() }
     }
 }
 
@@ -481,7 +476,8 @@ pub struct Word {
 }
 
 fn caption_style() -> TextStyle {
-    serde_json::from_value(serde_json::json!({"size": 44, "outline": {"width": 3}, "width": 0.85})).expect("valid style")
+    serde_json::from_value(serde_json::json!({"size": 44, "outline": {"width": 3}, "width": 0.85}))
+        .expect("valid style")
 }
 fn caption_margin() -> f64 {
     0.08

@@ -11,7 +11,10 @@ pub fn apply(doc: &mut Value, set: &[(String, Value)]) -> Vec<SpecError> {
     let mut vars: Map<String, Value> = match doc.as_object_mut().and_then(|m| m.remove("merge")) {
         Some(Value::Object(m)) => m,
         Some(other) => {
-            errs.push(SpecError { path: "merge".into(), reason: format!("expected an object of values, found {other}") });
+            errs.push(SpecError {
+                path: "merge".into(),
+                reason: format!("expected an object of values, found {other}"),
+            });
             Map::new()
         }
         None => Map::new(),
@@ -89,7 +92,9 @@ fn fill(s: &str, vars: &Map<String, Value>) -> Result<Value, String> {
             Value::String(v) => out.push_str(v),
             Value::Number(n) => out.push_str(&n.to_string()),
             Value::Bool(b) => out.push_str(&b.to_string()),
-            other => return Err(format!("{{{{{name}}}}} is {other}: only a string, number or boolean can go inside text")),
+            other => {
+                return Err(format!("{{{{{name}}}}} is {other}: only a string, number or boolean can go inside text"))
+            }
         }
         last = range.end;
     }

@@ -81,9 +81,7 @@ impl<'de> Deserialize<'de> for Rational {
         };
         match Raw::deserialize(d)? {
             Raw::Int(n) => Ok(Rational::new(n, 1)),
-            Raw::Float(f) if f.fract() == 0.0 && f >= 0.0 && f <= u32::MAX as f64 => {
-                Ok(Rational::new(f as u32, 1))
-            }
+            Raw::Float(f) if f.fract() == 0.0 && f >= 0.0 && f <= u32::MAX as f64 => Ok(Rational::new(f as u32, 1)),
             Raw::Float(_) => Err(bad()),
             Raw::Str(s) => Rational::parse(&s).ok_or_else(bad),
         }
@@ -123,9 +121,7 @@ mod tests {
     fn samples_follow_frames_without_drift() {
         let ntsc = Rational::new(30000, 1001);
         // 1001 samples-per-frame ratio: 48000*1001/30000 = 1601.6 samples per frame.
-        let total: u64 = (0..1000u64)
-            .map(|f| ntsc.sample_at(f + 1, 48000) - ntsc.sample_at(f, 48000))
-            .sum();
+        let total: u64 = (0..1000u64).map(|f| ntsc.sample_at(f + 1, 48000) - ntsc.sample_at(f, 48000)).sum();
         assert_eq!(total, ntsc.sample_at(1000, 48000));
         assert_eq!(ntsc.sample_at(1000, 48000), 1_601_600);
     }

@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn transitions_overlap_and_shorten() {
         let l = layout(&[90, 60, 30], &[0, 15, 0]);
-        assert_eq!(l.clips, vec![Span { start: 0, frames: 90 }, Span { start: 75, frames: 60 }, Span { start: 135, frames: 30 }]);
+        assert_eq!(
+            l.clips,
+            vec![Span { start: 0, frames: 90 }, Span { start: 75, frames: 60 }, Span { start: 135, frames: 30 }]
+        );
         assert_eq!(l.total, 90 + 60 + 30 - 15);
     }
 

