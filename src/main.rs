@@ -369,6 +369,12 @@ async fn batch(spec: Option<String>, manifest: Option<String>, records: Option<S
     ExitCode::from(pick)
 }
 
+/// Log a failure and give its exit code.
+fn failed(e: &Error, job_id: Option<&str>) -> u8 {
+    let _ = fail(e, job_id, None);
+    e.exit_code()
+}
+
 /// One spec of a batch: look for its record, else render it and record the outcome.
 async fn batch_entry(
     entry: cutlist::runtime::Entry,
@@ -392,20 +398,13 @@ async fn batch_entry(
                 let dir = Path::new(a).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 (t, std::fs::canonicalize(dir).unwrap_or(cwd))
             }
-            Err(e) => {
-                let _ = fail(&e, None, None);
-                return e.exit_code();
-            }
+            Err(e) => return failed(&e, None),
         },
     };
     let spec = match cutlist::spec::parse_with(&text, &run.set) {
         Ok(s) => s,
         Err(e) => {
-            let e = Error::InvalidSpec(e);
-            {
-                let _ = fail(&e, None, None);
-                return e.exit_code();
-            };
+            return failed(&Error::InvalidSpec(e), None);
         }
     };
     let hash = runtime::spec_hash(&spec);
@@ -413,10 +412,7 @@ async fn batch_entry(
         .and_then(|d| runtime::record_place(records, &spec, &hash, &d))
     {
         Ok(p) => p,
-        Err(e) => {
-            let _ = fail(&e, Some(&spec.id), None);
-            return e.exit_code();
-        }
+        Err(e) => return failed(&e, Some(&spec.id)),
     };
     match runtime::read_record(&place).await {
         Ok(Some(rec)) => {
@@ -425,10 +421,7 @@ async fn batch_entry(
             return rec.exit_code;
         }
         Ok(None) => {}
-        Err(e) => {
-            let _ = fail(&e, Some(&spec.id), None);
-            return e.exit_code();
-        }
+        Err(e) => return failed(&e, Some(&spec.id)),
     }
     let outcome = cutlist::render_spec(&spec, &base, &opts, cancel).await;
     let now = cutlist::report::rfc3339(std::time::SystemTime::now());
