@@ -3,10 +3,14 @@
 # cutlist against the hand-written FFmpeg command doing the same work, in the same run, pair
 # by pair: wall time, CPU time, whole-tree peak private memory (RssAnon + RssShmem).
 # Workloads (10 × 1080p30 clips, x264 veryfast CRF 23, AAC 128k 48 kHz, +faststart):
+#   reel:   W1: each clip [2 s, 6 s) cover-cropped to 1080x1920, 0.5 s crossfades, music at
+#           -14 dB with fades, a 3 s title (35.5 s); cutlist with --memory-limit 300M,
+#           against bench/ffmpeg_w1.sh (one filtergraph over all inputs)
 #   cuts:   each clip [2 s, 6 s), cover-cropped to 1080x1920, joined by cuts (40 s)
 #   concat: each clip whole at 1920x1080, back to back (80 s)
 # Media: ../shared/bench/make_media.sh when present (the shared reference media), else
-# bench/make_media.sh. Not part of the test suite: it prints figures, it does not pass or fail.
+# bench/make_media.sh (no ../shared needed). RUNS runs, interleaved; medians printed.
+# Not part of the test suite: it prints figures, it does not pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEDIA=$(realpath -m "${1:-${TMPDIR:-/tmp}/cutlist-bench-media}")
@@ -41,12 +45,25 @@ for k in $(seq -w 1 10); do
   echo "file '$MEDIA/clip$k.mp4'" >> "$OUT/list.txt"
 done
 spec cuts 1080 1920 "${cuts[@]}"
+# W1 "reel": the cuts with 0.5 s crossfades, music at -14 dB with fades, a 3 s title.
+reel=("${cuts[0]}")
+for c in "${cuts[@]:1}"; do reel+=("${c%\}},\"transition\":{\"type\":\"crossfade\",\"duration\":0.5}}"); done
+cat > "$OUT/reel.json" <<JSON
+{"version":1,"id":"reel","output":{"path":"$OUT/reel-cutlist.mp4","width":1080,"height":1920,"fps":30,
+ "video":{"preset":"veryfast","crf":23},"audio":{"bitrate":128000}},
+ "timeline":{"tracks":[{"type":"video","clips":[$(IFS=,; echo "${reel[*]}")]},
+  {"type":"audio","volume":"-14dB","clips":[{"src":"$MEDIA/music.mp3","fade_in":1,"fade_out":2}]},
+  {"type":"overlay","items":[{"type":"text","text":"Summer 2026","duration":3,"position":{"x":0.5,"y":0.24},
+   "style":{"size":120,"outline":{"width":5}}}]}]}}
+JSON
 spec concat 1920 1080 "${whole[@]}"
 graph+="${concat}concat=n=10:v=1:a=1[v][a]"
 
 run() { python3 bench/measure.py "$@"; }
 results=()
 for r in $(seq 1 "$RUNS"); do
+  results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --allow-root "$MEDIA" --memory-limit 300M)")
+  results+=("$(run reel/ffmpeg bench/ffmpeg_w1.sh "$MEDIA" "$OUT/reel-ffmpeg.mp4")")
   results+=("$(run cuts/cutlist "$CUTLIST" --log-format json render "$OUT/cuts.json" --allow-root "$MEDIA")")
   results+=("$(run cuts/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex "$graph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/cuts-ffmpeg.mp4")")
   results+=("$(run concat/cutlist "$CUTLIST" --log-format json render "$OUT/concat.json" --allow-root "$MEDIA")")

@@ -17,7 +17,7 @@ def med(label, key):
     return statistics.median(x[key] for x in by[label])
 
 print(f"{'workload':<8} {'tool':<8} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9}")
-for w in sorted({label.split("/")[0] for label in by}):
+for w in sorted({label.split("/")[0] for label in by}, key=lambda w: ["reel", "cuts", "concat"].index(w) if w in ("reel", "cuts", "concat") else 9):
     for t in ("cutlist", "ffmpeg"):
         l = f"{w}/{t}"
         print(f"{w:<8} {t:<8} {med(l, 'wall'):>7.1f} {med(l, 'cpu'):>7.1f} {med(l, 'peak_private_mib'):>9.1f}")
