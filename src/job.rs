@@ -43,6 +43,8 @@ pub struct JobOptions {
     /// Status webhook (the spec's `webhook.url` wins) and the secret that signs its events.
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// Fraction of the memory limit at which the job warns (log line and webhook event).
+    pub memory_warn_fraction: f64,
     /// Which attempt and task this is (from the platform), for status events.
     pub attempt: u64,
     pub task_index: u64,
@@ -68,6 +70,7 @@ impl Default for JobOptions {
             webhook_secret: None,
             attempt: 0,
             task_index: 0,
+            memory_warn_fraction: 0.8,
         }
     }
 }
@@ -145,6 +148,51 @@ impl<'a> FailureRecord<'a> {
             message: e.to_string(),
         }
     }
+}
+
+/// What `cutlist plan` reports: the budget, the settings fitted to it, and the runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub job_id: String,
+    pub memory_limit: u64,
+    pub limit_source: &'static str,
+    pub workspace_in_ram: bool,
+    /// Estimated peak of the largest FFmpeg run, bytes (cutlist's own 16 MiB come on top).
+    pub estimate: u64,
+    pub encoder: EncoderSettings,
+    pub frames: u64,
+    pub duration: f64,
+    pub runs: Vec<String>,
+    pub clips: Vec<ClipTiming>,
+}
+
+/// Fetch, probe and plan a spec without rendering it: what would run, within which budget.
+pub async fn plan_spec(
+    spec: &Spec,
+    base_dir: &Path,
+    opts: &JobOptions,
+    cancel: &CancellationToken,
+) -> Result<PlanReport> {
+    let (limit, limit_source) = memory::detect_limit(opts.memory_limit);
+    let ws = Workspace::create(&opts.workdir, &spec.id)
+        .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
+    let sampler = Sampler::start(opts.sample_every, None);
+    let mut progress = ProgressReporter::new(&spec.id, false, None);
+    let prepared = prepare(spec, base_dir, &ws, opts, limit, cancel, &sampler, &mut progress).await;
+    sampler.finish();
+    let plan = prepared?.plan;
+    Ok(PlanReport {
+        job_id: spec.id.clone(),
+        memory_limit: limit,
+        limit_source,
+        workspace_in_ram: ws.ram_backed(),
+        estimate: plan.encoder.estimate,
+        encoder: plan.encoder,
+        frames: plan.expected.frames,
+        duration: plan.expected.duration(),
+        runs: plan.steps.iter().map(|s| s.label.clone()).collect(),
+        clips: plan.clips,
+    })
 }
 
 /// Where a job's output goes: `-o`, else the spec's `output.path` (relative to the spec's
@@ -279,7 +327,20 @@ async fn render_job(
     let ws = Workspace::create(&opts.workdir, id)
         .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
     let in_ram = ws.ram_backed();
-    let sampler = Sampler::start(opts.sample_every, in_ram.then(|| ws.path().to_path_buf()));
+    // Warn (log and webhook) when the job reaches 80 % of its limit (`--memory-warn`).
+    let threshold = (limit as f64 * opts.memory_warn_fraction) as u64;
+    let (warn_id, warn_hook) = (id.to_string(), notify.clone());
+    let warn: memory::Warn = Box::new(move |total| {
+        tracing::warn!(job_id = %warn_id, event = "memory_warning", bytes = total, limit, "memory reached {} MiB of the {} MiB limit", total >> 20, limit >> 20);
+        if let Some(n) = warn_hook {
+            n.send("memory_warning", None, serde_json::json!({"bytes": total, "limit": limit}));
+        }
+    });
+    let sampler = Sampler::start_with_warning(
+        opts.sample_every,
+        in_ram.then(|| ws.path().to_path_buf()),
+        Some((threshold, warn)),
+    );
     tracing::info!(job_id = id, event = "accepted", workspace = %ws.path().display(), memory_limit = limit, limit_source, ffmpeg = %ffmpeg_version, "job {id} accepted");
 
     let mut progress = ProgressReporter::new(id, opts.interactive, notify);
@@ -401,18 +462,24 @@ fn render_reserve(spec: &Spec) -> u64 {
     (2.0 * video + audio) as u64 + (32 << 20)
 }
 
+/// What the stages before rendering produce.
+struct Prepared {
+    plan: plan::Plan,
+    texts: TextImages,
+}
+
+/// Check room, fetch, probe, draw the texts, plan.
 #[allow(clippy::too_many_arguments)]
-async fn run_stages(
+async fn prepare(
     spec: &Spec,
     base_dir: &Path,
-    dest: &Destination,
     ws: &Workspace,
     opts: &JobOptions,
     limit: u64,
     cancel: &CancellationToken,
     sampler: &Sampler,
     progress: &mut ProgressReporter,
-) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>, Vec<String>)> {
+) -> Result<Prepared> {
     let id = spec.id.as_str();
     let reserve = render_reserve(spec);
     let free = ws.free_bytes().unwrap_or(u64::MAX);
@@ -503,6 +570,24 @@ async fn run_stages(
         plan.encoder.threads,
         plan.encoder.lookahead
     );
+
+    Ok(Prepared { plan, texts })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_stages(
+    spec: &Spec,
+    base_dir: &Path,
+    dest: &Destination,
+    ws: &Workspace,
+    opts: &JobOptions,
+    limit: u64,
+    cancel: &CancellationToken,
+    sampler: &Sampler,
+    progress: &mut ProgressReporter,
+) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>, Vec<String>)> {
+    let id = spec.id.as_str();
+    let Prepared { plan, texts } = prepare(spec, base_dir, ws, opts, limit, cancel, sampler, progress).await?;
 
     // Render.
     sampler.phase("render");

@@ -70,6 +70,13 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Fetch, probe and plan a spec without rendering: the memory budget, the estimate, the
+    /// encoder settings fitted to it, and the FFmpeg runs (JSON).
+    Plan {
+        spec: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Print the JSON Schema of the spec.
     Schema,
     /// Make sample media (no network) and render a demo timeline with it.
@@ -118,6 +125,9 @@ struct RunArgs {
     /// Memory limit for the whole job (e.g. 512M); default: the container's, else the host's.
     #[arg(long, env = "CUTLIST_MEMORY_LIMIT", value_parser = parse_bytes)]
     memory_limit: Option<u64>,
+    /// Warn (log line and webhook event) when memory reaches this share of the limit.
+    #[arg(long, default_value_t = 0.8, env = "CUTLIST_MEMORY_WARN")]
+    memory_warn: f64,
     #[arg(long, default_value = "ffmpeg", env = "CUTLIST_FFMPEG")]
     ffmpeg: PathBuf,
     #[arg(long, default_value = "ffprobe", env = "CUTLIST_FFPROBE")]
@@ -164,6 +174,7 @@ impl RunArgs {
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             deadline: self.deadline.map(Duration::from_secs),
             memory_limit: self.memory_limit,
+            memory_warn_fraction: self.memory_warn.clamp(0.01, 1.0),
             output,
             result: self.result.clone(),
             interactive: std::io::stderr().is_terminal(),
@@ -273,6 +284,22 @@ async fn demo(output: PathBuf, run: &RunArgs) -> ExitCode {
         return fail(&Error::Environment(format!("cannot write the demo spec: {e}")), None, None);
     }
     run_job(&spec_path, Some(output), run).await
+}
+
+/// `cutlist plan`: the plan of a spec, as JSON on stdout.
+async fn plan(spec_path: &Path, run: &RunArgs) -> ExitCode {
+    let spec = match job::read_spec(spec_path, &run.set) {
+        Ok(s) => s,
+        Err(e) => return fail(&e, None, None),
+    };
+    let base = spec_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let cancel = CancellationToken::new();
+    watch_signals(cancel.clone());
+    match job::plan_spec(&spec, &base, &run.options(None), &cancel).await {
+        Ok(report) => print_json(&report),
+        Err(e) => fail(&e, Some(&spec.id), None),
+    }
 }
 
 /// Read a small text file from a path or a bucket.
@@ -487,6 +514,7 @@ fn main() -> ExitCode {
             Command::Render { spec, output, run } => run_job(&spec, output, &run).await,
             Command::Demo { output, run } => demo(output, &run).await,
             Command::Job { spec, manifest, records, run } => batch(spec, manifest, records, &run).await,
+            Command::Plan { spec, run } => plan(&spec, &run).await,
             Command::Validate { spec, timings, set } => validate(&spec, timings, &set),
             Command::Probe { src, ffprobe } => {
                 match cutlist::probe::probe(&ffprobe, &src, Duration::from_secs(60)).await {

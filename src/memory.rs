@@ -94,6 +94,9 @@ struct State {
     by_phase: Vec<(&'static str, Peaks)>,
 }
 
+/// Called once when memory crosses the warning threshold, with the total in bytes.
+pub type Warn = Box<dyn FnOnce(u64) + Send>;
+
 /// Samples the tree's memory on a background thread until dropped.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
@@ -128,14 +131,27 @@ impl Sampler {
     /// Start sampling this process and its descendants every `every`; `ram_workspace` is
     /// counted when given (a workspace in RAM).
     pub fn start(every: Duration, ram_workspace: Option<PathBuf>) -> Sampler {
+        Self::start_with_warning(every, ram_workspace, None)
+    }
+
+    /// As [`Sampler::start`], calling `warn(bytes)` once, the first time the total (tree plus
+    /// RAM-backed workspace) reaches `threshold` bytes.
+    pub fn start_with_warning(every: Duration, ram_workspace: Option<PathBuf>, warn: Option<(u64, Warn)>) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let state = Arc::new(Mutex::new(State { phase: "start", ..Default::default() }));
         let (st, sp) = (state.clone(), stop.clone());
         let root = std::process::id();
+        let mut warn = warn;
         let thread = std::thread::Builder::new()
             .name("cutlist-memory".into())
             .spawn(move || loop {
                 let s = take(root, ram_workspace.as_deref());
+                let total = s.cutlist + s.children + s.workspace;
+                if warn.as_ref().is_some_and(|(threshold, _)| total >= *threshold) {
+                    if let Some((_, f)) = warn.take() {
+                        f(total);
+                    }
+                }
                 {
                     let mut g = st.lock().unwrap_or_else(|e| e.into_inner());
                     fold(&mut g.peaks, s);

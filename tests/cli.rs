@@ -134,3 +134,36 @@ fn templates_fill_from_merge_and_set_and_refuse_leftovers() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("total\t2.500\t75"), "{text}");
 }
+
+#[test]
+fn plan_prints_the_budget_the_settings_and_the_runs_without_rendering() {
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "320x240", "30", 1.0);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "out.mp4",
+        1080,
+        1920,
+        "30",
+        "black",
+        r#"{"type":"video","src":"a.mp4"},{"type":"color","color":"blue","duration":1,"transition":{"type":"crossfade","duration":0.5}}"#,
+    );
+    let out = cutlist()
+        .arg("plan")
+        .arg(&spec)
+        .args(["--memory-limit", "512M", "--workdir"])
+        .arg(d.path().join("work"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["memory_limit"], 512 * 1024 * 1024);
+    assert_eq!(p["limit_source"], "--memory-limit");
+    assert_eq!(p["frames"], 45);
+    assert!(p["estimate"].as_u64().unwrap() < 512 * 1024 * 1024);
+    assert_eq!(p["encoder"]["threads"], 2);
+    assert_eq!(p["runs"].as_array().unwrap().len(), 4, "body, transition, body, join: {}", p["runs"]);
+    assert!(!d.path().join("out.mp4").exists(), "nothing rendered");
+    assert!(leftovers(&d.path().join("work")).is_empty());
+}

@@ -115,3 +115,23 @@ fn a_failure_names_its_culprit() {
     assert_eq!(last["data"]["path"], "timeline.tracks[0].clips[0].src");
     assert_eq!(last["data"]["retryable"], false);
 }
+
+#[test]
+fn crossing_the_memory_warning_threshold_is_reported_once() {
+    let r = Receiver::start();
+    let d = tmp();
+    let spec = job_spec(d.path());
+    let out = cutlist()
+        .arg("render")
+        .arg(&spec)
+        .args(["--workdir", d.path().join("work").to_str().unwrap(), "--allow-private-network"])
+        .args(["--memory-limit", "200M", "--memory-warn", "0.05"]) // 10 MiB: any FFmpeg run passes it
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", r.port))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(stderr(&out).matches("\"event\":\"memory_warning\"").count(), 1, "{}", stderr(&out));
+    let kinds = r.kinds();
+    assert_eq!(kinds.iter().filter(|k| *k == "memory_warning").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("succeeded"));
+}
