@@ -183,6 +183,7 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     let mut tmp =
         tempfile::Builder::new().prefix(".cutlist-partial-").tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
     tmp.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))?;

@@ -127,7 +127,7 @@ pub struct Record {
 pub fn record_place(records: Option<&str>, spec: &Spec, hash: &str, output: &Destination) -> Result<Destination> {
     let name = format!("{}-{}.json", spec.id, &hash[..16]);
     match records {
-        Some(dir) if crate::storage::is_object_uri(&format!("{}/{name}", dir.trim_end_matches('/'))) => {
+        Some(dir) if crate::storage::is_object_uri(dir) => {
             Destination::parse(&format!("{}/{name}", dir.trim_end_matches('/')), std::path::Path::new(""))
         }
         Some(dir) => Ok(Destination::Local(std::path::Path::new(dir).join(name))),
