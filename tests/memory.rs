@@ -149,6 +149,10 @@ fn everything(dir: &Path) -> serde_json::Value {
 
 /// Render with the CLI inside a 512 MiB budget; returns the manifest's memory figures.
 fn job(dir: &Path, name: &str, clips: &[String]) -> serde_json::Value {
+    job_with(dir, name, clips, &[])
+}
+
+fn job_with(dir: &Path, name: &str, clips: &[String], extra: &[&str]) -> serde_json::Value {
     let text = format!(
         r#"{{"version":1,"id":"{name}","output":{{"path":"{name}.mp4","width":1080,"height":1920,"fps":30,
             "video":{{"preset":"veryfast","crf":23}}}},
@@ -158,7 +162,8 @@ fn job(dir: &Path, name: &str, clips: &[String]) -> serde_json::Value {
     let spec = dir.join(format!("{name}.json"));
     std::fs::write(&spec, text).unwrap();
     let work = dir.join("work");
-    let out = render(&spec, &work, &["--memory-limit", "512M"]);
+    let args: Vec<&str> = ["--memory-limit", "512M"].iter().copied().chain(extra.iter().copied()).collect();
+    let out = render(&spec, &work, &args);
     assert_ok(&out);
     assert!(leftovers(&work).is_empty());
     let m = manifest(&dir.join(format!("{name}.mp4")));
@@ -186,6 +191,12 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
     let m10 = job(d.path(), "ten", &ten);
     let m40 = job(d.path(), "forty", &forty);
     let m4k = job(d.path(), "uhd", &uhd);
+    // A 16-core host, as FFmpeg sees it: automatic thread counts would follow the cores;
+    // cutlist pins them, so the peak must not move.
+    let wrapper = d.path().join("ffmpeg-16-cores");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec ffmpeg -cpucount 16 \"$@\"\n").unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let m16 = job_with(d.path(), "cores16", &ten, &["--ffmpeg", wrapper.to_str().unwrap()]);
     let mall = everything(d.path());
     let ms3 = through_buckets(d.path());
 
@@ -195,6 +206,7 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
         ("10 x 1080p clips -> 1080x1920", &m10),
         ("40 x 1080p clips -> 1080x1920", &m40),
         ("4K HEVC + 1080p -> 1080x1920", &m4k),
+        ("10 x 1080p, FFmpeg sees 16 cores", &m16),
         ("everything at once -> 1080x1920", &mall),
         ("10 x 1080p, S3 in and out", &ms3),
     ] {
@@ -215,7 +227,9 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
         mib(&up["cutlist"])
     );
     assert!(up["cutlist"].as_u64().unwrap() < 16 * MIB + 3 * 8 * MIB, "upload memory: {up}");
-    for m in [&m10, &m40, &m4k, &mall, &ms3] {
+    let p16 = mib(&m16["memory"]["peak"]["total"]);
+    assert!(p16 <= mib(&m10["memory"]["peak"]["total"]) * 1.10, "16 cores moved the peak to {p16:.1} MiB");
+    for m in [&m10, &m40, &m4k, &m16, &mall, &ms3] {
         assert!(m["memory"]["peak"]["total"].as_u64().unwrap() < BUDGET, "{m}");
         // cutlist's own memory, outside the upload (which holds up to 3 parts of 8 MiB).
         let own = m["memory"]["phases"]
