@@ -388,7 +388,7 @@ async fn render_job(
         Some(path) => publish::write_json(path, &result)?,
         None => {
             let text = serde_json::to_string_pretty(&result).map_err(|e| Error::Internal(e.to_string()))?;
-            dest.with_suffix(".json").put_text(&text, &opts.workdir, cancel).await?;
+            dest.with_suffix(".json").put_text(&text).await?;
         }
     }
     tracing::info!(
@@ -412,13 +412,7 @@ async fn render_job(
 
 /// Publish the caption files captions tracks ask for beside the output: `out.srt` (or
 /// `out.<track>.srt` when several tracks ask).
-async fn write_sidecars(
-    spec: &Spec,
-    texts: &TextImages,
-    dest: &Destination,
-    scratch: &Path,
-    cancel: &CancellationToken,
-) -> Result<Vec<String>> {
+async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination) -> Result<Vec<String>> {
     let wanted: Vec<(usize, spec::SidecarFormat)> = spec
         .timeline
         .tracks
@@ -437,7 +431,7 @@ async fn write_sidecars(
             spec::SidecarFormat::Vtt => ("vtt", crate::captions::to_vtt(&images.cues)),
         };
         let to = if wanted.len() == 1 { dest.with_extension(ext) } else { dest.with_extension(&format!("{ti}.{ext}")) };
-        to.put_text(&text, scratch, cancel).await?;
+        to.put_text(&text).await?;
         out.push(to.display());
     }
     Ok(out)
@@ -625,7 +619,7 @@ async fn run_stages(
     progress.event("uploading", serde_json::json!({"output": dest.display(), "bytes": facts.bytes}));
     tracing::info!(job_id = id, event = "uploading", output = %dest.display(), bytes = facts.bytes, "publishing {}", dest.display());
     dest.put_file(&rendered, cancel).await?;
-    let mut published = write_sidecars(spec, &texts, dest, ws.path(), cancel).await?;
+    let mut published = write_sidecars(spec, &texts, dest).await?;
     for still in &plan.stills {
         let chosen = match still.kind {
             "poster" => spec.output.poster.as_ref(),

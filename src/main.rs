@@ -486,7 +486,7 @@ async fn batch_entry(
     };
     if let Some(rec) = record {
         let text = serde_json::to_string_pretty(&rec).expect("a record serializes");
-        if let Err(e) = place.put_text(&text, &opts.workdir, cancel).await {
+        if let Err(e) = place.put_text(&text).await {
             tracing::error!(job_id = %spec.id, "cannot write the result record {}: {e}", place.display());
         }
     }

@@ -169,13 +169,8 @@ pub fn move_into_place(rendered: &Path, dest: &Path) -> Result<()> {
 
 /// Write `value` as pretty JSON to `path`, atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    let tmp = tempfile::Builder::new().prefix(".cutlist-partial-").tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
-    serde_json::to_writer_pretty(tmp.as_file(), value).map_err(|e| fail(e.to_string()))?;
-    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
-    Ok(())
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(format!("cannot serialize: {e}")))?;
+    write_text(path, &text)
 }
 
 /// Write `text` to `path`, atomically.
@@ -282,19 +277,15 @@ impl Destination {
         }
     }
 
-    /// Publish `text` here (through a temp file in `scratch` for an object).
-    pub async fn put_text(&self, text: &str, scratch: &Path, cancel: &CancellationToken) -> Result<()> {
+    /// Publish a small `text` here: atomically for a local path, in one create-only PUT for an
+    /// object (no temp file).
+    pub async fn put_text(&self, text: &str) -> Result<()> {
         match self {
             Destination::Local(p) => write_text(p, text),
-            Destination::Object(_) => {
-                let tmp = tempfile::Builder::new()
-                    .prefix("publish-")
-                    .tempfile_in(scratch)
-                    .map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
-                std::fs::write(tmp.path(), text)
-                    .map_err(|e| Error::Environment(format!("cannot write to the workspace: {e}")))?;
-                self.put_file(tmp.path(), cancel).await
-            }
+            Destination::Object(l) => l
+                .put_small_create_only(text.as_bytes().to_vec())
+                .await
+                .map_err(|e| Error::Publish { dest: l.uri.clone(), reason: e.to_string() }),
         }
     }
 }

@@ -186,10 +186,20 @@ impl Location {
 
     /// Read a small object whole (a spec, at most `max` bytes).
     pub async fn read_small(&self, max: u64) -> Result<Vec<u8>, StoreError> {
-        if self.size().await? > max {
-            return Err(StoreError::Permanent(format!("is larger than {max} bytes")));
+        self.read_optional(max).await?.ok_or_else(|| StoreError::Permanent("not found".into()))
+    }
+
+    /// Write a small object (a manifest, a record, a caption file) from memory, create-only:
+    /// one conditional PUT, whole or not at all.
+    pub async fn put_small_create_only(&self, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let opts = object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
+        match self.store.put_opts(&self.path, bytes.into(), opts).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                Err(StoreError::Permanent(format!("{} already exists; outputs are create-only", self.uri)))
+            }
+            Err(e) => Err(classify(e)),
         }
-        Ok(self.store.get(&self.path).await.map_err(classify)?.bytes().await.map_err(classify)?.to_vec())
     }
 
     /// Read a small object whole, or `None` if there is none.
