@@ -162,7 +162,6 @@ fn retry_after_is_honoured_and_4xx_fails_at_once() {
 
 #[test]
 fn sigterm_during_a_download_stops_at_once_and_cleans_up() {
-    use std::io::BufRead;
     let d = tmp();
     let bytes = media(d.path());
     // A download that never finishes.
@@ -182,31 +181,16 @@ fn sigterm_during_a_download_stops_at_once_and_cleans_up() {
     let server = serve(bytes, behave);
     let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
     let work = d.path().join("work");
-    let mut child = cutlist()
-        .arg("render")
-        .arg(&spec)
-        .args(["--workdir", work.to_str().unwrap(), "--allow-private-network"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("cutlist ended early").unwrap();
-        if line.contains("\"event\":\"fetching\"") {
-            break;
-        }
-    }
+    let run = Running::until(
+        cutlist().arg("render").arg(&spec).args(["--workdir", work.to_str().unwrap(), "--allow-private-network"]),
+        "\"event\":\"fetching\"",
+    );
     while server.requests.lock().unwrap().is_empty() {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let t = Instant::now();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let _rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(143));
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let (status, rest, took) = run.signal(libc::SIGTERM);
+    assert_eq!(status.code(), Some(143), "{rest:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));
     assert!(!d.path().join("out.mp4").exists());
 }

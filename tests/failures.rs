@@ -3,10 +3,8 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const INVALID_SPEC: i32 = 3;
@@ -275,35 +273,23 @@ fn sigterm_mid_render_cancels_cleanly() {
     let work = d.path().join("work");
     let result = d.path().join("result.json");
     let hook = Receiver::start();
-    let mut child = cutlist()
-        .arg("render")
-        .arg(&spec)
-        .arg("--workdir")
-        .arg(&work)
-        .arg("--result")
-        .arg(&result)
-        .arg("--allow-private-network")
-        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", hook.port))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("cutlist ended before rendering").unwrap();
-        if line.contains(r#""phase":"render""#) {
-            break;
-        }
-    }
+    let run = Running::until(
+        cutlist()
+            .arg("render")
+            .arg(&spec)
+            .arg("--workdir")
+            .arg(&work)
+            .arg("--result")
+            .arg(&result)
+            .arg("--allow-private-network")
+            .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", hook.port)),
+        r#""phase":"render""#,
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert!(!leftovers(&work).is_empty(), "the workspace exists mid-render");
-    let t = Instant::now();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
+    let (status, rest, took) = run.signal(libc::SIGTERM);
     assert_eq!(status.code(), Some(CANCELLED), "{rest:?}");
-    assert!(t.elapsed() < Duration::from_secs(8), "stopped well inside Cloud Run's 10 s");
+    assert!(took < Duration::from_secs(8), "stopped well inside Cloud Run's 10 s");
     assert_clean(&work, &d.path().join("out.mp4"));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
     assert_eq!(r["status"], "cancelled");
@@ -355,20 +341,8 @@ fn sigtstp_is_not_fatal() {
         r#"{"type":"video","src":"c.mp4"},{"type":"video","src":"c.mp4"}"#,
     );
     let work = d.path().join("work");
-    let mut child =
-        cutlist().arg("render").arg(&spec).arg("--workdir").arg(&work).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("cutlist ended before rendering").unwrap();
-        if line.contains(r#""phase":"render""#) {
-            break;
-        }
-    }
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTSTP);
-    }
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
+    let run = Running::until(cutlist().arg("render").arg(&spec).arg("--workdir").arg(&work), r#""phase":"render""#);
+    let (status, rest, _) = run.signal(libc::SIGTSTP);
     assert!(status.success(), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("\"event\":\"maintenance\"")), "{rest:?}");
     assert_eq!(video_frames(&probe(&d.path().join("out.mp4"))), 240);

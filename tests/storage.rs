@@ -344,7 +344,6 @@ fn slow_proxy(upstream: u16, bytes_per_sec: usize) -> (u16, tokio::runtime::Runt
 
 #[test]
 fn sigterm_during_an_upload_leaves_no_object() {
-    use std::io::BufRead;
     let s3 = S3::start(&["media", "out"]);
     let d = tmp();
     // A local clip whose render is a few MiB, uploaded through a 256 KiB/s link.
@@ -390,28 +389,13 @@ fn sigterm_during_an_upload_leaves_no_object() {
     for (k, v) in s3.env() {
         c.env(k, v);
     }
-    let mut child = c
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{proxy}"))
-        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", hook.port))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("cutlist ended before uploading").unwrap();
-        if line.contains("\"event\":\"uploading\"") {
-            break;
-        }
-    }
+    c.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{proxy}"))
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/", hook.port));
+    let run = Running::until(&mut c, "\"event\":\"uploading\"");
     std::thread::sleep(std::time::Duration::from_millis(800));
-    let t = std::time::Instant::now();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
+    let (status, rest, took) = run.signal(libc::SIGTERM);
     assert_eq!(status.code(), Some(143), "{rest:?}");
-    assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     // No output, no staging object (s3s-fs keeps unfinished multipart parts out of the bucket).
     assert!(objects(&s3.root.path().join("out")).is_empty(), "{:?}", objects(&s3.root.path().join("out")));
     assert!(leftovers(&work).is_empty());

@@ -518,3 +518,45 @@ impl Drop for FakeGcs {
         let _ = self.child.wait();
     }
 }
+
+/// A cutlist run followed through its JSON log lines (stderr).
+pub struct Running {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+}
+
+impl Running {
+    /// Start `cmd` with its stderr piped and read its log until a line contains `marker`.
+    /// (The child is waited for by [`Running::signal`], or killed and reaped on drop.)
+    #[allow(clippy::zombie_processes)]
+    pub fn until(cmd: &mut Command, marker: &str) -> Running {
+        use std::io::BufRead;
+        let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        loop {
+            let line = lines.next().unwrap_or_else(|| panic!("cutlist ended before {marker}")).unwrap();
+            if line.contains(marker) {
+                return Running { child, lines };
+            }
+        }
+    }
+
+    /// Send `sig`; then the rest of the log, the exit status and how long the exit took.
+    pub fn signal(mut self, sig: i32) -> (std::process::ExitStatus, Vec<String>, std::time::Duration) {
+        let t = std::time::Instant::now();
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+        let rest: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();
+        let status = self.child.wait().unwrap();
+        (status, rest, t.elapsed())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
