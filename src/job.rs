@@ -45,6 +45,10 @@ pub struct JobOptions {
     pub webhook_secret: Option<String>,
     /// Fraction of the memory limit at which the job warns (log line and webhook event).
     pub memory_warn_fraction: f64,
+    /// Cores the encoders may use; `None` detects them (cgroup quota, else the scheduler's).
+    pub cpus: Option<u32>,
+    /// Print a memory table when the job ends (and publish a picture of it).
+    pub memory_report: crate::memreport::Mode,
     /// Which attempt and task this is (from the platform), for status events.
     pub attempt: u64,
     pub task_index: u64,
@@ -71,6 +75,8 @@ impl Default for JobOptions {
             attempt: 0,
             task_index: 0,
             memory_warn_fraction: 0.8,
+            memory_report: crate::memreport::Mode::Off,
+            cpus: None,
         }
     }
 }
@@ -156,8 +162,11 @@ pub struct PlanReport {
     pub job_id: String,
     pub memory_limit: u64,
     pub limit_source: &'static str,
+    pub cpus: u32,
+    pub cpus_source: &'static str,
     pub workspace_in_ram: bool,
-    /// Estimated peak of the largest FFmpeg run, bytes (cutlist's own 16 MiB come on top).
+    /// Estimated peak of the whole job, bytes: the largest FFmpeg run, cutlist's own share
+    /// and, when the workspace is in RAM, its bytes.
     pub estimate: u64,
     pub encoder: EncoderSettings,
     pub frames: u64,
@@ -174,6 +183,7 @@ pub async fn plan_spec(
     cancel: &CancellationToken,
 ) -> Result<PlanReport> {
     let (limit, limit_source) = memory::detect_limit(opts.memory_limit);
+    let (cpus, cpus_source) = memory::detect_cpus(opts.cpus);
     let ws = Workspace::create(&opts.workdir, &spec.id)
         .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
     let sampler = Sampler::start(opts.sample_every, None);
@@ -185,6 +195,8 @@ pub async fn plan_spec(
         job_id: spec.id.clone(),
         memory_limit: limit,
         limit_source,
+        cpus,
+        cpus_source,
         workspace_in_ram: ws.ram_backed(),
         estimate: plan.encoder.estimate,
         encoder: plan.encoder,
@@ -317,9 +329,10 @@ async fn render_job(
     }
     let ffmpeg_version = render::check_ffmpeg(&opts.ffmpeg, &encoders).await?;
     let (limit, limit_source) = memory::detect_limit(opts.memory_limit);
-    let out_px = o.width as u64 * o.height as u64;
-    let least = plan::budget::Load { video_pixels: out_px, video_inputs: 1, still_pixels: 0 };
-    plan::budget::fit(o.width, o.height, &least, o.video.preset, limit).map_err(Error::MemoryBudget)?;
+    let (cpus, _) = memory::detect_cpus(opts.cpus);
+    // The least any segment run holds: its encoder alone (inputs come on top once probed).
+    let least = [plan::budget::Load { encodes: true, bytes: 0 }];
+    plan::budget::fit(&plan::budget::Target::of(o), &least, 0, limit, cpus).map_err(Error::MemoryBudget)?;
 
     for stale in crate::workspace::sweep(&opts.workdir) {
         tracing::warn!(job_id = id, event = "swept", workspace = %stale.display(), "removed the workspace of an earlier attempt that was killed");
@@ -347,7 +360,12 @@ async fn render_job(
     progress.event("accepted", serde_json::json!({"output": dest.display()}));
     let outcome = run_stages(spec, base_dir, &dest, &ws, opts, limit, cancel, &sampler, &mut progress).await;
     progress.finish();
-    let (peak, phases) = sampler.finish();
+    let record = sampler.finish();
+    let peak = record.peaks;
+    let report = crate::memreport::Context { job_id: id, limit, limit_source, estimate: record.estimate };
+    if opts.memory_report != crate::memreport::Mode::Off {
+        eprint!("{}", crate::memreport::table(&record, &report));
+    }
     if opts.keep_workspace {
         tracing::warn!(job_id = id, workspace = %ws.keep().display(), "workspace kept for debugging");
         return Err(outcome
@@ -378,12 +396,15 @@ async fn render_job(
             limit_source,
             workspace_in_ram: in_ram,
             peak,
-            phases: phases.into_iter().collect(),
+            phases: record.phases.iter().copied().collect(),
         },
         clips,
         loudness,
         sidecars,
     };
+    if opts.memory_report == crate::memreport::Mode::Detailed {
+        dest.with_suffix(".memory.svg").put_text(&crate::memreport::svg(&record, &report)).await?;
+    }
     match &opts.result {
         Some(path) => publish::write_json(path, &result)?,
         None => {
@@ -549,7 +570,12 @@ async fn prepare(
     };
 
     // Plan.
-    let plan = plan::plan(spec, &assets, &texts, limit)?;
+    let budget = plan::Budget {
+        limit,
+        cpus: memory::detect_cpus(opts.cpus).0,
+        ram_workspace: ws.ram_backed().then(|| ws.bytes()),
+    };
+    let plan = plan::plan(spec, &assets, &texts, &budget)?;
     tracing::info!(
         job_id = id,
         event = "planned",
@@ -582,6 +608,7 @@ async fn run_stages(
 ) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>, Vec<String>)> {
     let id = spec.id.as_str();
     let Prepared { plan, texts } = prepare(spec, base_dir, ws, opts, limit, cancel, sampler, progress).await?;
+    sampler.estimate(plan.encoder.estimate);
 
     // Render.
     sampler.phase("render");

@@ -4,7 +4,7 @@
 //! The pipeline reads top to bottom: [`spec`] (types and validation) → [`fetch`] →
 //! [`probe`] → [`plan`] (pure: which FFmpeg runs, which graphs) → [`render`] (runs them
 //! through [`process`]) → [`publish`] (verify, move into place) → [`report`]. [`job`]
-//! strings the stages together; [`workspace`] owns the temp files and [`memory`] measures.
+//! strings the stages together; [`workspace`] owns the temp files, [`memory`] measures and [`memreport`] shows it.
 
 pub mod captions;
 pub mod demo;
@@ -12,6 +12,7 @@ pub mod error;
 pub mod fetch;
 pub mod job;
 pub mod memory;
+pub mod memreport;
 pub mod plan;
 pub mod probe;
 pub mod process;

@@ -47,18 +47,75 @@ pub fn descendants(root: u32) -> Vec<u32> {
     out
 }
 
-/// The machine's or container's memory limit: `--memory-limit` wins, then cgroup v2
-/// `memory.max`, then cgroup v1 `memory.limit_in_bytes`, then the host's memory.
+/// This process's memory cgroup directory: cgroup v2 (`0::/path`) or v1 (`N:memory:/path`),
+/// as mounted under /sys/fs/cgroup.
+fn own_cgroup() -> Option<(PathBuf, Cgroup)> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        let rel = path.trim_start_matches('/');
+        if controllers.split(',').any(|c| c == "memory") {
+            let dir = Path::new("/sys/fs/cgroup/memory").join(rel);
+            if dir.join("memory.limit_in_bytes").exists() {
+                return Some((dir, Cgroup::V1));
+            }
+        }
+        if controllers.is_empty() {
+            let dir = Path::new("/sys/fs/cgroup").join(rel);
+            if dir.join("memory.current").exists() || dir.join("memory.max").exists() {
+                return Some((dir, Cgroup::V2));
+            }
+        }
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cgroup {
+    V1,
+    V2,
+}
+
+fn read_u64(p: &Path) -> Option<u64> {
+    std::fs::read_to_string(p).ok().and_then(|s| s.trim().parse::<u64>().ok())
+}
+
+/// The smallest memory limit on the way from this process's cgroup up to the root
+/// (a parent's limit binds its children).
+fn cgroup_limit() -> Option<(u64, &'static str)> {
+    let (dir, kind) = own_cgroup()?;
+    let (file, root, source) = match kind {
+        Cgroup::V2 => ("memory.max", Path::new("/sys/fs/cgroup"), "cgroup v2 memory.max"),
+        Cgroup::V1 => ("memory.limit_in_bytes", Path::new("/sys/fs/cgroup/memory"), "cgroup v1 memory.limit_in_bytes"),
+    };
+    let mut best: Option<u64> = None;
+    let mut d = dir.as_path();
+    loop {
+        // "max" (v2) does not parse: no limit at this level; v1 writes "no limit" as ~2^63.
+        if let Some(l) = read_u64(&d.join(file)).filter(|l| *l < (1u64 << 60)) {
+            best = Some(best.map_or(l, |b| b.min(l)));
+        }
+        if d == root {
+            break;
+        }
+        match d.parent() {
+            Some(p) if p.starts_with(root) => d = p,
+            _ => break,
+        }
+    }
+    best.map(|l| (l, source))
+}
+
+/// The machine's or container's memory limit: `--memory-limit` wins, then the smallest limit
+/// of this process's memory cgroup and its parents (v2 `memory.max`, v1
+/// `memory.limit_in_bytes`), then the host's memory.
 pub fn detect_limit(flag: Option<u64>) -> (u64, &'static str) {
     if let Some(l) = flag {
         return (l, "--memory-limit");
     }
-    let read = |p: &str| std::fs::read_to_string(p).ok().and_then(|s| s.trim().parse::<u64>().ok());
-    if let Some(l) = read("/sys/fs/cgroup/memory.max") {
-        return (l, "cgroup v2 memory.max");
-    }
-    if let Some(l) = read("/sys/fs/cgroup/memory/memory.limit_in_bytes").filter(|l| *l < (1u64 << 60)) {
-        return (l, "cgroup v1 memory.limit_in_bytes");
+    if let Some(found) = cgroup_limit() {
+        return found;
     }
     let host = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -70,6 +127,60 @@ pub fn detect_limit(flag: Option<u64>) -> (u64, &'static str) {
         .map(|kb| kb * 1024)
         .unwrap_or(u64::MAX);
     (host, "host memory")
+}
+
+/// Cores this job may use: `--cpus` wins, then the cgroup's CPU quota (v2 `cpu.max`, v1
+/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`, rounded up), then the cores the scheduler
+/// gives this process. FFmpeg's automatic thread counts follow the host's cores instead,
+/// which is why cutlist pins every thread count to what this returns.
+pub fn detect_cpus(flag: Option<u32>) -> (u32, &'static str) {
+    if let Some(n) = flag {
+        return (n.max(1), "--cpus");
+    }
+    if let Some(n) = cgroup_cpus() {
+        return (n, "cgroup CPU quota");
+    }
+    let n = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    (n, "available cores")
+}
+
+fn cgroup_cpus() -> Option<u32> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        let rel = path.trim_start_matches('/');
+        let quota = if controllers.is_empty() {
+            let s = std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(rel).join("cpu.max")).ok();
+            s.and_then(|s| {
+                let mut it = s.split_whitespace();
+                let (q, p) = (it.next()?.parse::<f64>().ok()?, it.next()?.parse::<f64>().ok()?);
+                Some(q / p)
+            })
+        } else if controllers.split(',').any(|c| c == "cpu") {
+            let dir = Path::new("/sys/fs/cgroup/cpu").join(rel);
+            let q = std::fs::read_to_string(dir.join("cpu.cfs_quota_us")).ok()?.trim().parse::<i64>().ok()?;
+            let p = read_u64(&dir.join("cpu.cfs_period_us"))?;
+            (q > 0 && p > 0).then(|| q as f64 / p as f64)
+        } else {
+            None
+        };
+        if let Some(q) = quota.filter(|q| *q > 0.0) {
+            return Some(q.ceil() as u32);
+        }
+    }
+    None
+}
+
+/// The cgroup's own usage file (v2 `memory.current`; v1 `memory.usage_in_bytes`, which
+/// includes page cache the kernel reclaims before it kills anything).
+fn cgroup_usage_file() -> Option<PathBuf> {
+    let (dir, kind) = own_cgroup()?;
+    let f = dir.join(match kind {
+        Cgroup::V2 => "memory.current",
+        Cgroup::V1 => "memory.usage_in_bytes",
+    });
+    f.exists().then_some(f)
 }
 
 /// Peak figures of one job (bytes).
@@ -85,13 +196,72 @@ pub struct Peaks {
     pub workspace: u64,
     /// tree + workspace at one instant: what a container limit sees.
     pub total: u64,
+    /// The cgroup's own usage figure (`memory.current`, v1 `memory.usage_in_bytes`), where
+    /// readable: it also counts page cache and other processes in the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<u64>,
 }
 
-#[derive(Debug, Default)]
+/// One process seen below cutlist during a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    /// The program and what it writes (`ffmpeg seg_0003.ts`), or reads for ffprobe.
+    pub name: String,
+    /// The phase it started in.
+    pub phase: &'static str,
+    /// Its largest private memory, bytes.
+    pub peak: u64,
+    /// Seconds since the job started: first and last seen.
+    pub from: f64,
+    pub to: f64,
+}
+
+/// One sample, for the picture of memory over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Seconds since the job started.
+    pub t: f64,
+    pub cutlist: u64,
+    pub workspace: u64,
+    pub cgroup: Option<u64>,
+    /// (index into [`Record::processes`], private bytes) of each child alive.
+    pub children: Vec<(usize, u64)>,
+}
+
+impl Point {
+    pub fn total(&self) -> u64 {
+        self.cutlist + self.workspace + self.children.iter().map(|c| c.1).sum::<u64>()
+    }
+}
+
+/// Everything the sampler saw during a job.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub peaks: Peaks,
+    /// Peaks per phase, in the order the phases began.
+    pub phases: Vec<(&'static str, Peaks)>,
+    /// When each phase began, seconds since the job started.
+    pub phase_starts: Vec<(&'static str, f64)>,
+    pub processes: Vec<Process>,
+    /// Samples, evenly thinned to at most [`MAX_POINTS`].
+    pub series: Vec<Point>,
+    /// Seconds from the first sample to the last.
+    pub seconds: f64,
+    /// The plan's estimate of the peak, once planned.
+    pub estimate: Option<u64>,
+}
+
+/// The most samples a record keeps (the picture needs no more; a long job thins them).
+pub const MAX_POINTS: usize = 2048;
+
+#[derive(Debug)]
 struct State {
-    peaks: Peaks,
+    record: Record,
     phase: &'static str,
-    by_phase: Vec<(&'static str, Peaks)>,
+    /// Keep every `stride`-th sample (doubles each time the series is thinned).
+    stride: usize,
+    count: usize,
 }
 
 /// Called once when memory crosses the warning threshold, with the total in bytes.
@@ -101,7 +271,108 @@ pub type Warn = Box<dyn FnOnce(u64) + Send>;
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     state: Arc<Mutex<State>>,
+    started: std::time::Instant,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A short name for a child: the program and the file it writes (ffmpeg) or reads (ffprobe).
+fn process_name(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<&str> =
+        raw.split(|b| *b == 0).filter_map(|a| std::str::from_utf8(a).ok()).filter(|a| !a.is_empty()).collect();
+    let program = args.first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or("?");
+    let file = |a: &&str| {
+        let ext = a.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        !a.starts_with('-') && matches!(ext, "ts" | "webm" | "mp4" | "gif" | "png" | "jpg" | "wav" | "mov" | "mkv")
+    };
+    let shown = if program.starts_with("ffprobe") {
+        args.iter().rev().find(|a| !a.starts_with('-')).map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+    } else {
+        // The first file that is not an input (`-i x`).
+        args.windows(2).filter(|w| w[0] != "-i").map(|w| w[1]).find(|a| file(a) && !a.contains('/')).map(String::from)
+    };
+    match shown {
+        Some(f) => format!("{program} {f}"),
+        None if args.contains(&"null") => format!("{program} (measure)"),
+        None => program.to_string(),
+    }
+}
+
+struct Tracker {
+    root: u32,
+    workspace: Option<PathBuf>,
+    cgroup: Option<PathBuf>,
+    started: std::time::Instant,
+    /// pid → index into processes (pids are not reused within a job in practice; a reused
+    /// pid with another command line gets a new entry).
+    seen: Vec<(u32, usize)>,
+}
+
+impl Tracker {
+    fn sample(&mut self, st: &mut State) -> u64 {
+        let t = self.started.elapsed().as_secs_f64();
+        let cutlist = private_bytes(self.root).unwrap_or(0);
+        let mut children = Vec::new();
+        for pid in descendants(self.root) {
+            let Some(b) = private_bytes(pid) else { continue };
+            let idx = match self.seen.iter().find(|(p, _)| *p == pid) {
+                Some(&(_, i)) => i,
+                None => {
+                    let i = st.record.processes.len();
+                    st.record.processes.push(Process {
+                        pid,
+                        name: process_name(pid),
+                        phase: st.phase,
+                        peak: 0,
+                        from: t,
+                        to: t,
+                    });
+                    self.seen.push((pid, i));
+                    i
+                }
+            };
+            let p = &mut st.record.processes[idx];
+            p.peak = p.peak.max(b);
+            p.to = t;
+            children.push((idx, b));
+        }
+        let workspace = self.workspace.as_deref().map(crate::workspace::dir_bytes).unwrap_or(0);
+        let cgroup = self.cgroup.as_deref().and_then(read_u64);
+        let child_sum: u64 = children.iter().map(|c| c.1).sum();
+        let s = Sample { cutlist, children: child_sum, workspace, cgroup };
+        fold(&mut st.record.peaks, s);
+        let phase = st.phase;
+        match st.record.phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, pk)) => fold(pk, s),
+            None => {
+                let mut pk = Peaks::default();
+                fold(&mut pk, s);
+                st.record.phases.push((phase, pk));
+            }
+        }
+        st.record.seconds = t;
+        if st.count % st.stride == 0 {
+            st.record.series.push(Point { t, cutlist, workspace, cgroup, children });
+            if st.record.series.len() >= MAX_POINTS {
+                thin(&mut st.record.series);
+                st.stride *= 2;
+            }
+        }
+        st.count += 1;
+        cutlist + child_sum + workspace
+    }
+}
+
+/// Halve a series, keeping the larger of each pair so no peak is lost from the picture.
+fn thin(series: &mut Vec<Point>) {
+    let old = std::mem::take(series);
+    let mut it = old.into_iter();
+    while let Some(a) = it.next() {
+        match it.next() {
+            Some(b) if b.total() > a.total() => series.push(b),
+            _ => series.push(a),
+        }
+    }
 }
 
 /// What one sample saw.
@@ -110,13 +381,7 @@ struct Sample {
     cutlist: u64,
     children: u64,
     workspace: u64,
-}
-
-fn take(root: u32, workspace: Option<&Path>) -> Sample {
-    let cutlist = private_bytes(root).unwrap_or(0);
-    let children = descendants(root).into_iter().filter_map(private_bytes).sum();
-    let workspace = workspace.map(crate::workspace::dir_bytes).unwrap_or(0);
-    Sample { cutlist, children, workspace }
+    cgroup: Option<u64>,
 }
 
 fn fold(p: &mut Peaks, s: Sample) {
@@ -125,6 +390,9 @@ fn fold(p: &mut Peaks, s: Sample) {
     p.tree = p.tree.max(s.cutlist + s.children);
     p.workspace = p.workspace.max(s.workspace);
     p.total = p.total.max(s.cutlist + s.children + s.workspace);
+    if let Some(c) = s.cgroup {
+        p.cgroup = Some(p.cgroup.unwrap_or(0).max(c));
+    }
 }
 
 impl Sampler {
@@ -138,31 +406,32 @@ impl Sampler {
     /// RAM-backed workspace) reaches `threshold` bytes.
     pub fn start_with_warning(every: Duration, ram_workspace: Option<PathBuf>, warn: Option<(u64, Warn)>) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
-        let state = Arc::new(Mutex::new(State { phase: "start", ..Default::default() }));
+        let started = std::time::Instant::now();
+        let state = Arc::new(Mutex::new(State {
+            record: Record { phase_starts: vec![("start", 0.0)], ..Default::default() },
+            phase: "start",
+            stride: 1,
+            count: 0,
+        }));
         let (st, sp) = (state.clone(), stop.clone());
-        let root = std::process::id();
+        let mut tracker = Tracker {
+            root: std::process::id(),
+            workspace: ram_workspace,
+            cgroup: cgroup_usage_file(),
+            started,
+            seen: Vec::new(),
+        };
         let mut warn = warn;
         let thread = std::thread::Builder::new()
             .name("cutlist-memory".into())
             .spawn(move || loop {
-                let s = take(root, ram_workspace.as_deref());
-                let total = s.cutlist + s.children + s.workspace;
+                let total = {
+                    let mut g = st.lock().unwrap_or_else(|e| e.into_inner());
+                    tracker.sample(&mut g)
+                };
                 if warn.as_ref().is_some_and(|(threshold, _)| total >= *threshold) {
                     if let Some((_, f)) = warn.take() {
                         f(total);
-                    }
-                }
-                {
-                    let mut g = st.lock().unwrap_or_else(|e| e.into_inner());
-                    fold(&mut g.peaks, s);
-                    let phase = g.phase;
-                    match g.by_phase.iter_mut().find(|(p, _)| *p == phase) {
-                        Some((_, pk)) => fold(pk, s),
-                        None => {
-                            let mut pk = Peaks::default();
-                            fold(&mut pk, s);
-                            g.by_phase.push((phase, pk));
-                        }
                     }
                 }
                 if sp.load(Ordering::Relaxed) {
@@ -171,22 +440,30 @@ impl Sampler {
                 std::thread::sleep(every);
             })
             .ok();
-        Sampler { stop, state, thread }
+        Sampler { stop, state, started, thread }
     }
 
     /// Mark the start of a phase (fetch, probe, render, publish): later samples count for it.
     pub fn phase(&self, name: &'static str) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).phase = name;
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.phase = name;
+        g.record.phase_starts.push((name, self.started.elapsed().as_secs_f64()));
     }
 
-    /// Stop sampling and return the peaks, overall and per phase.
-    pub fn finish(mut self) -> (Peaks, Vec<(&'static str, Peaks)>) {
+    /// Note the plan's estimate of the peak, for the report.
+    pub fn estimate(&self, bytes: u64) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).record.estimate = Some(bytes);
+    }
+
+    /// Stop sampling and return what was seen: peaks overall and per phase, each process,
+    /// and the series over time.
+    pub fn finish(mut self) -> Record {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        (g.peaks, g.by_phase.clone())
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut g.record)
     }
 }
 

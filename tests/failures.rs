@@ -307,7 +307,7 @@ fn sigterm_mid_render_cancels_cleanly() {
 }
 
 #[test]
-fn memory_budget_refusal_says_what_to_change() {
+fn over_budget_refusal_says_what_to_change() {
     let d = tmp();
     let spec = write_spec(
         d.path(),

@@ -117,7 +117,7 @@ fn a_failure_names_its_culprit() {
 }
 
 #[test]
-fn crossing_the_memory_warning_threshold_is_reported_once() {
+fn crossing_the_warning_threshold_is_reported_once() {
     let r = Receiver::start();
     let d = tmp();
     let spec = job_spec(d.path());

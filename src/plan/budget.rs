@@ -1,100 +1,248 @@
-//! Encoder settings fitted to a memory budget, from a model of what one FFmpeg segment run holds.
+//! The memory budget: what each FFmpeg run of a plan will hold, and the encoder settings that fit the limit.
 //!
-//! Measured on FFmpeg 5.1 (see MEMORY.md): memory is dominated by x264's frames in flight
-//! (threads + lookahead + B-frames) and the decoder's reference frames, not by filters.
-//! A segment run decodes exactly one input, so the model is per run, not per timeline.
+//! The model is measured, not guessed (FFmpeg 5.1, see MEMORY.md and tests/memory.rs): a run
+//! holds its encoder (a fixed part plus a number of output frames that depends on codec,
+//! preset, threads and lookahead: the calibration table below), each decoder in play
+//! (reference frames by codec), decoded stills, blended layers, and a little for its sound.
+//! A plan's estimate is its largest run plus cutlist's own share, plus the workspace's bytes
+//! when the workspace is in RAM.
 
-use crate::spec::Preset;
+use crate::spec::{Preset, VideoCodec};
 use serde::Serialize;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Private memory of an FFmpeg process before any frame: relocations, libraries' heaps,
-/// codec and muxer contexts. Calibrated with tests/memory.rs (see MEMORY.md).
-const FFMPEG_BASE: u64 = 48 * MIB;
-/// What cutlist itself may use (measured well below; see MEMORY.md).
-pub const CUTLIST_RESERVE: u64 = 16 * MIB;
+/// cutlist's own private memory outside uploads (measured 2–7 MiB; see MEMORY.md). Uploads
+/// to buckets add at most `PART_BYTES × (PARTS_IN_FLIGHT + 1)` (24 MiB; see
+/// [`crate::storage`]), after FFmpeg has finished, so they never meet its peak.
+pub const CUTLIST_OWN: u64 = 8 * MIB;
+/// A run's sound: decoding, resampling, PCM or AAC out.
+const AUDIO: u64 = 4 * MIB;
+/// A run that encodes no video (the join, loudness measurement, palette, GIF, stills):
+/// FFmpeg's base, the muxer and audio codecs.
+const LIGHT_BASE: u64 = 24 * MIB;
 
-/// Encoder and decoder thread settings for every segment run.
+/// Encoder and decoder thread settings for every segment run, and what they cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct EncoderSettings {
-    /// x264 `-threads`.
+    /// Encoder threads (x264 `-threads`, x265 `pools`, libvpx `-threads`).
     pub threads: u32,
-    /// x264 `rc-lookahead`.
+    /// Encoder lookahead (x264 `rc-lookahead`, x265 `rc-lookahead`, libvpx `lag-in-frames`).
     pub lookahead: u32,
     /// Decoder `-threads` on every input.
     pub decoder_threads: u32,
-    /// Estimated peak private memory of one segment run, bytes.
+    /// Estimated peak of the whole job, bytes: its largest FFmpeg run, cutlist's own share,
+    /// and the workspace when it is in RAM.
     pub estimate: u64,
+    /// The largest FFmpeg run's estimate, bytes.
+    pub largest_run: u64,
+    /// Workspace bytes counted in the estimate (0 when the workspace is on disk).
+    pub workspace: u64,
 }
 
-fn frame_bytes(pixels: u64) -> u64 {
+/// The video encoder every segment run uses (a GIF's segments are an H.264 intermediate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoder {
+    X264,
+    X265,
+    Vp9,
+}
+
+impl From<VideoCodec> for Encoder {
+    fn from(c: VideoCodec) -> Self {
+        match c {
+            VideoCodec::Libx264 => Encoder::X264,
+            VideoCodec::Libx265 => Encoder::X265,
+            VideoCodec::LibvpxVp9 => Encoder::Vp9,
+        }
+    }
+}
+
+/// What every segment run encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub width: u32,
+    pub height: u32,
+    pub encoder: Encoder,
+    pub preset: Preset,
+}
+
+impl Target {
+    /// What a spec's segment runs encode.
+    pub fn of(o: &crate::spec::Output) -> Target {
+        let gif = o.format == crate::spec::Container::Gif;
+        Target {
+            width: o.width,
+            height: o.height,
+            // A GIF's segments are an H.264 intermediate at veryfast (see plan::segment_encoding).
+            encoder: if gif { Encoder::X264 } else { o.video_codec().into() },
+            preset: if gif { Preset::Veryfast } else { o.video.preset },
+        }
+    }
+
+    fn frame(&self) -> u64 {
+        frame_bytes(self.width as u64 * self.height as u64)
+    }
+}
+
+/// What one FFmpeg run holds besides its encoder or its base, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Load {
+    /// Whether the run encodes video (a segment) or not (join, measure, palette, stills).
+    pub encodes: bool,
+    /// Decoders, stills, overlay pictures and blends in play (see the helpers below).
+    pub bytes: u64,
+}
+
+/// A yuv420p frame of `pixels`.
+pub fn frame_bytes(pixels: u64) -> u64 {
     pixels * 3 / 2
 }
 
-/// Reference frames x264 keeps for a preset, plus its B-frames.
-fn preset_frames(p: Preset) -> u64 {
+/// A decoder of `codec` (as ffprobe names it) at w×h, with `-threads 1`: its reference
+/// frames plus the frame in flight. Measured: H.264 1080p ≈ 3 frames, HEVC 4K ≈ 10.
+pub fn decoder(codec: &str, width: u32, height: u32) -> u64 {
+    let refs = match codec {
+        "h264" => 3,
+        "hevc" => 10,
+        "vp9" | "av1" | "vp8" => 8,
+        "prores" | "mjpeg" | "png" | "dnxhd" | "rawvideo" => 1,
+        _ => 6,
+    };
+    (refs + 1) * frame_bytes(width as u64 * height as u64)
+}
+
+/// A still decoded once and kept (RGBA at most), e.g. an image clip or an image overlay.
+pub fn still(width: u32, height: u32) -> u64 {
+    4 * width as u64 * height as u64
+}
+
+/// A w×h RGBA overlay picture scaled and held for blending (text, captions, images).
+pub fn overlay_picture(width: u32, height: u32) -> u64 {
+    2 * 4 * width as u64 * height as u64
+}
+
+/// A full output frame more, for each blend (a transition's second picture, each overlay layer).
+pub fn blend(target: &Target, layers: u64) -> u64 {
+    layers * target.frame()
+}
+
+/// Bytes a render writes into its workspace, counted when the workspace is in RAM: the
+/// segments and the joined file (each about the output's size, from a typical bits per
+/// pixel at the CRF: 0.1 at CRF 23 for H.264 footage, doubling every 6 lower), and the
+/// sound as 16-bit PCM. An estimate: the real size depends on the pictures.
+pub fn temp_bytes(o: &crate::spec::Output, frames: u64) -> u64 {
+    let pixels = o.width as f64 * o.height as f64 * frames as f64;
+    let bpp = match o.format {
+        crate::spec::Container::Gif => 1.0,
+        _ => 0.1 * 2f64.powf((23.0 - o.video.crf as f64) / 6.0),
+    };
+    let video = 2.0 * pixels * bpp / 8.0;
+    let seconds = frames as f64 / o.fps.as_f64();
+    let pcm = seconds * o.audio.sample_rate as f64 * 2.0 * 2.0;
+    (video + pcm) as u64
+}
+
+/// Preset groups of the calibration table.
+fn preset_group(p: Preset) -> usize {
     match p {
-        Preset::Ultrafast => 1,
-        Preset::Superfast => 4,
-        Preset::Veryfast => 4,
-        Preset::Faster => 5,
-        Preset::Fast => 5,
-        Preset::Medium => 6,
-        Preset::Slow => 8,
+        Preset::Ultrafast => 0,
+        Preset::Superfast => 1,
+        Preset::Veryfast | Preset::Faster | Preset::Fast => 2,
+        Preset::Medium => 3,
+        Preset::Slow => 4,
     }
 }
 
-/// What one segment run decodes at most at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Load {
-    /// Pixels of the largest video input (its decoder keeps reference frames).
-    pub video_pixels: u64,
-    /// Video inputs decoding at once: 1, 2 in a transition, plus each picture-in-picture.
-    pub video_inputs: u64,
-    /// Pixels of the largest still (decoded once, converted once).
-    pub still_pixels: u64,
+/// Encoder settings tried, fastest first: (threads, lookahead).
+const CANDIDATES: [(u32, u32); 5] = [(4, 10), (2, 10), (2, 5), (1, 5), (1, 0)];
+
+/// Measured encoder cost, (fixed MiB, MiB per MiB of output frame), per candidate above.
+/// From `bench/encoder_grid.sh`: each setting at 1280×720 and 1920×1080 (lavfi source,
+/// `-threads 1` filters), fixed part and slope of the line through both, rounded up ~2 %.
+/// The fixed part includes FFmpeg's own base.
+const X264: [[(f64, f64); 5]; 5] = [
+    // ultrafast
+    [(13.0, 27.5), (13.0, 18.0), (13.0, 18.0), (13.0, 13.0), (13.0, 13.0)],
+    // superfast
+    [(13.5, 74.0), (13.5, 57.5), (13.5, 57.5), (13.5, 38.0), (13.5, 38.0)],
+    // veryfast, faster, fast
+    [(14.0, 89.5), (14.0, 72.5), (14.0, 62.0), (14.0, 42.5), (14.0, 38.0)],
+    // medium
+    [(20.0, 89.0), (20.0, 72.0), (18.5, 61.0), (15.5, 43.0), (15.0, 38.5)],
+    // slow
+    [(20.5, 90.5), (20.5, 76.0), (19.0, 65.0), (16.0, 46.5), (15.0, 42.5)],
+];
+/// x265 (`pools` = threads, `frame-threads=1`, lookahead at least 5): ultrafast, then the rest.
+const X265: [[(f64, f64); 5]; 2] = [
+    [(36.5, 87.0), (34.5, 87.0), (32.0, 73.5), (31.0, 73.5), (31.0, 73.5)],
+    [(51.0, 91.0), (48.5, 91.0), (43.5, 78.5), (42.5, 78.5), (42.5, 78.5)],
+];
+/// libvpx-vp9 (`row-mt`, `lag-in-frames` = lookahead); cpu-used does not change it.
+const VP9: [(f64, f64); 5] = [(49.5, 66.5), (37.0, 66.5), (33.5, 60.0), (28.5, 59.5), (24.5, 54.5)];
+
+/// The encoder's share of a segment run with candidate `k`.
+fn encoder_bytes(t: &Target, k: usize) -> u64 {
+    let (fixed, per_frame) = match t.encoder {
+        Encoder::X264 => X264[preset_group(t.preset)][k],
+        Encoder::X265 => X265[usize::from(t.preset != Preset::Ultrafast)][k],
+        Encoder::Vp9 => VP9[k],
+    };
+    (fixed * MIB as f64 + per_frame * t.frame() as f64) as u64
 }
 
-/// Estimated peak private memory of one segment run.
-pub fn estimate(out_pixels: u64, load: &Load, preset: Preset, threads: u32, lookahead: u32) -> u64 {
-    let out_frame = frame_bytes(out_pixels);
-    let in_frame = frame_bytes(load.video_pixels);
-    // Decoder: reference frames plus those in flight (threads = 1), per video input; HEVC
-    // at 4K was measured holding about ten.
-    let decoder = 10 * in_frame * load.video_inputs;
-    // Filters: a few frames at input and output size, per video input.
-    let filters = 3 * (in_frame + out_frame) * load.video_inputs;
-    // A still: decoded once (up to 4 bytes a pixel for RGBA) and converted once.
-    let still = 8 * load.still_pixels;
-    // x264: each frame in flight holds the picture plus half-resolution planes and
-    // motion-search data, about 2.5 times the raw frame (2.4 measured with 2 s clips at 1080p, plus a margin).
-    let in_flight = threads as u64 + lookahead as u64 + preset_frames(preset) + 4;
-    let encoder = in_flight * out_frame * 5 / 2;
-    FFMPEG_BASE + decoder + filters + still + encoder
+/// Estimated peak private memory of one FFmpeg run with candidate `k`.
+fn run_bytes(t: &Target, load: &Load, k: usize) -> u64 {
+    if load.encodes {
+        encoder_bytes(t, k) + AUDIO + load.bytes
+    } else {
+        LIGHT_BASE + load.bytes
+    }
 }
 
-/// Choose the fastest settings whose estimate fits `limit` (bytes for the whole process tree).
-pub fn fit(out_w: u32, out_h: u32, load: &Load, preset: Preset, limit: u64) -> Result<EncoderSettings, String> {
-    let out_pixels = out_w as u64 * out_h as u64;
-    let available = limit.saturating_sub(CUTLIST_RESERVE);
-    let candidates = [(2, 10), (2, 5), (1, 5), (1, 0)];
-    for (threads, lookahead) in candidates {
-        let e = estimate(out_pixels, load, preset, threads, lookahead);
-        if e <= available {
-            return Ok(EncoderSettings { threads, lookahead, decoder_threads: 1, estimate: e });
+/// The candidates a machine with `cpus` cores can use (more threads than cores buy nothing).
+fn candidates(cpus: u32) -> impl Iterator<Item = (usize, (u32, u32))> {
+    CANDIDATES.into_iter().enumerate().filter(move |(_, (threads, _))| *threads <= cpus.max(1))
+}
+
+/// Choose the fastest settings whose estimate (largest run, cutlist's own share and the RAM
+/// workspace's `workspace` bytes) fits `limit`; `cpus` caps the encoder threads. The error
+/// says what the job needs and what to change.
+pub fn fit(t: &Target, loads: &[Load], workspace: u64, limit: u64, cpus: u32) -> Result<EncoderSettings, String> {
+    let total = |k: usize| {
+        let largest = loads.iter().map(|l| run_bytes(t, l, k)).max().unwrap_or(0);
+        (largest, largest + CUTLIST_OWN + workspace)
+    };
+    let mut last = None;
+    for (k, (threads, lookahead)) in candidates(cpus) {
+        let (largest_run, estimate) = total(k);
+        if estimate <= limit {
+            return Ok(EncoderSettings { threads, lookahead, decoder_threads: 1, estimate, largest_run, workspace });
         }
+        last = Some(estimate);
     }
-    let (t, l) = candidates[candidates.len() - 1];
-    let need = estimate(out_pixels, load, preset, t, l) + CUTLIST_RESERVE;
+    let need = last.unwrap_or(0);
+    let ram = if workspace > 0 {
+        format!(
+            ", of which ~{} MiB are temp files in a RAM-backed workdir (put --workdir on a disk)",
+            workspace.div_ceil(MIB)
+        )
+    } else {
+        String::new()
+    };
     Err(format!(
-        "a {out_w}×{out_h} output ({preset} preset, largest input {:.1} MP, {} decoding at once) needs ~{} MiB even with one encoder thread; \
+        "a {}×{} {} output ({} preset) needs ~{} MiB even with one encoder thread and no lookahead{ram}; \
          the limit is {} MiB: lower the output resolution, use a faster preset, shrink the largest input, or raise the limit",
-        load.video_pixels.max(load.still_pixels) as f64 / 1e6,
-        load.video_inputs,
-        need / MIB,
+        t.width,
+        t.height,
+        match t.encoder {
+            Encoder::X264 => "H.264",
+            Encoder::X265 => "H.265",
+            Encoder::Vp9 => "VP9",
+        },
+        t.preset.as_str(),
+        need.div_ceil(MIB),
         limit / MIB,
-        preset = preset.as_str(),
     ))
 }
 
@@ -102,22 +250,57 @@ pub fn fit(out_w: u32, out_h: u32, load: &Load, preset: Preset, limit: u64) -> R
 mod tests {
     use super::*;
 
-    fn one(video_pixels: u64) -> Load {
-        Load { video_pixels, video_inputs: 1, still_pixels: 0 }
+    fn target(w: u32, h: u32, encoder: Encoder, preset: Preset) -> Target {
+        Target { width: w, height: h, encoder, preset }
+    }
+
+    fn body(codec: &str, w: u32, h: u32) -> Load {
+        Load { encodes: true, bytes: decoder(codec, w, h) }
     }
 
     #[test]
     fn full_hd_fits_512_mib_with_two_threads() {
-        let s = fit(1920, 1080, &one(1920 * 1080), Preset::Veryfast, 512 * MIB).unwrap();
+        let t = target(1080, 1920, Encoder::X264, Preset::Veryfast);
+        let s = fit(&t, &[body("h264", 1920, 1080)], 0, 512 * MIB, 2).unwrap();
         assert_eq!((s.threads, s.lookahead), (2, 10));
-        assert!(s.estimate < 400 * MIB, "{}", s.estimate / MIB);
+        // Measured 232 MiB for this run (tests/memory.rs); the estimate stays above, within 25 %.
+        assert!((232 * MIB..290 * MIB).contains(&s.estimate), "{}", s.estimate / MIB);
+    }
+
+    #[test]
+    fn more_cores_use_more_threads_only_where_they_fit() {
+        let t = target(1080, 1920, Encoder::X264, Preset::Veryfast);
+        let loads = [body("h264", 1920, 1080)];
+        assert_eq!(fit(&t, &loads, 0, 512 * MIB, 16).unwrap().threads, 4);
+        assert_eq!(fit(&t, &loads, 0, 300 * MIB, 16).unwrap().threads, 2);
+        assert_eq!(fit(&t, &loads, 0, 512 * MIB, 1).unwrap().threads, 1);
     }
 
     #[test]
     fn tight_budgets_step_down_then_refuse() {
-        let s = fit(1920, 1080, &one(1920 * 1080), Preset::Veryfast, 200 * MIB).unwrap();
+        let t = target(1080, 1920, Encoder::X264, Preset::Veryfast);
+        let s = fit(&t, &[body("h264", 1920, 1080)], 0, 200 * MIB, 2).unwrap();
         assert!(s.threads == 1 || s.lookahead < 10);
-        let e = fit(3840, 2160, &one(3840 * 2160), Preset::Medium, 256 * MIB).unwrap_err();
-        assert!(e.contains("lower the output resolution"), "{e}");
+        let uhd = target(3840, 2160, Encoder::X264, Preset::Medium);
+        let e = fit(&uhd, &[body("h264", 3840, 2160)], 0, 512 * MIB, 2).unwrap_err();
+        assert!(e.contains("3840×2160 H.264 output") && e.contains("lower the output resolution"), "{e}");
+    }
+
+    #[test]
+    fn a_ram_workspace_counts_and_is_named_when_it_does_not_fit() {
+        let t = target(1280, 720, Encoder::X264, Preset::Veryfast);
+        let loads = [body("h264", 1280, 720)];
+        let on_disk = fit(&t, &loads, 0, 512 * MIB, 2).unwrap();
+        let in_ram = fit(&t, &loads, 100 * MIB, 512 * MIB, 2).unwrap();
+        assert_eq!(in_ram.estimate, on_disk.estimate + 100 * MIB);
+        let e = fit(&t, &loads, 500 * MIB, 512 * MIB, 2).unwrap_err();
+        assert!(e.contains("RAM-backed workdir"), "{e}");
+    }
+
+    #[test]
+    fn hevc_and_vp9_encoders_cost_more_than_x264() {
+        let loads = [body("h264", 1920, 1080)];
+        let e = |enc| fit(&target(1920, 1080, enc, Preset::Veryfast), &loads, 0, 1 << 40, 2).unwrap().estimate;
+        assert!(e(Encoder::X265) > e(Encoder::X264) && e(Encoder::Vp9) > e(Encoder::X264) - 30 * MIB);
     }
 }

@@ -251,7 +251,8 @@ fn segment_list(name: &str, segments: usize, ext: &str) -> ScriptFile {
 
 /// Open a concat list cutlist wrote (of files in the workspace) as the next input.
 fn concat_input(args: &mut Vec<String>, list: &str) {
-    args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-i", list);
+    // One decoder thread: FFmpeg's automatic count follows the host's cores, not the budget.
+    args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-threads", 1).arg2("-i", list);
 }
 
 /// GIF: two passes over the joined segments, a palette made for this video, then the GIF.
@@ -418,6 +419,7 @@ fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> V
         let mut args = global_args();
         args.arg2("-protocol_whitelist", "file")
             .arg2("-ss", graph::num(seek))
+            .arg2("-threads", 1)
             .arg2("-i", output)
             .arg2("-vf", format!("scale={width}:-2:flags=bicubic"))
             .arg2("-frames:v", 1)
@@ -438,9 +440,78 @@ fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> V
     stills
 }
 
+/// What the plan must fit into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Memory limit for the whole job, bytes.
+    pub limit: u64,
+    /// Cores the encoder may use.
+    pub cpus: u32,
+    /// When the workspace is in RAM: the bytes already in it (the fetched assets).
+    pub ram_workspace: Option<u64>,
+}
+
+impl Budget {
+    /// A limit on a 2-core machine with the workspace on disk.
+    pub fn of(limit: u64) -> Budget {
+        Budget { limit, cpus: 2, ram_workspace: None }
+    }
+}
+
+/// What each FFmpeg run of the plan holds besides its encoder, in the order of the runs
+/// that encode video (one per piece), then one for the light runs (join, palette, stills).
+fn run_loads(
+    spec: &Spec,
+    media: &[Option<&ClipMedia>],
+    pieces: &[Piece],
+    transitions: &[u64],
+    overlays: &[overlay::Placed],
+    target: &budget::Target,
+) -> Vec<budget::Load> {
+    let o = &spec.output;
+    let picture = |m: Option<&ClipMedia>| -> u64 {
+        match m.and_then(|m| m.info.video.as_ref()) {
+            Some(v) if v.still => budget::still(v.width, v.height),
+            Some(v) => budget::decoder(&v.codec, v.width, v.height),
+            None => 0,
+        }
+    };
+    let mut loads = Vec::with_capacity(pieces.len() + 1);
+    let mut at = 0u64;
+    for piece in pieces {
+        let (mut bytes, frames) = match *piece {
+            Piece::Body { clip, from, to } => (picture(media[clip]), to - from),
+            Piece::Transition { into } => {
+                (picture(media[into - 1]) + picture(media[into]) + budget::blend(target, 2), transitions[into])
+            }
+        };
+        for p in overlays.iter().filter(|p| p.in_play(at, frames)) {
+            bytes += budget::blend(target, 1)
+                + match p.layer {
+                    overlay::Layer::Item(crate::spec::OverlayItem::Video(_)) => picture(p.media),
+                    overlay::Layer::Item(crate::spec::OverlayItem::Image(_)) => {
+                        picture(p.media) + budget::overlay_picture(p.w, p.h)
+                    }
+                    _ => budget::overlay_picture(p.w, p.h),
+                };
+        }
+        loads.push(budget::Load { encodes: true, bytes });
+        at += frames;
+    }
+    // Runs that encode no video: the join mixes the sound tracks; the GIF's passes and the
+    // poster and thumbnail decode what the segments or the join wrote.
+    let sound_tracks = spec.timeline.tracks.iter().filter(|t| matches!(t, crate::spec::Track::Audio(_))).count() as u64;
+    let decodes_output = o.format == Container::Gif || o.poster.is_some() || o.thumbnail.is_some();
+    let codec = if o.format == Container::Gif { "h264" } else { o.video_codec().probe_name() };
+    let light =
+        sound_tracks * 2 * (1 << 20) + if decodes_output { budget::decoder(codec, o.width, o.height) } else { 0 };
+    loads.push(budget::Load { encodes: false, bytes: light });
+    loads
+}
+
 /// Build the plan. Errors are spec errors found only now that the media is known
 /// (a clip's `out` past the end of its media, a "video" without a video stream).
-pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Result<Plan, crate::Error> {
+pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget) -> Result<Plan, crate::Error> {
     let track = spec.main_track();
     let media: Vec<Option<&ClipMedia>> = track.clips.iter().map(|c| c.src().and_then(|s| assets.get(s))).collect();
     let o = &spec.output;
@@ -519,25 +590,15 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
     let overlays = overlay::place(spec, assets, texts, layout.total)
         .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
 
-    let pixels = |still: bool| {
-        assets
-            .values()
-            .filter_map(|m| m.info.video.as_ref())
-            .filter(|v| v.still == still)
-            .map(|v| v.width as u64 * v.height as u64)
-            .max()
-            .unwrap_or(0)
+    let pieces = pieces(&layout);
+    let target = budget::Target::of(o);
+    let loads = run_loads(spec, &media, &pieces, &transitions, &overlays, &target);
+    let workspace = match budget_in.ram_workspace {
+        Some(already) => already + budget::temp_bytes(o, layout.total),
+        None => 0,
     };
-    // Inputs decoding video at once: the clip (two in a transition) and every picture-in-picture.
-    let pips =
-        overlays.iter().filter(|p| matches!(p.layer, overlay::Layer::Item(crate::spec::OverlayItem::Video(_)))).count()
-            as u64;
-    let load = budget::Load {
-        video_pixels: pixels(false).max(o.width as u64 * o.height as u64),
-        video_inputs: if transitions.iter().any(|&d| d > 0) { 2 } else { 1 } + pips,
-        still_pixels: pixels(true),
-    };
-    let encoder = budget::fit(o.width, o.height, &load, o.video.preset, limit).map_err(crate::Error::MemoryBudget)?;
+    let encoder =
+        budget::fit(&target, &loads, workspace, budget_in.limit, budget_in.cpus).map_err(crate::Error::MemoryBudget)?;
 
     let part = |clip: usize, from: u64, frames: u64, at: u64| Part {
         clip: &track.clips[clip],
@@ -546,7 +607,6 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, limit: u64) -> Res
         frames,
         at,
     };
-    let pieces = pieces(&layout);
     let (seg_video, seg_format, seg_ext) = segment_encoding(o, &encoder);
     let mut steps = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;

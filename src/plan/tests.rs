@@ -69,7 +69,7 @@ fn three_kinds_of_clip() {
         media("/ws/in/1.jpg", Some(still), false),
         None,
     ];
-    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
     // 1.02 s snaps to frame 31, 3.5 s to frame 105: 74 frames; 60; 30.
     assert_eq!(p.clips.iter().map(|c| c.frames).collect::<Vec<_>>(), vec![74, 60, 30]);
     assert_eq!(p.expected.frames, 164);
@@ -82,7 +82,8 @@ fn phone_portrait_cover_into_vertical() {
     let s = spec(1080, 1920, r##"{"type":"video","src":"p.mp4","in":0,"out":2}"##);
     let mut v = video(1920, 1080, 8.0);
     v.rotation = 270;
-    let p = plan(&s, &by_clip(&s, &[media("/ws/in/p.mp4", Some(v), true)]), &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &[media("/ws/in/p.mp4", Some(v), true)]), &TextImages::new(), &Budget::of(512 * MIB))
+        .unwrap();
     let graph = &p.steps[0].files[0].contents;
     // Already the right shape once upright: no crop, just scale.
     assert!(!graph.contains("crop="), "{graph}");
@@ -96,7 +97,7 @@ fn landscape_cover_into_vertical_crops_the_centre() {
         &s,
         &by_clip(&s, &[media("/ws/a.mp4", Some(video(1920, 1080, 8.0)), true)]),
         &TextImages::new(),
-        512 * MIB,
+        &Budget::of(512 * MIB),
     )
     .unwrap();
     let graph = &p.steps[0].files[0].contents;
@@ -106,9 +107,13 @@ fn landscape_cover_into_vertical_crops_the_centre() {
 #[test]
 fn contain_pads_with_the_background() {
     let s = spec(640, 360, r##"{"type":"video","src":"a.mp4","out":1,"fit":"contain"}"##);
-    let p =
-        plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(480, 640, 8.0)), false)]), &TextImages::new(), 512 * MIB)
-            .unwrap();
+    let p = plan(
+        &s,
+        &by_clip(&s, &[media("/ws/a.mp4", Some(video(480, 640, 8.0)), false)]),
+        &TextImages::new(),
+        &Budget::of(512 * MIB),
+    )
+    .unwrap();
     let graph = &p.steps[0].files[0].contents;
     assert!(graph.contains("scale=w=270:h=360"), "{graph}");
     assert!(graph.contains("pad=w=640:h=360:x=184:y=0:color=0x102030"), "{graph}");
@@ -122,7 +127,8 @@ fn hdr_is_tone_mapped() {
     let mut v = video(3840, 2160, 4.0);
     v.color_transfer = Some("smpte2084".into());
     v.codec = "hevc".into();
-    let p = plan(&s, &by_clip(&s, &[media("/ws/h.mp4", Some(v), true)]), &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &[media("/ws/h.mp4", Some(v), true)]), &TextImages::new(), &Budget::of(512 * MIB))
+        .unwrap();
     let graph = &p.steps[0].files[0].contents;
     assert!(graph.contains("tonemap=tonemap=hable"), "{graph}");
     assert!(graph.find("scale=").unwrap() < graph.find("zscale=").unwrap(), "tone-map after downscaling: {graph}");
@@ -133,7 +139,9 @@ fn media_errors_name_the_clip() {
     let s =
         spec(320, 240, r##"{"type":"video","src":"a.mp4","in":0,"out":12},{"type":"video","src":"s.mp3","out":1}"##);
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 8.0)), true), media("/ws/s.mp3", None, true)];
-    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap_err() else {
+    let crate::Error::InvalidSpec(e) =
+        plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap_err()
+    else {
         panic!()
     };
     let paths: Vec<_> = e.0.iter().map(|e| e.path.as_str()).collect();
@@ -144,9 +152,13 @@ fn media_errors_name_the_clip() {
 #[test]
 fn out_defaults_to_the_end_of_the_media() {
     let s = spec(320, 240, r##"{"type":"video","src":"a.mp4","in":1}"##);
-    let p =
-        plan(&s, &by_clip(&s, &[media("/ws/a.mp4", Some(video(320, 240, 8.0)), true)]), &TextImages::new(), 512 * MIB)
-            .unwrap();
+    let p = plan(
+        &s,
+        &by_clip(&s, &[media("/ws/a.mp4", Some(video(320, 240, 8.0)), true)]),
+        &TextImages::new(),
+        &Budget::of(512 * MIB),
+    )
+    .unwrap();
     assert_eq!(p.expected.frames, 210);
 }
 
@@ -156,7 +168,7 @@ fn every_segment_decodes_one_input_and_uses_allowlisted_filters() {
         (0..40).map(|i| format!(r##"{{"type":"video","src":"c{i}.mp4","in":0.5,"out":1.5}}"##)).collect();
     let s = spec(1920, 1080, &clips.join(","));
     let m: Vec<_> = (0..40).map(|i| media(&format!("/ws/in/{i}.mp4"), Some(video(1920, 1080, 4.0)), true)).collect();
-    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
     assert_eq!(p.steps.len(), 41);
     for step in &p.steps[..40] {
         let inputs: Vec<&String> = step.args.windows(2).filter(|w| w[0] == "-i").map(|w| &w[1]).collect();
@@ -195,7 +207,7 @@ fn samples_track_frames_across_many_clips() {
     let clips: Vec<String> =
         (0..30).map(|_| r##"{"type":"color","color":"white","duration":0.7}"##.to_string()).collect();
     let s = spec::parse(&text.replace("CLIPS", &clips.join(","))).unwrap();
-    let p = plan(&s, &by_clip(&s, &vec![None; 30]), &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &vec![None; 30]), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
     let total: u64 = p
         .steps
         .iter()
@@ -212,7 +224,7 @@ fn samples_track_frames_across_many_clips() {
 #[test]
 fn over_budget_is_refused_with_advice() {
     let s = spec(3840, 2160, r##"{"type":"color","color":"red","duration":1}"##);
-    let e = plan(&s, &by_clip(&s, &[None]), &TextImages::new(), 256 * MIB).unwrap_err();
+    let e = plan(&s, &by_clip(&s, &[None]), &TextImages::new(), &Budget::of(256 * MIB)).unwrap_err();
     assert!(matches!(e, crate::Error::MemoryBudget(ref m) if m.contains("limit is 256 MiB")), "{e}");
 }
 
@@ -230,7 +242,7 @@ fn transitions_overlap_clips_and_get_their_own_segments() {
         media("/ws/b.mp4", Some(video(640, 360, 8.0)), true),
         None,
     ];
-    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
     // 90 + 60 + 60 frames, less 15 and 30 of overlap.
     assert_eq!(p.expected.frames, 165);
     let starts: Vec<u64> = p.clips.iter().map(|c| c.start_frame).collect();
@@ -270,7 +282,9 @@ fn a_transition_longer_than_its_clip_is_an_error_naming_it() {
         r##"{"type":"video","src":"a.mp4"},{"type":"color","color":"red","duration":2,"transition":{"type":"wipeleft","duration":1.5}}"##,
     );
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 1.0)), true), None];
-    let crate::Error::InvalidSpec(e) = plan(&s, &by_clip(&s, &m), &TextImages::new(), 512 * MIB).unwrap_err() else {
+    let crate::Error::InvalidSpec(e) =
+        plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap_err()
+    else {
         panic!()
     };
     assert_eq!(e.0[0].path, "timeline.tracks[0].clips[1].transition.duration");
@@ -300,7 +314,7 @@ fn music_ducked_under_a_voice_track_and_normalized() {
     };
     assets.insert("song.mp3".into(), audio_only("/ws/in/song.mp3", 4.0));
     assets.insert("vo.wav".into(), audio_only("/ws/in/vo.wav", 5.0));
-    let p = plan(&s, &assets, &TextImages::new(), 512 * MIB).unwrap();
+    let p = plan(&s, &assets, &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
     // A segment, the measuring pass, the join.
     assert_eq!(p.steps.len(), 3);
     assert_eq!(p.steps[1].capture, Some(Capture::Loudness));
@@ -349,7 +363,7 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
             cues: vec![(3.0, 3.4, "late".into())],
         },
     );
-    let p = plan(&s, &assets, &texts, 512 * MIB).unwrap();
+    let p = plan(&s, &assets, &texts, &Budget::of(512 * MIB)).unwrap();
     // red body [0, 45), crossfade [45, 60), still body [60, 105), join.
     let frames: Vec<u64> = p.steps.iter().map(|s| s.frames).collect();
     assert_eq!(frames, vec![45, 15, 45, 105]);
