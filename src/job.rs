@@ -331,7 +331,7 @@ async fn render_job(
     let (limit, limit_source) = memory::detect_limit(opts.memory_limit);
     let (cpus, _) = memory::detect_cpus(opts.cpus);
     // The least any segment run holds: its encoder alone (inputs come on top once probed).
-    let least = [plan::budget::Load { encodes: true, bytes: 0 }];
+    let least = [plan::budget::Load { what: "any clip".into(), encodes: true, bytes: 0 }];
     plan::budget::fit(&plan::budget::Target::of(o), &least, 0, limit, cpus).map_err(Error::MemoryBudget)?;
 
     for stale in crate::workspace::sweep(&opts.workdir) {

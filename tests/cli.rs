@@ -152,12 +152,13 @@ fn plan_prints_the_budget_the_settings_and_the_runs_without_rendering() {
     let out = cutlist()
         .arg("plan")
         .arg(&spec)
-        .args(["--memory-limit", "512M", "--workdir"])
+        .args(["--memory-limit", "512M", "--cpus", "2", "--workdir"])
         .arg(d.path().join("work"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((p["cpus"].as_u64(), p["cpus_source"].as_str()), (Some(2), Some("--cpus")));
     assert_eq!(p["memory_limit"], 512 * 1024 * 1024);
     assert_eq!(p["limit_source"], "--memory-limit");
     assert_eq!(p["frames"], 45);
@@ -166,4 +167,39 @@ fn plan_prints_the_budget_the_settings_and_the_runs_without_rendering() {
     assert_eq!(p["runs"].as_array().unwrap().len(), 4, "body, transition, body, join: {}", p["runs"]);
     assert!(!d.path().join("out.mp4").exists(), "nothing rendered");
     assert!(leftovers(&d.path().join("work")).is_empty());
+}
+
+#[test]
+fn report_flag_prints_a_table_and_publishes_a_picture() {
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "320x240", "30", 1.0);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "out.mp4",
+        320,
+        240,
+        "30",
+        "black",
+        r#"{"type":"video","src":"a.mp4"},{"type":"color","color":"blue","duration":1}"#,
+    );
+    let out = render(&spec, &d.path().join("work"), &["--memory-limit", "256M", "--memory-report=detailed"]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("memory report, job test: peak "), "{err}");
+    assert!(err.contains("of the 256 MiB limit (--memory-limit"), "{err}");
+    for row in ["fetch", "probe", "render", "publish", "ffmpeg seg_0000.ts", "ffmpeg seg_0001.ts", "ffprobe a.mp4"] {
+        assert!(err.contains(row), "no {row:?} in the table:\n{err}");
+    }
+    let svg = std::fs::read_to_string(d.path().join("out.mp4.memory.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("limit 256 MiB") && svg.contains(">render</text>") && svg.contains("seg_0001.ts"), "{svg}");
+    // Without the flag: no table, no picture.
+    std::fs::remove_file(d.path().join("out.mp4")).unwrap();
+    std::fs::remove_file(d.path().join("out.mp4.json")).unwrap();
+    std::fs::remove_file(d.path().join("out.mp4.memory.svg")).unwrap();
+    let out = render(&spec, &d.path().join("work"), &["--memory-limit", "256M"]);
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("memory report"));
+    assert!(!d.path().join("out.mp4.memory.svg").exists());
 }

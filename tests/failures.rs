@@ -320,9 +320,51 @@ fn over_budget_refusal_says_what_to_change() {
         r#"{"type":"color","color":"red","duration":1}"#,
     );
     let work = d.path().join("work");
-    let out = render(&spec, &work, &["--memory-limit", "256M"]);
+    // Even at ultrafast with one thread, a 4K encoder alone needs ~180 MiB: refused from
+    // the spec alone.
+    let out = render(&spec, &work, &["--memory-limit", "128M"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(r#""event":"accepted""#), "refused before accepting: {}", stderr(&out));
     assert!(stderr(&out).contains("lower the output resolution"), "{}", stderr(&out));
+    assert_clean(&work, &d.path().join("out.mp4"));
+}
+
+/// Output settings that fit, and a source that does not: refused right after probing, before
+/// any render, naming the clip.
+#[test]
+fn a_source_too_large_for_the_budget_is_refused_after_probing() {
+    let d = tmp();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=3840x2160:r=30:d=0.2",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error",
+        d.path().join("uhd.mp4").to_str().unwrap(),
+    ]);
+    color_clip(d.path(), "c.mp4", "red", None, "320x240", "30", 0.5);
+    let spec = write_spec(
+        d.path(),
+        "s.json",
+        "out.mp4",
+        1080,
+        1920,
+        "30",
+        "black",
+        r#"{"type":"video","src":"c.mp4"},{"type":"video","src":"uhd.mp4"}"#,
+    );
+    let work = d.path().join("work");
+    let out = render(&spec, &work, &["--memory-limit", "150M"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("timeline.tracks[0].clips[1] needs ~"), "{err}");
+    assert!(err.contains("the limit is 150 MiB"), "{err}");
+    assert!(!err.contains(r#""phase":"render""#), "nothing was rendered: {err}");
     assert_clean(&work, &d.path().join("out.mp4"));
 }
 

@@ -86,8 +86,10 @@ impl Target {
 }
 
 /// What one FFmpeg run holds besides its encoder or its base, bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Load {
+    /// The run, for an error that names it ("timeline.tracks[0].clips[2]").
+    pub what: String,
     /// Whether the run encodes video (a segment) or not (join, measure, palette, stills).
     pub encodes: bool,
     /// Decoders, stills, overlay pictures and blends in play (see the helpers below).
@@ -209,19 +211,20 @@ fn candidates(cpus: u32) -> impl Iterator<Item = (usize, (u32, u32))> {
 /// workspace's `workspace` bytes) fits `limit`; `cpus` caps the encoder threads. The error
 /// says what the job needs and what to change.
 pub fn fit(t: &Target, loads: &[Load], workspace: u64, limit: u64, cpus: u32) -> Result<EncoderSettings, String> {
-    let total = |k: usize| {
-        let largest = loads.iter().map(|l| run_bytes(t, l, k)).max().unwrap_or(0);
-        (largest, largest + CUTLIST_OWN + workspace)
+    // The largest run for candidate k: (its index, its bytes).
+    let largest = |k: usize| {
+        loads.iter().enumerate().map(|(i, l)| (i, run_bytes(t, l, k))).max_by_key(|&(_, b)| b).unwrap_or((0, 0))
     };
     let mut last = None;
     for (k, (threads, lookahead)) in candidates(cpus) {
-        let (largest_run, estimate) = total(k);
+        let (i, largest_run) = largest(k);
+        let estimate = largest_run + CUTLIST_OWN + workspace;
         if estimate <= limit {
             return Ok(EncoderSettings { threads, lookahead, decoder_threads: 1, estimate, largest_run, workspace });
         }
-        last = Some(estimate);
+        last = Some((i, estimate));
     }
-    let need = last.unwrap_or(0);
+    let (i, need) = last.unwrap_or((0, 0));
     let ram = if workspace > 0 {
         format!(
             ", of which ~{} MiB are temp files in a RAM-backed workdir (put --workdir on a disk)",
@@ -230,9 +233,11 @@ pub fn fit(t: &Target, loads: &[Load], workspace: u64, limit: u64, cpus: u32) ->
     } else {
         String::new()
     };
+    let what = loads.get(i).map(|l| l.what.as_str()).filter(|w| !w.is_empty()).unwrap_or("the job");
     Err(format!(
-        "a {}×{} {} output ({} preset) needs ~{} MiB even with one encoder thread and no lookahead{ram}; \
+        "{what} needs ~{} MiB for a {}×{} {} output ({} preset) even with one encoder thread and no lookahead{ram}; \
          the limit is {} MiB: lower the output resolution, use a faster preset, shrink the largest input, or raise the limit",
+        need.div_ceil(MIB),
         t.width,
         t.height,
         match t.encoder {
@@ -241,7 +246,6 @@ pub fn fit(t: &Target, loads: &[Load], workspace: u64, limit: u64, cpus: u32) ->
             Encoder::Vp9 => "VP9",
         },
         t.preset.as_str(),
-        need.div_ceil(MIB),
         limit / MIB,
     ))
 }
@@ -255,7 +259,7 @@ mod tests {
     }
 
     fn body(codec: &str, w: u32, h: u32) -> Load {
-        Load { encodes: true, bytes: decoder(codec, w, h) }
+        Load { what: "clip".into(), encodes: true, bytes: decoder(codec, w, h) }
     }
 
     #[test]
@@ -283,7 +287,8 @@ mod tests {
         assert!(s.threads == 1 || s.lookahead < 10);
         let uhd = target(3840, 2160, Encoder::X264, Preset::Medium);
         let e = fit(&uhd, &[body("h264", 3840, 2160)], 0, 512 * MIB, 2).unwrap_err();
-        assert!(e.contains("3840×2160 H.264 output") && e.contains("lower the output resolution"), "{e}");
+        assert!(e.starts_with("clip needs") && e.contains("3840×2160 H.264 output"), "{e}");
+        assert!(e.contains("lower the output resolution"), "{e}");
     }
 
     #[test]

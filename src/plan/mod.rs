@@ -479,11 +479,15 @@ fn run_loads(
     let mut loads = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;
     for piece in pieces {
-        let (mut bytes, frames) = match *piece {
-            Piece::Body { clip, from, to } => (picture(media[clip]), to - from),
-            Piece::Transition { into } => {
-                (picture(media[into - 1]) + picture(media[into]) + budget::blend(target, 2), transitions[into])
+        let (what, mut bytes, frames) = match *piece {
+            Piece::Body { clip, from, to } => {
+                (format!("timeline.tracks[0].clips[{clip}]"), picture(media[clip]), to - from)
             }
+            Piece::Transition { into } => (
+                format!("the transition into timeline.tracks[0].clips[{into}]"),
+                picture(media[into - 1]) + picture(media[into]) + budget::blend(target, 2),
+                transitions[into],
+            ),
         };
         for p in overlays.iter().filter(|p| p.in_play(at, frames)) {
             bytes += budget::blend(target, 1)
@@ -495,7 +499,7 @@ fn run_loads(
                     _ => budget::overlay_picture(p.w, p.h),
                 };
         }
-        loads.push(budget::Load { encodes: true, bytes });
+        loads.push(budget::Load { what, encodes: true, bytes });
         at += frames;
     }
     // Runs that encode no video: the join mixes the sound tracks; the GIF's passes and the
@@ -505,7 +509,7 @@ fn run_loads(
     let codec = if o.format == Container::Gif { "h264" } else { o.video_codec().probe_name() };
     let light =
         sound_tracks * 2 * (1 << 20) + if decodes_output { budget::decoder(codec, o.width, o.height) } else { 0 };
-    loads.push(budget::Load { encodes: false, bytes: light });
+    loads.push(budget::Load { what: "joining the segments".into(), encodes: false, bytes: light });
     loads
 }
 
