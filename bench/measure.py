@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run a command; print one JSON line with wall and CPU seconds and the peak private
-memory (sum of RssAnon + RssShmem over the whole process tree, sampled every 20 ms):
-the same definition cutlist uses."""
+memory (sum of RssAnon + RssShmem over the whole process tree, sampled every 20 ms; the
+same definition cutlist uses) and the command's own peak private memory."""
 import json, os, resource, subprocess, sys, tempfile, time
 
 def private_kib(pid):
@@ -32,13 +32,14 @@ label, cmd = sys.argv[1], sys.argv[2:]
 t0 = time.monotonic()
 err_file = tempfile.TemporaryFile()  # a file, not a pipe: a chatty child can never block on it
 p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
-peak = 0
+peak = own = 0
 while p.poll() is None:
     peak = max(peak, sum(private_kib(x) for x in tree(p.pid)))
+    own = max(own, private_kib(p.pid))  # the command itself (cutlist's own memory)
     time.sleep(0.02)
 wall = time.monotonic() - t0
 r = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and everything it waited for
 err_file.seek(0)
 err = err_file.read().decode(errors="replace")
 print(json.dumps({"label": label, "rc": p.returncode, "wall": round(wall, 2), "cpu": round(r.ru_utime + r.ru_stime, 2),
-                  "peak_private_mib": round(peak / 1024, 1), "stderr_tail": err[-300:] if p.returncode else ""}))
+                  "peak_private_mib": round(peak / 1024, 1), "own_private_mib": round(own / 1024, 1), "stderr_tail": err[-300:] if p.returncode else ""}))

@@ -4,7 +4,7 @@
 # by pair: wall time, CPU time, whole-tree peak private memory (RssAnon + RssShmem).
 # Workloads (10 × 1080p30 clips, x264 veryfast CRF 23, AAC 128k 48 kHz, +faststart):
 #   reel:   W1: each clip [2 s, 6 s) cover-cropped to 1080x1920, 0.5 s crossfades, music at
-#           -14 dB with fades, a 3 s title (35.5 s); cutlist with --memory-limit 300M,
+#           -14 dB with fades, a 3 s title (35.5 s); cutlist with --memory-limit 300Mi,
 #           against bench/ffmpeg_w1.sh (one filtergraph over all inputs)
 #   cuts:   each clip [2 s, 6 s), cover-cropped to 1080x1920, joined by cuts (40 s)
 #   concat: each clip whole at 1920x1080, back to back (80 s)
@@ -62,7 +62,7 @@ graph+="${concat}concat=n=10:v=1:a=1[v][a]"
 run() { python3 bench/measure.py "$@"; }
 results=()
 for r in $(seq 1 "$RUNS"); do
-  results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --allow-root "$MEDIA" --memory-limit 300M)")
+  results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --allow-root "$MEDIA" --memory-limit 300Mi)")
   results+=("$(run reel/ffmpeg bench/ffmpeg_w1.sh "$MEDIA" "$OUT/reel-ffmpeg.mp4")")
   results+=("$(run cuts/cutlist "$CUTLIST" --log-format json render "$OUT/cuts.json" --allow-root "$MEDIA")")
   results+=("$(run cuts/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex "$graph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/cuts-ffmpeg.mp4")")

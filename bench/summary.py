@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Read measure.py's JSON lines on stdin; print medians per workload and tool, and the
-cutlist / ffmpeg ratios (below 1.00 means cutlist used less)."""
+"""Read measure.py's JSON lines on stdin; print medians per workload and tool (with
+cutlist's own peak beside its whole tree's), and the cutlist / ffmpeg ratios (below 1.00
+means cutlist used less)."""
 import json, statistics, sys
 
 rows = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -16,11 +17,13 @@ for r in rows:
 def med(label, key):
     return statistics.median(x[key] for x in by[label])
 
-print(f"{'workload':<8} {'tool':<8} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9}")
+print(f"{'workload':<8} {'tool':<8} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9} {'own MiB':>8}")
 for w in sorted({label.split("/")[0] for label in by}, key=lambda w: ["reel", "cuts", "concat"].index(w) if w in ("reel", "cuts", "concat") else 9):
     for t in ("cutlist", "ffmpeg"):
         l = f"{w}/{t}"
-        print(f"{w:<8} {t:<8} {med(l, 'wall'):>7.1f} {med(l, 'cpu'):>7.1f} {med(l, 'peak_private_mib'):>9.1f}")
+        # own: cutlist's own process (not its FFmpeg children); for FFmpeg it is the tree.
+        own = f"{med(l, 'own_private_mib'):>8.1f}" if t == "cutlist" else f"{'':>8}"
+        print(f"{w:<8} {t:<8} {med(l, 'wall'):>7.1f} {med(l, 'cpu'):>7.1f} {med(l, 'peak_private_mib'):>9.1f} {own}")
     c, f = f"{w}/cutlist", f"{w}/ffmpeg"
     print(f"{w:<8} {'ratio':<8} {med(c, 'wall') / med(f, 'wall'):>7.2f} "
           f"{med(c, 'cpu') / med(f, 'cpu'):>7.2f} "

@@ -122,7 +122,7 @@ struct RunArgs {
     /// Seconds the whole render may take.
     #[arg(long)]
     deadline: Option<u64>,
-    /// Memory limit for the whole job (e.g. 512M); default: the container's, else the host's.
+    /// Memory limit for the whole job (512M or 512Mi: binary units either way); default: the cgroup's, else the host's.
     #[arg(long, env = "CUTLIST_MEMORY_LIMIT", value_parser = parse_bytes)]
     memory_limit: Option<u64>,
     /// Warn (log line and webhook event) when memory reaches this share of the limit.
@@ -155,10 +155,10 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a size such as 512M"))?;
     let mult = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        "G" | "GB" | "GIB" => 1 << 30,
-        _ => return Err(format!("unknown unit in {s:?}: use K, M or G")),
+        "K" | "KB" | "KI" | "KIB" => 1 << 10,
+        "M" | "MB" | "MI" | "MIB" => 1 << 20,
+        "G" | "GB" | "GI" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown unit in {s:?}: use K, M or G (or Ki, Mi, Gi)")),
     };
     n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
 }
@@ -384,8 +384,21 @@ async fn batch(spec: Option<String>, manifest: Option<String>, records: Option<S
     let cancel = CancellationToken::new();
     watch_signals(cancel.clone());
     let mut codes = Vec::new();
-    for entry in entries {
+    let total = entries.len();
+    for (i, entry) in entries.into_iter().enumerate() {
         let code = batch_entry(entry, records.as_deref(), run, &ctx, &cancel).await;
+        // cutlist's own memory after each entry: flat across a batch, or a leak to report.
+        let own = cutlist::memory::private_bytes(std::process::id()).unwrap_or(0);
+        tracing::info!(
+            event = "entry_done",
+            entry = i,
+            entries = total,
+            exit_code = code,
+            cutlist_private_bytes = own,
+            "entry {} of {total} done (exit {code}); cutlist's own memory {} KiB",
+            i + 1,
+            own >> 10
+        );
         codes.push(code);
         if code == exit::CANCELLED {
             break;
@@ -593,5 +606,19 @@ fn print_timings(spec: &cutlist::spec::Spec, t: &cutlist::spec::VideoTrack) {
         println!("timeline.tracks[0].clips[{}] has no out: later starts depend on its media's length", known.len());
     } else {
         println!("total\t{:.3}\t{}", fps.seconds_at(layout.total), layout.total);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_read_with_or_without_the_i() {
+        assert_eq!(parse_bytes("512M"), Ok(512 << 20));
+        assert_eq!(parse_bytes("300Mi"), Ok(300 << 20));
+        assert_eq!(parse_bytes("2Gi"), Ok(2 << 30));
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+        assert!(parse_bytes("5 parsecs").is_err());
     }
 }

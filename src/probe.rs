@@ -52,6 +52,9 @@ pub struct VideoStream {
     pub fps: Option<Rational>,
     pub duration: Option<f64>,
     pub pix_fmt: String,
+    /// Frames the decoder holds back for reordering (ffprobe's `has_b_frames`): B-frames
+    /// cost decoder memory.
+    pub reorder: u32,
     /// `smpte2084` (PQ) or `arib-std-b67` (HLG) for HDR sources.
     pub color_transfer: Option<String>,
     pub color_primaries: Option<String>,
@@ -157,6 +160,7 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
             fps,
             duration: num(&s["duration"]),
             pix_fmt: s["pix_fmt"].as_str().unwrap_or("").to_string(),
+            reorder: s["has_b_frames"].as_u64().unwrap_or(0).min(16) as u32,
             color_transfer: tag("color_transfer"),
             color_primaries: tag("color_primaries"),
             color_space: tag("color_space"),

@@ -113,15 +113,40 @@ pub fn free_bytes(path: &Path) -> io::Result<u64> {
     Ok(s.f_bavail as u64 * s.f_bsize as u64)
 }
 
+/// Whether files under `path` live in RAM (and so count against the memory limit): tmpfs
+/// and ramfs anywhere; on Cloud Run (`CLOUD_RUN_JOB` or `K_SERVICE` set) also the
+/// container's own writable filesystem, which is in memory there — anything but a mounted
+/// disk (ext4, xfs, btrfs: an ephemeral disk volume).
 pub fn is_ram_backed(path: &Path) -> bool {
+    let on_cloud_run = std::env::var_os("CLOUD_RUN_JOB").is_some() || std::env::var_os("K_SERVICE").is_some();
+    #[allow(clippy::unnecessary_cast)] // f_type's type differs between libcs and architectures
+    statfs(path).map(|s| ram_backed(s.f_type as i64, on_cloud_run)).unwrap_or(false)
+}
+
+fn ram_backed(fs_type: i64, on_cloud_run: bool) -> bool {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
-    statfs(path).map(|s| matches!(s.f_type, TMPFS_MAGIC | RAMFS_MAGIC)).unwrap_or(false)
+    const EXT4_MAGIC: i64 = 0xEF53;
+    const XFS_MAGIC: i64 = 0x5846_5342;
+    const BTRFS_MAGIC: i64 = 0x9123_683E;
+    match fs_type {
+        TMPFS_MAGIC | RAMFS_MAGIC => true,
+        EXT4_MAGIC | XFS_MAGIC | BTRFS_MAGIC => false,
+        _ => on_cloud_run,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ram_backed_filesystems() {
+        assert!(ram_backed(0x0102_1994, false), "tmpfs");
+        assert!(!ram_backed(0xEF53, true), "an ext4 disk, also on Cloud Run");
+        assert!(ram_backed(0x794C_7630, true), "overlay on Cloud Run: the container's memory");
+        assert!(!ram_backed(0x794C_7630, false), "overlay elsewhere: a disk beneath");
+    }
 
     #[test]
     fn removed_on_drop_even_with_files() {

@@ -101,15 +101,17 @@ pub fn frame_bytes(pixels: u64) -> u64 {
     pixels * 3 / 2
 }
 
-/// A decoder of `codec` (as ffprobe names it) at w×h, with `-threads 1`: its reference
-/// frames plus the frame in flight. Measured: H.264 1080p ≈ 3 frames, HEVC 4K ≈ 10.
-pub fn decoder(codec: &str, width: u32, height: u32) -> u64 {
+/// A decoder of `codec` (as ffprobe names it) at w×h with `-threads 1`, holding `reorder`
+/// frames back for B-frames (ffprobe's `has_b_frames`): its reference frames plus the frame
+/// in flight. Measured at 1080p: H.264 without B-frames ≈ 3 frames, with two reordered
+/// ≈ 7; HEVC at 4K ≈ 10 (B-frames included).
+pub fn decoder(codec: &str, reorder: u32, width: u32, height: u32) -> u64 {
     let refs = match codec {
-        "h264" => 3,
+        "h264" => 3 + 2 * reorder as u64,
         "hevc" => 10,
         "vp9" | "av1" | "vp8" => 8,
         "prores" | "mjpeg" | "png" | "dnxhd" | "rawvideo" => 1,
-        _ => 6,
+        _ => 6 + 2 * reorder as u64,
     };
     (refs + 1) * frame_bytes(width as u64 * height as u64)
 }
@@ -124,9 +126,9 @@ pub fn overlay_picture(width: u32, height: u32) -> u64 {
     2 * 4 * width as u64 * height as u64
 }
 
-/// A full output frame more, for each blend (a transition's second picture, each overlay layer).
-pub fn blend(target: &Target, layers: u64) -> u64 {
-    layers * target.frame()
+/// `frames` full output frames more: one per overlay layer, those a transition's blend queues.
+pub fn blend(target: &Target, frames: u64) -> u64 {
+    frames * target.frame()
 }
 
 /// Bytes a render writes into its workspace, counted when the workspace is in RAM: the
@@ -259,7 +261,7 @@ mod tests {
     }
 
     fn body(codec: &str, w: u32, h: u32) -> Load {
-        Load { what: "clip".into(), encodes: true, bytes: decoder(codec, w, h) }
+        Load { what: "clip".into(), encodes: true, bytes: decoder(codec, 0, w, h) }
     }
 
     #[test]

@@ -472,7 +472,7 @@ fn run_loads(
     let picture = |m: Option<&ClipMedia>| -> u64 {
         match m.and_then(|m| m.info.video.as_ref()) {
             Some(v) if v.still => budget::still(v.width, v.height),
-            Some(v) => budget::decoder(&v.codec, v.width, v.height),
+            Some(v) => budget::decoder(&v.codec, v.reorder, v.width, v.height),
             None => 0,
         }
     };
@@ -483,11 +483,17 @@ fn run_loads(
             Piece::Body { clip, from, to } => {
                 (format!("timeline.tracks[0].clips[{clip}]"), picture(media[clip]), to - from)
             }
-            Piece::Transition { into } => (
-                format!("the transition into timeline.tracks[0].clips[{into}]"),
-                picture(media[into - 1]) + picture(media[into]) + budget::blend(target, 2),
-                transitions[into],
-            ),
+            Piece::Transition { into } => {
+                // The blend queues frames of the first picture while the second's decoder
+                // fills its reorder delay: measured 4–6 output frames (6–8 with B-frames), counted 6.
+                let reorder = |m: Option<&ClipMedia>| m.and_then(|m| m.info.video.as_ref()).map_or(0, |v| v.reorder);
+                let queued = 6 + reorder(media[into - 1]).max(reorder(media[into])) as u64;
+                (
+                    format!("the transition into timeline.tracks[0].clips[{into}]"),
+                    picture(media[into - 1]) + picture(media[into]) + budget::blend(target, queued),
+                    transitions[into],
+                )
+            }
         };
         for p in overlays.iter().filter(|p| p.in_play(at, frames)) {
             bytes += budget::blend(target, 1)
@@ -507,8 +513,10 @@ fn run_loads(
     let sound_tracks = spec.timeline.tracks.iter().filter(|t| matches!(t, crate::spec::Track::Audio(_))).count() as u64;
     let decodes_output = o.format == Container::Gif || o.poster.is_some() || o.thumbnail.is_some();
     let codec = if o.format == Container::Gif { "h264" } else { o.video_codec().probe_name() };
-    let light =
-        sound_tracks * 2 * (1 << 20) + if decodes_output { budget::decoder(codec, o.width, o.height) } else { 0 };
+    // What cutlist's own encodes hold back for B-frames (x264 and x265 at these presets: 2).
+    let reorder = if codec == "vp9" { 0 } else { 2 };
+    let light = sound_tracks * 2 * (1 << 20)
+        + if decodes_output { budget::decoder(codec, reorder, o.width, o.height) } else { 0 };
     loads.push(budget::Load { what: "joining the segments".into(), encodes: false, bytes: light });
     loads
 }

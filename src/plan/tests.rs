@@ -17,6 +17,7 @@ fn video(w: u32, h: u32, dur: f64) -> VideoStream {
         fps: Some(Rational::new(30, 1)),
         duration: Some(dur),
         pix_fmt: "yuv420p".into(),
+        reorder: 0,
         color_transfer: None,
         color_primaries: None,
         color_space: None,
