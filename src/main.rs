@@ -126,11 +126,11 @@ struct RunArgs {
     #[arg(long, env = "CUTLIST_MEMORY_LIMIT", value_parser = parse_bytes)]
     memory_limit: Option<u64>,
     /// Warn (log line and webhook event) when memory reaches this share of the limit.
+    #[arg(long, default_value_t = 0.8, env = "CUTLIST_MEMORY_WARN")]
+    memory_warn: f64,
     /// Cores the encoders may use (default: the cgroup's CPU quota, else the available cores).
     #[arg(long, env = "CUTLIST_CPUS")]
     cpus: Option<u32>,
-    #[arg(long, default_value_t = 0.8, env = "CUTLIST_MEMORY_WARN")]
-    memory_warn: f64,
     /// After the job, print memory per phase and per process to stderr; `=detailed` also
     /// publishes a picture of memory over time beside the output (`<output>.memory.svg`).
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "table", default_value = "off", env = "CUTLIST_MEMORY_REPORT")]

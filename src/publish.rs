@@ -158,6 +158,7 @@ pub fn move_into_place(rendered: &Path, dest: &Path) -> Result<()> {
     }
     let tmp = tempfile::Builder::new()
         .prefix(".cutlist-partial-")
+        .permissions(published_mode())
         .tempfile_in(dir)
         .map_err(|e| fail(format!("cannot write in {}: {e}", dir.display())))?;
     let mut src = std::fs::File::open(rendered).map_err(|e| fail(e.to_string()))?;
@@ -165,6 +166,12 @@ pub fn move_into_place(rendered: &Path, dest: &Path) -> Result<()> {
     tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
     tmp.persist(dest).map_err(|e| fail(format!("rename failed: {}", e.error)))?;
     Ok(())
+}
+
+/// Published files get the mode any new file gets (0666 less the umask), not the 0600 of a
+/// temp file: a manifest or a caption file is for others to read.
+fn published_mode() -> std::fs::Permissions {
+    std::os::unix::fs::PermissionsExt::from_mode(0o666)
 }
 
 /// Write `value` as pretty JSON to `path`, atomically.
@@ -179,8 +186,11 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-    let mut tmp =
-        tempfile::Builder::new().prefix(".cutlist-partial-").tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".cutlist-partial-")
+        .permissions(published_mode())
+        .tempfile_in(dir)
+        .map_err(|e| fail(e.to_string()))?;
     tmp.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))?;
     tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
     Ok(())
@@ -294,4 +304,24 @@ fn path_with_suffix(output: &Path, suffix: &str) -> PathBuf {
     let mut s = output.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn published_files_are_readable_as_any_new_file_is() {
+        // SAFETY: umask only reads and restores this process's file mode mask.
+        let mask = unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            m
+        } as u32;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("out.mp4.json");
+        write_text(&p, "{}").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o666 & !mask);
+    }
 }

@@ -21,6 +21,9 @@ const AUDIO: u64 = 4 * MIB;
 /// A run that encodes no video (the join, loudness measurement, palette, GIF, stills):
 /// FFmpeg's base, the muxer and audio codecs.
 const LIGHT_BASE: u64 = 24 * MIB;
+/// A loudness measurement (`loudnorm`, whatever the length: 37 MiB alone; the demo's
+/// measuring pass over its mix 68 MiB).
+pub const LOUDNESS: u64 = 48 * MIB;
 
 /// Encoder and decoder thread settings for every segment run, and what they cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

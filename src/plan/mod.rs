@@ -509,14 +509,16 @@ fn run_loads(
         at += frames;
     }
     // Runs that encode no video: the join mixes the sound tracks; the GIF's passes and the
-    // poster and thumbnail decode what the segments or the join wrote.
+    // poster and thumbnail decode what the segments or the join wrote; with a loudness
+    // target the mix is measured (and the output once more after publishing).
     let sound_tracks = spec.timeline.tracks.iter().filter(|t| matches!(t, crate::spec::Track::Audio(_))).count() as u64;
     let decodes_output = o.format == Container::Gif || o.poster.is_some() || o.thumbnail.is_some();
     let codec = if o.format == Container::Gif { "h264" } else { o.video_codec().probe_name() };
     // What cutlist's own encodes hold back for B-frames (x264 and x265 at these presets: 2).
     let reorder = if codec == "vp9" { 0 } else { 2 };
     let light = sound_tracks * 2 * (1 << 20)
-        + if decodes_output { budget::decoder(codec, reorder, o.width, o.height) } else { 0 };
+        + if decodes_output { budget::decoder(codec, reorder, o.width, o.height) } else { 0 }
+        + if o.loudness.is_some() { budget::LOUDNESS } else { 0 };
     loads.push(budget::Load { what: "joining the segments".into(), encodes: false, bytes: light });
     loads
 }
