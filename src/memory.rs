@@ -275,9 +275,14 @@ pub struct Sampler {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// A short name for a child: the program and the file it writes (ffmpeg) or reads (ffprobe).
-fn process_name(pid: u32) -> String {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+/// A process's arguments as /proc shows them (NUL-separated).
+fn cmdline(pid: u32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+}
+
+/// A short name for a child from its arguments: the program and the file it writes
+/// (ffmpeg) or reads (ffprobe).
+fn process_name(raw: &[u8]) -> String {
     let args: Vec<&str> =
         raw.split(|b| *b == 0).filter_map(|a| std::str::from_utf8(a).ok()).filter(|a| !a.is_empty()).collect();
     let program = args.first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or("?");
@@ -303,9 +308,10 @@ struct Tracker {
     workspace: Option<PathBuf>,
     cgroup: Option<PathBuf>,
     started: std::time::Instant,
-    /// pid → index into processes (pids are not reused within a job in practice; a reused
-    /// pid with another command line gets a new entry).
-    seen: Vec<(u32, usize)>,
+    /// cutlist's own arguments: a child that still shows them has not yet exec'd its program.
+    own: Vec<u8>,
+    /// (pid, index into processes, named yet).
+    seen: Vec<(u32, usize, bool)>,
 }
 
 impl Tracker {
@@ -315,22 +321,31 @@ impl Tracker {
         let mut children = Vec::new();
         for pid in descendants(self.root) {
             let Some(b) = private_bytes(pid) else { continue };
-            let idx = match self.seen.iter().find(|(p, _)| *p == pid) {
-                Some(&(_, i)) => i,
+            let k = match self.seen.iter().position(|e| e.0 == pid) {
+                Some(k) => k,
                 None => {
-                    let i = st.record.processes.len();
                     st.record.processes.push(Process {
                         pid,
-                        name: process_name(pid),
+                        name: String::new(),
                         phase: st.phase,
                         peak: 0,
                         from: t,
                         to: t,
                     });
-                    self.seen.push((pid, i));
-                    i
+                    self.seen.push((pid, st.record.processes.len() - 1, false));
+                    self.seen.len() - 1
                 }
             };
+            let (_, idx, named) = &mut self.seen[k];
+            let idx = *idx;
+            if !*named {
+                // Between fork and exec a child still runs cutlist's image: name it once
+                // it shows its own program.
+                let raw = cmdline(pid);
+                *named = raw != self.own;
+                st.record.processes[idx].name =
+                    if *named { process_name(&raw) } else { "cutlist (starting a child)".into() };
+            }
             let p = &mut st.record.processes[idx];
             p.peak = p.peak.max(b);
             p.to = t;
@@ -419,6 +434,7 @@ impl Sampler {
             workspace: ram_workspace,
             cgroup: cgroup_usage_file(),
             started,
+            own: cmdline(std::process::id()),
             seen: Vec::new(),
         };
         let mut warn = warn;
@@ -437,7 +453,8 @@ impl Sampler {
                 if sp.load(Ordering::Relaxed) {
                     break;
                 }
-                std::thread::sleep(every);
+                // Woken early by a phase change, so even a short phase gets a sample.
+                std::thread::park_timeout(every);
             })
             .ok();
         Sampler { stop, state, started, thread }
@@ -448,6 +465,10 @@ impl Sampler {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         g.phase = name;
         g.record.phase_starts.push((name, self.started.elapsed().as_secs_f64()));
+        drop(g);
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
     }
 
     /// Note the plan's estimate of the peak, for the report.
@@ -460,6 +481,7 @@ impl Sampler {
     pub fn finish(mut self) -> Record {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -476,6 +498,28 @@ impl Drop for Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn children_are_named_by_what_they_write_or_read() {
+        let name = |args: &[&str]| process_name(args.join("\0").as_bytes());
+        let seg =
+            ["/usr/bin/ffmpeg", "-i", "/m/in.mp4", "-f", "mpegts", "seg_0003.ts", "-f", "wav", "seg_0003.wav", ""];
+        assert_eq!(name(&seg), "ffmpeg seg_0003.ts");
+        assert_eq!(name(&["ffprobe", "-v", "error", "/ws/in/a.mp4", ""]), "ffprobe a.mp4");
+        assert_eq!(name(&["ffmpeg", "-i", "output.partial.mp4", "-f", "null", "-"]), "ffmpeg (measure)");
+    }
+
+    #[test]
+    fn a_short_phase_still_gets_a_sample() {
+        let s = Sampler::start(Duration::from_secs(10), None);
+        std::thread::sleep(Duration::from_millis(50));
+        s.phase("fetch");
+        std::thread::sleep(Duration::from_millis(50));
+        s.phase("probe");
+        let r = s.finish();
+        let names: Vec<_> = r.phases.iter().map(|(n, _)| *n).collect();
+        assert!(names.contains(&"fetch") && names.contains(&"probe"), "{names:?}");
+    }
 
     #[test]
     fn sees_itself_and_a_child() {

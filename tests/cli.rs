@@ -186,10 +186,12 @@ fn report_flag_prints_a_table_and_publishes_a_picture() {
     let out = render(&spec, &d.path().join("work"), &["--memory-limit", "256M", "--memory-report=detailed"]);
     assert_ok(&out);
     let err = stderr(&out);
-    assert!(err.contains("memory report, job test: peak "), "{err}");
-    assert!(err.contains("of the 256 MiB limit (--memory-limit"), "{err}");
-    for row in ["fetch", "probe", "render", "publish", "ffmpeg seg_0000.ts", "ffmpeg seg_0001.ts", "ffprobe a.mp4"] {
-        assert!(err.contains(row), "no {row:?} in the table:\n{err}");
+    let table = &err[err.find("memory report, job test: peak ").unwrap_or_else(|| panic!("no table: {err}"))..];
+    assert!(table.contains("of the 256 MiB limit (--memory-limit"), "{table}");
+    for row in
+        ["  fetch ", "  probe ", "  render ", "  publish ", "ffmpeg seg_0000.ts", "ffmpeg seg_0001.ts", "ffprobe a.mp4"]
+    {
+        assert!(table.contains(row), "no {row:?} in the table:\n{table}");
     }
     let svg = std::fs::read_to_string(d.path().join("out.mp4.memory.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
