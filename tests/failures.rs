@@ -334,19 +334,7 @@ fn over_budget_refusal_says_what_to_change() {
 #[test]
 fn a_source_too_large_for_the_budget_is_refused_after_probing() {
     let d = tmp();
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=3840x2160:r=30:d=0.2",
-        "-c:v",
-        "libx265",
-        "-preset",
-        "ultrafast",
-        "-x265-params",
-        "log-level=error",
-        d.path().join("uhd.mp4").to_str().unwrap(),
-    ]);
+    uhd_hevc(&d.path().join("uhd.mp4"), 0.2);
     color_clip(d.path(), "c.mp4", "red", None, "320x240", "30", 0.5);
     let spec = write_spec(
         d.path(),

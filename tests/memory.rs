@@ -97,21 +97,7 @@ fn make_sources(dir: &Path) {
         "aac",
         dir.join("hd720.mp4").to_str().unwrap(),
     ]);
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=3840x2160:r=30:d=1",
-        "-c:v",
-        "libx265",
-        "-preset",
-        "ultrafast",
-        "-x265-params",
-        "log-level=error",
-        "-pix_fmt",
-        "yuv420p",
-        dir.join("uhd_hevc.mp4").to_str().unwrap(),
-    ]);
+    uhd_hevc(&dir.join("uhd_hevc.mp4"), 1.0);
     ffmpeg(&[
         "-f",
         "lavfi",

@@ -39,6 +39,17 @@ pub fn color_clip(dir: &Path, name: &str, color: &str, tone: Option<u32>, size: 
     path
 }
 
+/// A 3840×2160 HEVC clip of `secs` seconds (testsrc2, no sound): a source that costs a
+/// decoder ten 4K frames.
+pub fn uhd_hevc(path: &Path, secs: f64) {
+    let src = format!("testsrc2=s=3840x2160:r=30:d={secs}");
+    let params = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p"];
+    let mut args = vec!["-f", "lavfi", "-i", &src];
+    args.extend(params);
+    args.push(path.to_str().unwrap());
+    ffmpeg(&args);
+}
+
 pub fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("cutlist-test-").tempdir().unwrap()
 }
