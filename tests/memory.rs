@@ -192,10 +192,6 @@ fn everything(dir: &Path) -> serde_json::Value {
 
 /// Render with the CLI inside a 512 MiB budget; returns the manifest's memory figures.
 fn job(dir: &Path, name: &str, clips: &[String]) -> serde_json::Value {
-    job_with(dir, name, clips, &[])
-}
-
-fn job_with(dir: &Path, name: &str, clips: &[String], extra: &[&str]) -> serde_json::Value {
     let text = format!(
         r#"{{"version":1,"id":"{name}","output":{{"path":"{name}.mp4","width":1080,"height":1920,"fps":30,
             "video":{{"preset":"veryfast","crf":23}}}},
@@ -205,8 +201,7 @@ fn job_with(dir: &Path, name: &str, clips: &[String], extra: &[&str]) -> serde_j
     let spec = dir.join(format!("{name}.json"));
     std::fs::write(&spec, text).unwrap();
     let work = dir.join("work");
-    let args: Vec<&str> = ["--memory-limit", "512M"].iter().copied().chain(extra.iter().copied()).collect();
-    let out = render(&spec, &work, &args);
+    let out = render(&spec, &work, &["--memory-limit", "512M"]);
     assert_ok(&out);
     assert!(leftovers(&work).is_empty());
     let m = manifest(&dir.join(format!("{name}.mp4")));
