@@ -188,7 +188,8 @@ pub async fn plan_spec(
         .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
     let sampler = Sampler::start(opts.sample_every, None);
     let mut progress = ProgressReporter::new(&spec.id, false, None);
-    let prepared = prepare(spec, base_dir, &ws, opts, limit, cancel, &sampler, &mut progress).await;
+    let budget = plan::Budget { limit, cpus, ram_workspace: None };
+    let prepared = prepare(spec, base_dir, &ws, opts, budget, cancel, &sampler, &mut progress).await;
     sampler.finish();
     let plan = prepared?.plan;
     Ok(PlanReport {
@@ -333,6 +334,7 @@ async fn render_job(
     // The least any segment run holds: its encoder alone (inputs come on top once probed).
     let least = [plan::budget::Load { what: "any clip".into(), encodes: true, bytes: 0 }];
     plan::budget::fit(&plan::budget::Target::of(o), &least, 0, limit, cpus).map_err(Error::MemoryBudget)?;
+    let budget = plan::Budget { limit, cpus, ram_workspace: None };
 
     for stale in crate::workspace::sweep(&opts.workdir) {
         tracing::warn!(job_id = id, event = "swept", workspace = %stale.display(), "removed the workspace of an earlier attempt that was killed");
@@ -358,7 +360,7 @@ async fn render_job(
 
     let mut progress = ProgressReporter::new(id, opts.interactive, notify);
     progress.event("accepted", serde_json::json!({"output": dest.display()}));
-    let outcome = run_stages(spec, base_dir, &dest, &ws, opts, limit, cancel, &sampler, &mut progress).await;
+    let outcome = run_stages(spec, base_dir, &dest, &ws, opts, budget, cancel, &sampler, &mut progress).await;
     progress.finish();
     let record = sampler.finish();
     let peak = record.peaks;
@@ -490,7 +492,7 @@ async fn prepare(
     base_dir: &Path,
     ws: &Workspace,
     opts: &JobOptions,
-    limit: u64,
+    budget: plan::Budget,
     cancel: &CancellationToken,
     sampler: &Sampler,
     progress: &mut ProgressReporter,
@@ -570,11 +572,8 @@ async fn prepare(
     };
 
     // Plan.
-    let budget = plan::Budget {
-        limit,
-        cpus: memory::detect_cpus(opts.cpus).0,
-        ram_workspace: ws.ram_backed().then(|| ws.bytes()),
-    };
+    // A workspace in RAM holds the fetched assets by now.
+    let budget = plan::Budget { ram_workspace: ws.ram_backed().then(|| ws.bytes()), ..budget };
     let plan = plan::plan(spec, &assets, &texts, &budget)?;
     tracing::info!(
         job_id = id,
@@ -601,13 +600,13 @@ async fn run_stages(
     dest: &Destination,
     ws: &Workspace,
     opts: &JobOptions,
-    limit: u64,
+    budget: plan::Budget,
     cancel: &CancellationToken,
     sampler: &Sampler,
     progress: &mut ProgressReporter,
 ) -> Result<(OutputFacts, EncoderSettings, Vec<ClipTiming>, Option<LoudnessReport>, Vec<String>)> {
     let id = spec.id.as_str();
-    let Prepared { plan, texts } = prepare(spec, base_dir, ws, opts, limit, cancel, sampler, progress).await?;
+    let Prepared { plan, texts } = prepare(spec, base_dir, ws, opts, budget, cancel, sampler, progress).await?;
     sampler.estimate(plan.encoder.estimate);
 
     // Render.

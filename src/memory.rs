@@ -50,25 +50,30 @@ pub fn descendants(root: u32) -> Vec<u32> {
 /// This process's memory cgroup directory: cgroup v2 (`0::/path`) or v1 (`N:memory:/path`),
 /// as mounted under /sys/fs/cgroup.
 fn own_cgroup() -> Option<(PathBuf, Cgroup)> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    for line in text.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
-        let rel = path.trim_start_matches('/');
-        if controllers.split(',').any(|c| c == "memory") {
-            let dir = Path::new("/sys/fs/cgroup/memory").join(rel);
-            if dir.join("memory.limit_in_bytes").exists() {
-                return Some((dir, Cgroup::V1));
-            }
+    own_cgroups().into_iter().find_map(|(controllers, rel)| {
+        let v1 = Path::new("/sys/fs/cgroup/memory").join(&rel);
+        let v2 = Path::new("/sys/fs/cgroup").join(&rel);
+        if controllers.split(',').any(|c| c == "memory") && v1.join("memory.limit_in_bytes").exists() {
+            Some((v1, Cgroup::V1))
+        } else if controllers.is_empty() && (v2.join("memory.current").exists() || v2.join("memory.max").exists()) {
+            Some((v2, Cgroup::V2))
+        } else {
+            None
         }
-        if controllers.is_empty() {
-            let dir = Path::new("/sys/fs/cgroup").join(rel);
-            if dir.join("memory.current").exists() || dir.join("memory.max").exists() {
-                return Some((dir, Cgroup::V2));
-            }
-        }
-    }
-    None
+    })
+}
+
+/// This process's cgroups from `/proc/self/cgroup`: (controllers, path below the
+/// hierarchy's mount); cgroup v2's line has no controllers.
+fn own_cgroups() -> Vec<(String, PathBuf)> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.splitn(3, ':');
+            let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+            Some((controllers.to_string(), PathBuf::from(path.trim_start_matches('/'))))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,31 +150,21 @@ pub fn detect_cpus(flag: Option<u32>) -> (u32, &'static str) {
 }
 
 fn cgroup_cpus() -> Option<u32> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    for line in text.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
-        let rel = path.trim_start_matches('/');
+    own_cgroups().into_iter().find_map(|(controllers, rel)| {
         let quota = if controllers.is_empty() {
-            let s = std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(rel).join("cpu.max")).ok();
-            s.and_then(|s| {
-                let mut it = s.split_whitespace();
-                let (q, p) = (it.next()?.parse::<f64>().ok()?, it.next()?.parse::<f64>().ok()?);
-                Some(q / p)
-            })
+            let s = std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(&rel).join("cpu.max")).ok()?;
+            let mut it = s.split_whitespace(); // "max 100000" (no quota) does not parse
+            Some(it.next()?.parse::<f64>().ok()? / it.next()?.parse::<f64>().ok()?)
         } else if controllers.split(',').any(|c| c == "cpu") {
-            let dir = Path::new("/sys/fs/cgroup/cpu").join(rel);
+            let dir = Path::new("/sys/fs/cgroup/cpu").join(&rel);
             let q = std::fs::read_to_string(dir.join("cpu.cfs_quota_us")).ok()?.trim().parse::<i64>().ok()?;
             let p = read_u64(&dir.join("cpu.cfs_period_us"))?;
             (q > 0 && p > 0).then(|| q as f64 / p as f64)
         } else {
             None
         };
-        if let Some(q) = quota.filter(|q| *q > 0.0) {
-            return Some(q.ceil() as u32);
-        }
-    }
-    None
+        quota.filter(|q| *q > 0.0).map(|q| q.ceil() as u32)
+    })
 }
 
 /// The cgroup's own usage file (v2 `memory.current`; v1 `memory.usage_in_bytes`, which

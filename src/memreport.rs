@@ -107,21 +107,42 @@ fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Colours of a process, by what it does: segment runs alternate two shades so neighbours
-/// stay apart.
-fn colour(name: &str, k: usize) -> &'static str {
+/// What a child does, for its colour and the legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Probe,
+    Segment,
+    Join,
+    Other,
+}
+
+const KINDS: [(Kind, &str); 4] = [
+    (Kind::Probe, "ffprobe"),
+    (Kind::Segment, "segment runs"),
+    (Kind::Join, "join"),
+    (Kind::Other, "other FFmpeg runs"),
+];
+
+fn kind(name: &str) -> Kind {
     if name.starts_with("ffprobe") {
-        "#9b7fd1"
+        Kind::Probe
     } else if name.contains("seg_") {
-        if k % 2 == 0 {
-            "#3b82c4"
-        } else {
-            "#6aa7dd"
-        }
+        Kind::Segment
     } else if name.contains("output") {
-        "#e0902f"
+        Kind::Join
     } else {
-        "#4fae6b"
+        Kind::Other
+    }
+}
+
+/// A kind's colour; segment runs alternate two shades (`k` odd) so neighbours stay apart.
+fn colour(kind: Kind, k: usize) -> &'static str {
+    match kind {
+        Kind::Probe => "#9b7fd1",
+        Kind::Segment if k % 2 == 1 => "#6aa7dd",
+        Kind::Segment => "#3b82c4",
+        Kind::Join => "#e0902f",
+        Kind::Other => "#4fae6b",
     }
 }
 
@@ -225,7 +246,7 @@ pub fn svg(r: &Record, cx: &Context) -> String {
             pts.push((p.t, below as f64, (below + b) as f64));
         }
         let tip = format!("{} (pid {}): peak {:.1} MiB", proc_.name, proc_.pid, mib(proc_.peak));
-        area(&mut s, &pts, colour(&proc_.name, k), &tip);
+        area(&mut s, &pts, colour(kind(&proc_.name), k), &tip);
     }
     // The cgroup's own figure, where readable (it counts page cache too).
     if r.series.iter().any(|p| p.cgroup.is_some()) {
@@ -283,17 +304,9 @@ pub fn svg(r: &Record, cx: &Context) -> String {
     if r.peaks.workspace > 0 {
         legend.push(("#c7b199", "workspace (RAM)".into()));
     }
-    for (name, fill) in
-        [("ffprobe", "#9b7fd1"), ("segment runs", "#3b82c4"), ("join", "#e0902f"), ("other FFmpeg runs", "#4fae6b")]
-    {
-        let used = r.processes.iter().any(|p| match name {
-            "ffprobe" => p.name.starts_with("ffprobe"),
-            "segment runs" => p.name.contains("seg_"),
-            "join" => p.name.contains("output"),
-            _ => !p.name.starts_with("ffprobe") && !p.name.contains("seg_") && !p.name.contains("output"),
-        });
-        if used {
-            legend.push((fill, name.to_string()));
+    for (kd, name) in KINDS {
+        if r.processes.iter().any(|p| kind(&p.name) == kd) {
+            legend.push((colour(kd, 0), name.to_string()));
         }
     }
     for (fill, name) in legend {

@@ -451,6 +451,7 @@ pub struct Budget {
     pub ram_workspace: Option<u64>,
 }
 
+#[cfg(test)]
 impl Budget {
     /// A limit on a 2-core machine with the workspace on disk.
     pub fn of(limit: u64) -> Budget {
