@@ -265,7 +265,8 @@ pub type Warn = Box<dyn FnOnce(u64) + Send>;
 /// Samples the tree's memory on a background thread until dropped.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
-    state: Arc<Mutex<State>>,
+    /// The tracker beside what it has seen: sampled by the thread, and by each phase change.
+    state: Arc<Mutex<(Tracker, State)>>,
     started: std::time::Instant,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -417,14 +418,7 @@ impl Sampler {
     pub fn start_with_warning(every: Duration, ram_workspace: Option<PathBuf>, warn: Option<(u64, Warn)>) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let started = std::time::Instant::now();
-        let state = Arc::new(Mutex::new(State {
-            record: Record { phase_starts: vec![("start", 0.0)], ..Default::default() },
-            phase: "start",
-            stride: 1,
-            count: 0,
-        }));
-        let (st, sp) = (state.clone(), stop.clone());
-        let mut tracker = Tracker {
+        let tracker = Tracker {
             root: std::process::id(),
             workspace: ram_workspace,
             cgroup: cgroup_usage_file(),
@@ -432,13 +426,24 @@ impl Sampler {
             own: cmdline(std::process::id()),
             seen: Vec::new(),
         };
+        let state = Arc::new(Mutex::new((
+            tracker,
+            State {
+                record: Record { phase_starts: vec![("start", 0.0)], ..Default::default() },
+                phase: "start",
+                stride: 1,
+                count: 0,
+            },
+        )));
+        let (st, sp) = (state.clone(), stop.clone());
         let mut warn = warn;
         let thread = std::thread::Builder::new()
             .name("cutlist-memory".into())
             .spawn(move || loop {
                 let total = {
                     let mut g = st.lock().unwrap_or_else(|e| e.into_inner());
-                    tracker.sample(&mut g)
+                    let (tracker, state) = &mut *g;
+                    tracker.sample(state)
                 };
                 if warn.as_ref().is_some_and(|(threshold, _)| total >= *threshold) {
                     if let Some((_, f)) = warn.take() {
@@ -448,8 +453,7 @@ impl Sampler {
                 if sp.load(Ordering::Relaxed) {
                     break;
                 }
-                // Woken early by a phase change, so even a short phase gets a sample.
-                std::thread::park_timeout(every);
+                std::thread::park_timeout(every); // `finish` unparks it
             })
             .ok();
         Sampler { stop, state, started, thread }
@@ -458,17 +462,16 @@ impl Sampler {
     /// Mark the start of a phase (fetch, probe, render, publish): later samples count for it.
     pub fn phase(&self, name: &'static str) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        g.phase = name;
-        g.record.phase_starts.push((name, self.started.elapsed().as_secs_f64()));
-        drop(g);
-        if let Some(t) = &self.thread {
-            t.thread().unpark();
-        }
+        let (tracker, state) = &mut *g;
+        state.phase = name;
+        state.record.phase_starts.push((name, self.started.elapsed().as_secs_f64()));
+        // One sample now, so a phase shorter than the sampling period still has its figures.
+        tracker.sample(state);
     }
 
     /// Note the plan's estimate of the peak, for the report.
     pub fn estimate(&self, bytes: u64) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).record.estimate = Some(bytes);
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1.record.estimate = Some(bytes);
     }
 
     /// Stop sampling and return what was seen: peaks overall and per phase, each process,
@@ -480,7 +483,7 @@ impl Sampler {
             let _ = t.join();
         }
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::take(&mut g.record)
+        std::mem::take(&mut g.1.record)
     }
 }
 
