@@ -100,6 +100,7 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 fn statfs(path: &Path) -> io::Result<libc::statfs> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::other("path has a NUL"))?;
+    // SAFETY: statfs is plain old data; all zeroes is a valid value.
     let mut s: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: c is a valid C string and s a valid out-pointer.
     if unsafe { libc::statfs(c.as_ptr(), &mut s) } != 0 {

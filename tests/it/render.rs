@@ -1,8 +1,7 @@
 //! Rendered timelines checked as a viewer would: frame counts, sizes, codecs, the colour
 //! of each clip, the tone of each clip, silence, sync, orientation.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn cuts_look_and_sound_as_written() {

@@ -1,8 +1,7 @@
 //! Bad input and bad luck: a clear error naming the culprit, the documented exit code,
 //! no output file, and no temp file left behind.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,8 +1,7 @@
 //! Object storage against a real S3-compatible server on 127.0.0.1 (s3s-fs): a job whose
 //! spec, assets and output all live in a bucket; multipart uploads; create-only publishing.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use std::path::Path;
 

@@ -1,8 +1,7 @@
 //! Status webhooks against a real HTTP receiver on 127.0.0.1: signed, ordered, complete; and a
 //! dead receiver never fails the render.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn job_spec(d: &std::path::Path) -> std::path::PathBuf {
     color_clip(d, "a.mp4", "red", Some(440), "160x120", "30", 1.0);

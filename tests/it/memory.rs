@@ -6,8 +6,7 @@
 //! Measured one way everywhere: private memory (RssAnon + RssShmem) of cutlist and every
 //! FFmpeg child, sampled from /proc, plus the workspace's bytes when it is in RAM.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 const MIB: u64 = 1024 * 1024;

@@ -1,7 +1,6 @@
 //! The smaller commands, and the filtergraph escaping checked by FFmpeg itself.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 #[test]

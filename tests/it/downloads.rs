@@ -2,10 +2,9 @@
 //! dropped mid-body is resumed with a Range request; a trickle is stopped by the stall timeout;
 //! Retry-After is honoured; 4xx fails at once naming the asset.
 
-mod common;
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
-use common::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,7 @@
 //! The editing vocabulary, checked as a viewer sees and hears it: transitions, overlays,
 //! audio tracks, captions, motion, speed, outputs.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 fn spec(clips: serde_json::Value, extra_tracks: serde_json::Value) -> serde_json::Value {
