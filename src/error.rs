@@ -108,16 +108,27 @@ impl Error {
         }
     }
 
-    /// Whether running the same job again may succeed.
+    /// Whether running the same job again may succeed (a deadline that passed may not pass
+    /// on a less loaded machine: exit code 9, like a stall). Batch tasks and the platforms'
+    /// retry policies follow this, through the exit code.
     pub fn retryable(&self) -> bool {
         matches!(
             self,
             Error::AssetUnreachable { .. }
                 | Error::FfmpegKilled { .. }
                 | Error::Stalled { .. }
+                | Error::Deadline { .. }
                 | Error::Publish { .. }
                 | Error::Cancelled
         )
+    }
+
+    /// How a job that ended with this error ended.
+    pub fn status(&self) -> crate::report::Status {
+        match self {
+            Error::Cancelled => crate::report::Status::Cancelled,
+            _ => crate::report::Status::Failed,
+        }
     }
 }
 

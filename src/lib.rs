@@ -1,29 +1,32 @@
-//! cutlist: turns a JSON video timeline into a finished MP4 with FFmpeg, inside a proven
-//! memory budget.
+//! cutlist: turns a JSON video timeline into a finished video with FFmpeg, inside a proven
+//! memory budget. See ARCHITECTURE.md for the map.
 //!
-//! The pipeline reads top to bottom: [`spec`] (types and validation) → [`fetch`] →
-//! [`probe`] → [`plan`] (pure: which FFmpeg runs, which graphs) → [`render`] (runs them
-//! through [`process`]) → [`publish`] (verify, move into place) → [`report`]. [`job`]
-//! strings the stages together; [`workspace`] owns the temp files, [`memory`] measures and [`memreport`] shows it.
+//! The pipeline, one module a stage: [`spec`] (types, validation, the one spec source) →
+//! [`fetch`] → [`probe`] → [`text`] → [`plan`] (pure: which FFmpeg runs, which graphs) →
+//! [`render`] → [`publish`] → [`report`] (logs, progress, webhooks). [`job`] runs the stages
+//! in order; [`batch`] runs jobs as a task of a batch platform; [`command`] is the command
+//! line. Infrastructure, apart: [`process`] (the one door to FFmpeg), [`storage`] (object
+//! stores), [`workspace`] (temp files), [`memory`] (limits, measurement, its report),
+//! [`retry`], [`error`].
 
+pub mod batch;
 pub mod captions;
+pub mod command;
 pub mod demo;
 pub mod error;
 pub mod fetch;
 pub mod job;
 pub mod memory;
-pub mod memreport;
 pub mod plan;
 pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod render;
 pub mod report;
-pub mod runtime;
+pub mod retry;
 pub mod spec;
 pub mod storage;
 pub mod text;
-pub mod webhook;
 pub mod workspace;
 
 pub use error::{exit, Error, Result};

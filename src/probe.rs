@@ -1,10 +1,11 @@
 //! Probe: what ffprobe says about a local file, as typed facts the planner can trust.
 
+use crate::process::{self, RunError};
 use crate::spec::Rational;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Demuxers FFmpeg may use on an input. Playlists (hls, dash), scripts (concat) and
 /// everything else that can make FFmpeg open another resource are not on it.
@@ -104,66 +105,173 @@ pub enum ProbeError {
     /// ffprobe could not be run.
     #[error("{0}")]
     Tool(String),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 const IMAGE_CODECS: &[&str] = &["mjpeg", "png", "webp", "gif", "bmp", "tiff"];
 
+/// ffprobe's JSON (`-show_format -show_streams [-show_frames] [-count_packets]`), typed: the
+/// one reading of it, for sources and for the rendered output alike. Fields ffprobe leaves
+/// out are `None`, never a silent zero.
+pub mod ffprobe {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct Output {
+        #[serde(default)]
+        pub streams: Vec<Stream>,
+        #[serde(default)]
+        pub format: Format,
+        #[serde(default)]
+        pub frames: Vec<Frame>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct Format {
+        pub format_name: Option<String>,
+        #[serde(default, deserialize_with = "number")]
+        pub duration: Option<f64>,
+        #[serde(default, deserialize_with = "number")]
+        pub size: Option<f64>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct Stream {
+        pub codec_type: Option<String>,
+        pub codec_name: Option<String>,
+        pub width: Option<u32>,
+        pub height: Option<u32>,
+        pub sample_aspect_ratio: Option<String>,
+        pub avg_frame_rate: Option<String>,
+        pub r_frame_rate: Option<String>,
+        #[serde(default, deserialize_with = "number")]
+        pub duration: Option<f64>,
+        #[serde(default, deserialize_with = "number")]
+        pub nb_frames: Option<f64>,
+        /// With `-count_packets`.
+        #[serde(default, deserialize_with = "number")]
+        pub nb_read_packets: Option<f64>,
+        pub pix_fmt: Option<String>,
+        pub has_b_frames: Option<u32>,
+        pub color_transfer: Option<String>,
+        pub color_primaries: Option<String>,
+        pub color_space: Option<String>,
+        #[serde(default, deserialize_with = "number")]
+        pub sample_rate: Option<f64>,
+        pub channels: Option<u32>,
+        #[serde(default)]
+        pub disposition: Disposition,
+        #[serde(default)]
+        pub side_data_list: Vec<SideData>,
+        #[serde(default)]
+        pub tags: Tags,
+    }
+
+    impl Stream {
+        pub fn is(&self, kind: &str) -> bool {
+            self.codec_type.as_deref() == Some(kind)
+        }
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct Disposition {
+        #[serde(default)]
+        pub attached_pic: u8,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct SideData {
+        #[serde(default, deserialize_with = "number")]
+        pub rotation: Option<f64>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct Tags {
+        pub rotate: Option<String>,
+        /// Matroska/WebM keeps stream durations here (`00:00:02.007000000`).
+        #[serde(rename = "DURATION")]
+        pub duration: Option<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct Frame {
+        pub media_type: Option<String>,
+        #[serde(default)]
+        pub side_data_list: Vec<SideData>,
+    }
+
+    /// ffprobe writes some numbers as strings ("8.000000", "N/A"): a finite number or `None`.
+    fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Num(f64),
+            Text(String),
+            Other(serde::de::IgnoredAny),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Num(v) => Some(v),
+            Raw::Text(s) => s.trim().parse().ok(),
+            Raw::Other(_) => None,
+        }
+        .filter(|v: &f64| v.is_finite()))
+    }
+
+    /// Parse ffprobe's JSON.
+    pub fn parse(json: &str) -> Result<Output, String> {
+        serde_json::from_str(json).map_err(|e| format!("ffprobe printed JSON cutlist cannot read: {e}"))
+    }
+
+    /// `00:00:02.007000000` → seconds.
+    pub fn hms(s: &str) -> Option<f64> {
+        s.split(':').try_fold(0.0, |acc, part| Some(acc * 60.0 + part.trim().parse::<f64>().ok()?))
+    }
+}
+
 /// Parse ffprobe's `-show_format -show_streams [-show_frames]` JSON and check it against the limits.
 pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
-    let v: Value =
-        serde_json::from_str(json).map_err(|e| ProbeError::Tool(format!("ffprobe printed bad JSON: {e}")))?;
-    let format = &v["format"];
-    let streams = v["streams"].as_array().cloned().unwrap_or_default();
-    let fmt_name = format["format_name"].as_str().unwrap_or("").split(',').next().unwrap_or("").to_string();
+    let v = ffprobe::parse(json).map_err(ProbeError::Tool)?;
+    let fmt_name = v.format.format_name.as_deref().unwrap_or("").split(',').next().unwrap_or("").to_string();
     if fmt_name.is_empty() {
         return Err(ProbeError::Rejected("not a media file FFmpeg can read".into()));
     }
-    if streams.len() > MAX_STREAMS {
-        return Err(ProbeError::Rejected(format!("has {} streams; the limit is {MAX_STREAMS}", streams.len())));
+    if v.streams.len() > MAX_STREAMS {
+        return Err(ProbeError::Rejected(format!("has {} streams; the limit is {MAX_STREAMS}", v.streams.len())));
     }
-    let num = |x: &Value| -> Option<f64> {
-        x.as_f64().or_else(|| x.as_str().and_then(|s| s.parse().ok())).filter(|f: &f64| f.is_finite())
-    };
-    let frame_rotation = v["frames"]
-        .as_array()
-        .and_then(|fs| fs.iter().find(|f| f["media_type"] == "video"))
-        .and_then(|f| rotation_of(&f["side_data_list"]));
+    let rotation_of = |sd: &[ffprobe::SideData]| sd.iter().find_map(|d| d.rotation).map(|r| r.round() as i64);
+    let frame_rotation =
+        v.frames.iter().find(|f| f.media_type.as_deref() == Some("video")).and_then(|f| rotation_of(&f.side_data_list));
 
-    let video = streams.iter().find(|s| s["codec_type"] == "video" && s["disposition"]["attached_pic"] != 1).map(|s| {
-        let codec = s["codec_name"].as_str().unwrap_or("").to_string();
-        let width = s["width"].as_u64().unwrap_or(0) as u32;
-        let height = s["height"].as_u64().unwrap_or(0) as u32;
-        let sar = s["sample_aspect_ratio"]
-            .as_str()
+    let video = v.streams.iter().find(|s| s.is("video") && s.disposition.attached_pic != 1).map(|s| {
+        let codec = s.codec_name.clone().unwrap_or_default();
+        let sar = s
+            .sample_aspect_ratio
+            .as_deref()
             .and_then(|r| r.split_once(':'))
             .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
             .filter(|(a, b)| *a > 0 && *b > 0)
             .unwrap_or((1, 1));
-        let rotation = rotation_of(&s["side_data_list"])
-            .or_else(|| s["tags"]["rotate"].as_str().and_then(|r| r.parse::<i64>().ok()))
+        let rotation = rotation_of(&s.side_data_list)
+            .or_else(|| s.tags.rotate.as_deref().and_then(|r| r.parse::<i64>().ok()))
             .or(frame_rotation)
             .unwrap_or(0);
-        let fps = s["avg_frame_rate"]
-            .as_str()
-            .and_then(Rational::parse)
-            .filter(|r| r.num > 0)
-            .or_else(|| s["r_frame_rate"].as_str().and_then(Rational::parse).filter(|r| r.num > 0));
-        let nb_frames = s["nb_frames"].as_str().and_then(|n| n.parse::<u64>().ok());
-        let tag = |k: &str| s[k].as_str().filter(|t| *t != "unknown").map(String::from);
+        let rate = |r: &Option<String>| r.as_deref().and_then(Rational::parse).filter(|r| r.num > 0);
+        let tag = |t: &Option<String>| t.clone().filter(|t| t != "unknown");
         VideoStream {
-            still: IMAGE_CODECS.contains(&codec.as_str()) || nb_frames == Some(1),
+            still: IMAGE_CODECS.contains(&codec.as_str()) || s.nb_frames == Some(1.0),
             codec,
-            width,
-            height,
+            width: s.width.unwrap_or(0),
+            height: s.height.unwrap_or(0),
             sar,
             rotation: rotation.rem_euclid(360) as u32,
-            fps,
-            duration: num(&s["duration"]),
-            pix_fmt: s["pix_fmt"].as_str().unwrap_or("").to_string(),
-            reorder: s["has_b_frames"].as_u64().unwrap_or(0).min(16) as u32,
-            color_transfer: tag("color_transfer"),
-            color_primaries: tag("color_primaries"),
-            color_space: tag("color_space"),
+            fps: rate(&s.avg_frame_rate).or_else(|| rate(&s.r_frame_rate)),
+            duration: s.duration,
+            pix_fmt: s.pix_fmt.clone().unwrap_or_default(),
+            reorder: s.has_b_frames.unwrap_or(0).min(16),
+            color_transfer: tag(&s.color_transfer),
+            color_primaries: tag(&s.color_primaries),
+            color_space: tag(&s.color_space),
         }
     });
     if let Some(vs) = &video {
@@ -182,11 +290,11 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
             )));
         }
     }
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").map(|s| AudioStream {
-        codec: s["codec_name"].as_str().unwrap_or("").to_string(),
-        sample_rate: s["sample_rate"].as_str().and_then(|r| r.parse().ok()).unwrap_or(0),
-        channels: s["channels"].as_u64().unwrap_or(0) as u32,
-        duration: num(&s["duration"]),
+    let audio = v.streams.iter().find(|s| s.is("audio")).map(|s| AudioStream {
+        codec: s.codec_name.clone().unwrap_or_default(),
+        sample_rate: s.sample_rate.unwrap_or(0.0) as u32,
+        channels: s.channels.unwrap_or(0),
+        duration: s.duration,
     });
     if let Some(a) = &audio {
         if a.channels == 0 || a.channels > MAX_CHANNELS || a.sample_rate == 0 || a.sample_rate > MAX_SAMPLE_RATE {
@@ -199,27 +307,17 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
     if video.is_none() && audio.is_none() {
         return Err(ProbeError::Rejected("has neither a video nor an audio stream".into()));
     }
-    let duration = num(&format["duration"]);
+    let duration = v.format.duration;
     if let Some(d) = duration.filter(|d| *d > MAX_SOURCE_SECONDS) {
         return Err(ProbeError::Rejected(format!("declares {:.1} hours; the limit is 24", d / 3600.0)));
     }
     Ok(MediaInfo {
         format: fmt_name,
         duration,
-        size: num(&format["size"]).unwrap_or(0.0) as u64,
-        streams: streams.len(),
+        size: v.format.size.unwrap_or(0.0) as u64,
+        streams: v.streams.len(),
         video,
         audio,
-    })
-}
-
-/// Rotation in degrees from a `side_data_list` (display matrix), counter-clockwise as
-/// ffprobe prints it (an iPhone portrait clip: -90). Only its axis matters for fitting;
-/// FFmpeg's autorotate turns the pixels.
-fn rotation_of(side_data: &Value) -> Option<i64> {
-    side_data.as_array()?.iter().find_map(|sd| {
-        let r = &sd["rotation"];
-        r.as_i64().or_else(|| r.as_f64().map(|f| f.round() as i64))
     })
 }
 
@@ -232,36 +330,48 @@ pub fn input_guard_args() -> Vec<String> {
 ///
 /// Stills are probed a second time for their first frame (EXIF orientation is only
 /// visible there), after their size passed the limits, so no pixel bomb is decoded.
-pub async fn probe(ffprobe: &Path, file: &Path, timeout: Duration) -> Result<MediaInfo, ProbeError> {
-    let base = run(ffprobe, file, false, timeout).await?;
+pub async fn probe(
+    ffprobe: &Path,
+    file: &Path,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<MediaInfo, ProbeError> {
+    let base = run(ffprobe, file, false, timeout, cancel).await?;
     let info = parse(&base)?;
     if info.video.as_ref().is_some_and(|v| v.still) {
-        let with_frame = run(ffprobe, file, true, timeout).await?;
+        let with_frame = run(ffprobe, file, true, timeout, cancel).await?;
         return parse(&with_frame);
     }
     Ok(info)
 }
 
-async fn run(ffprobe: &Path, file: &Path, first_frame: bool, timeout: Duration) -> Result<String, ProbeError> {
-    let mut cmd = tokio::process::Command::new(ffprobe);
-    cmd.args(["-v", "error", "-hide_banner"])
-        .args(input_guard_args())
-        .args(["-max_pixels", &MAX_PIXELS.to_string()])
-        .args(["-print_format", "json", "-show_format", "-show_streams"]);
+async fn run(
+    ffprobe: &Path,
+    file: &Path,
+    first_frame: bool,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<String, ProbeError> {
+    let mut args: Vec<String> = ["-v", "error", "-hide_banner"].map(String::from).to_vec();
+    args.extend(input_guard_args());
+    args.extend(["-max_pixels".to_string(), MAX_PIXELS.to_string()]);
+    args.extend(["-print_format", "json", "-show_format", "-show_streams"].map(String::from));
     if first_frame {
-        cmd.args(["-show_frames", "-read_intervals", "%+#1", "-select_streams", "v:0"]);
+        args.extend(["-show_frames", "-read_intervals", "%+#1", "-select_streams", "v:0"].map(String::from));
     }
-    cmd.arg(file).stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let out = tokio::time::timeout(timeout, cmd.output())
-        .await
-        .map_err(|_| ProbeError::Rejected(format!("ffprobe took longer than {} s", timeout.as_secs())))?
-        .map_err(|e| ProbeError::Tool(format!("cannot run {}: {e}", ffprobe.display())))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(ProbeError::Rejected(format!("FFmpeg cannot read it: {}", last.trim())));
+    args.push(file.display().to_string());
+    match process::capture(ffprobe, &args, timeout, cancel).await {
+        Ok(out) => Ok(out.stdout),
+        Err(RunError::Failed { stderr, .. }) => {
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+            Err(ProbeError::Rejected(format!("FFmpeg cannot read it: {}", last.trim())))
+        }
+        Err(RunError::Stalled(_)) => {
+            Err(ProbeError::Rejected(format!("ffprobe took longer than {} s", timeout.as_secs())))
+        }
+        Err(RunError::Cancelled) => Err(ProbeError::Cancelled),
+        Err(e) => Err(ProbeError::Tool(format!("ffprobe ({}): {e}", ffprobe.display()))),
     }
-    String::from_utf8(out.stdout).map_err(|_| ProbeError::Tool("ffprobe printed non-UTF-8 output".into()))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! FFmpeg children: spawn in their own process group, stream `-progress`, keep a bounded
-//! stderr tail, and stop them (SIGTERM, then SIGKILL to the group) on cancel, stall or deadline.
+//! The one door to FFmpeg and ffprobe: every child is spawned here, in its own process group,
+//! dies with cutlist, has its `-progress` (or its bounded stdout) read and a bounded stderr
+//! tail kept, and is stopped (SIGTERM, then SIGKILL to the group) on cancel, stall or deadline.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -13,6 +14,24 @@ use tokio_util::sync::CancellationToken;
 const STDERR_TAIL: usize = 8 * 1024;
 /// How long FFmpeg gets to finish after SIGTERM before the group is killed.
 const GRACE: Duration = Duration::from_secs(2);
+
+/// Where FFmpeg and ffprobe are and how long a silent one may run: resolved once per job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tools {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    /// Stop a run whose progress does not move for this long.
+    pub stall_timeout: Duration,
+}
+
+impl Default for Tools {
+    fn default() -> Self {
+        Tools { ffmpeg: "ffmpeg".into(), ffprobe: "ffprobe".into(), stall_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// The most of a child's stdout kept when it is captured (ffprobe's JSON, FFmpeg's listings).
+pub const MAX_STDOUT: usize = 16 << 20;
 
 /// One `-progress` block.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,6 +77,18 @@ pub struct RunOptions<'a> {
     pub cancel: &'a CancellationToken,
     /// Working directory (the job's workspace).
     pub cwd: &'a Path,
+    /// Keep stdout (up to [`MAX_STDOUT`]) instead of reading it as `-progress` blocks; each
+    /// line read counts as progress.
+    pub capture_stdout: bool,
+}
+
+/// What a run that succeeded printed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Output {
+    /// Its stdout, when captured.
+    pub stdout: String,
+    /// The tail of its stderr (some runs report measurements there).
+    pub stderr: String,
 }
 
 /// Why a run did not succeed.
@@ -75,6 +106,8 @@ pub enum RunError {
     Deadline,
     #[error("cancelled")]
     Cancelled,
+    #[error("printed more than {} MiB", MAX_STDOUT >> 20)]
+    TooMuchOutput,
 }
 
 /// A running child that is stopped (its whole group) if dropped before it finished.
@@ -114,13 +147,12 @@ impl Drop for Guard {
 }
 
 /// Run `program args…` to completion, calling `on_progress` with each progress block.
-/// Returns the tail of its stderr (some runs report measurements there).
 pub async fn run(
     program: &Path,
     args: &[String],
     opts: RunOptions<'_>,
     mut on_progress: impl FnMut(&Progress),
-) -> Result<String, RunError> {
+) -> Result<Output, RunError> {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .current_dir(opts.cwd)
@@ -166,6 +198,7 @@ pub async fn run(
     let mut last_move = Instant::now();
     let mut last_mark: Option<(Option<u64>, Option<i64>, Option<u64>)> = None;
     let mut stdout_open = true;
+    let mut captured = String::new();
     let tick = Duration::from_millis(200);
     let mut last_tick = Instant::now();
 
@@ -190,6 +223,15 @@ pub async fn run(
         }
         tokio::select! {
             line = lines.next_line(), if stdout_open => match line {
+                Ok(Some(l)) if opts.capture_stdout => {
+                    last_move = Instant::now();
+                    if captured.len() + l.len() >= MAX_STDOUT {
+                        g.stop().await;
+                        break Err(RunError::TooMuchOutput);
+                    }
+                    captured.push_str(&l);
+                    captured.push('\n');
+                }
                 Ok(Some(l)) => {
                     if let Some(p) = parser.line(&l) {
                         let mark = (p.frame, p.out_time_us, p.total_size);
@@ -217,7 +259,7 @@ pub async fn run(
     let stderr = tail.await.unwrap_or_default();
     let status = outcome?;
     if status.success() {
-        return Ok(stderr);
+        return Ok(Output { stdout: captured, stderr });
     }
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -225,6 +267,18 @@ pub async fn run(
         (None, Some(signal)) => Err(RunError::Killed { signal, stderr }),
         (None, None) => Err(RunError::Failed { code: -1, stderr }),
     }
+}
+
+/// Run a short tool to completion (ffprobe, a listing of FFmpeg's), its stdout captured: no
+/// progress to follow, so `timeout` bounds each silence; cancellable like every run.
+pub async fn capture(
+    program: &Path,
+    args: &[String],
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Output, RunError> {
+    let opts = RunOptions { stall_timeout: timeout, deadline: None, cancel, cwd: Path::new("."), capture_stdout: true };
+    run(program, args, opts, |_| {}).await
 }
 
 #[cfg(test)]
@@ -255,7 +309,13 @@ mod tests {
         let r = run(
             Path::new("sleep"),
             &["30".into()],
-            RunOptions { stall_timeout: Duration::from_millis(600), deadline: None, cancel: &cancel, cwd: &dir },
+            RunOptions {
+                stall_timeout: Duration::from_millis(600),
+                deadline: None,
+                cancel: &cancel,
+                cwd: &dir,
+                capture_stdout: false,
+            },
             |_| {},
         )
         .await;
@@ -275,7 +335,13 @@ mod tests {
         let r = run(
             Path::new("sleep"),
             &["30".into()],
-            RunOptions { stall_timeout: Duration::from_secs(60), deadline: None, cancel: &cancel, cwd: &dir },
+            RunOptions {
+                stall_timeout: Duration::from_secs(60),
+                deadline: None,
+                cancel: &cancel,
+                cwd: &dir,
+                capture_stdout: false,
+            },
             |_| {},
         )
         .await;
@@ -289,10 +355,30 @@ mod tests {
         let r = run(
             Path::new("sh"),
             &["-c".into(), "echo boom >&2; exit 3".into()],
-            RunOptions { stall_timeout: Duration::from_secs(10), deadline: None, cancel: &cancel, cwd: &dir },
+            RunOptions {
+                stall_timeout: Duration::from_secs(10),
+                deadline: None,
+                cancel: &cancel,
+                cwd: &dir,
+                capture_stdout: true,
+            },
             |_| {},
         )
         .await;
         assert!(matches!(r, Err(RunError::Failed { code: 3, ref stderr }) if stderr == "boom"), "{r:?}");
+        let r = run(
+            Path::new("sh"),
+            &["-c".into(), "echo '{\"a\": 1}'".into()],
+            RunOptions {
+                stall_timeout: Duration::from_secs(10),
+                deadline: None,
+                cancel: &cancel,
+                cwd: &dir,
+                capture_stdout: true,
+            },
+            |_| {},
+        )
+        .await;
+        assert_eq!(r.unwrap().stdout, "{\"a\": 1}\n");
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::plan::Expected;
+use crate::probe::ffprobe;
+use crate::process::{self, RunError, RunOptions, Tools};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,62 +26,47 @@ pub struct OutputFacts {
 }
 
 /// Probe the rendered file (counting its video packets) and compare with the plan.
-pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<OutputFacts> {
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new(ffprobe)
-            .args([
-                "-v",
-                "error",
-                "-protocol_whitelist",
-                "file",
-                "-count_packets",
-                "-print_format",
-                "json",
-                "-show_streams",
-                "-show_format",
-            ])
-            .arg(file)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| Error::Internal("ffprobe of the output took over 120 s".into()))?
-    .map_err(|e| Error::Environment(format!("cannot run ffprobe: {e}")))?;
+pub async fn verify(
+    tools: &Tools,
+    file: &Path,
+    expected: &Expected,
+    cancel: &CancellationToken,
+) -> Result<OutputFacts> {
     let bad = |why: String| Error::Render { step: "verifying the output".into(), code: 0, stderr: why };
-    if !out.status.success() {
-        return Err(bad(format!("ffprobe cannot read the output: {}", String::from_utf8_lossy(&out.stderr).trim())));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| bad(format!("ffprobe output: {e}")))?;
-    let streams = v["streams"].as_array().cloned().unwrap_or_default();
-    let video = streams
-        .iter()
-        .find(|s| s["codec_type"] == "video")
-        .ok_or_else(|| bad("the output has no video stream".into()))?;
-    let none = serde_json::Value::Null;
-    let audio = match expected.audio_codec {
-        Some(_) => streams
-            .iter()
-            .find(|s| s["codec_type"] == "audio")
-            .ok_or_else(|| bad("the output has no audio stream".into()))?,
-        None => &none,
+    let args: Vec<String> = ["-v", "error", "-protocol_whitelist", "file", "-count_packets", "-print_format", "json"]
+        .into_iter()
+        .chain(["-show_streams", "-show_format"])
+        .map(String::from)
+        .chain([file.display().to_string()])
+        .collect();
+    let out = match process::capture(&tools.ffprobe, &args, Duration::from_secs(120), cancel).await {
+        Ok(out) => out.stdout,
+        Err(RunError::Cancelled) => return Err(Error::Cancelled),
+        Err(RunError::Failed { stderr, .. }) => return Err(bad(format!("ffprobe cannot read the output: {stderr}"))),
+        Err(e) => return Err(Error::Environment(format!("ffprobe ({}): {e}", tools.ffprobe.display()))),
     };
-    let f = |x: &serde_json::Value| x.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let v = ffprobe::parse(&out).map_err(bad)?;
+    let video = v.streams.iter().find(|s| s.is("video")).ok_or_else(|| bad("the output has no video stream".into()))?;
+    let audio = match expected.audio_codec {
+        Some(_) => {
+            Some(v.streams.iter().find(|s| s.is("audio")).ok_or_else(|| bad("the output has no audio stream".into()))?)
+        }
+        None => None,
+    };
+    let frames = video.nb_read_packets.ok_or_else(|| bad("ffprobe did not count the output's frames".into()))?;
     let facts = OutputFacts {
-        duration: f(&v["format"]["duration"]),
-        frames: video["nb_read_packets"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
-        width: video["width"].as_u64().unwrap_or(0) as u32,
-        height: video["height"].as_u64().unwrap_or(0) as u32,
-        video_codec: video["codec_name"].as_str().unwrap_or("").into(),
-        audio_codec: audio["codec_name"].as_str().unwrap_or("").into(),
-        sample_rate: audio["sample_rate"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
-        channels: audio["channels"].as_u64().unwrap_or(0) as u32,
+        duration: v.format.duration.unwrap_or(0.0),
+        frames: frames as u64,
+        width: video.width.unwrap_or(0),
+        height: video.height.unwrap_or(0),
+        video_codec: video.codec_name.clone().unwrap_or_default(),
+        audio_codec: audio.and_then(|a| a.codec_name.clone()).unwrap_or_default(),
+        sample_rate: audio.and_then(|a| a.sample_rate).unwrap_or(0.0) as u32,
+        channels: audio.and_then(|a| a.channels).unwrap_or(0),
         // Matroska/WebM keeps stream durations in a tag.
-        audio_duration: match f(&audio["duration"]) {
-            d if d > 0.0 => d,
-            _ => audio["tags"]["DURATION"].as_str().map(hms).unwrap_or(0.0),
-        },
+        audio_duration: audio
+            .and_then(|a| a.duration.or_else(|| a.tags.duration.as_deref().and_then(ffprobe::hms)))
+            .unwrap_or(0.0),
         bytes: std::fs::metadata(file).map(|m| m.len()).unwrap_or(0),
     };
     let want_dur = expected.duration();
@@ -119,31 +106,35 @@ pub async fn verify(ffprobe: &Path, file: &Path, expected: &Expected) -> Result<
     Ok(facts)
 }
 
-/// `00:00:02.007000000` → seconds.
-fn hms(s: &str) -> f64 {
-    s.split(':').fold(0.0, |acc, part| acc * 60.0 + part.trim().parse::<f64>().unwrap_or(0.0))
-}
-
-/// Measure the integrated loudness, true peak and loudness range of a finished file's sound.
-pub async fn measure_loudness(ffmpeg: &Path, file: &Path) -> Result<crate::plan::mix::LoudnessStats> {
-    let out = tokio::time::timeout(
-        Duration::from_secs(600),
-        tokio::process::Command::new(ffmpeg)
-            .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-protocol_whitelist", "file", "-i"])
-            .arg(file)
-            .args(["-map", "0:a:0", "-af", "loudnorm=print_format=json", "-f", "null", "-"])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| Error::Internal("measuring the output's loudness took over 600 s".into()))?
-    .map_err(|e| Error::Environment(format!("cannot run FFmpeg: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stderr);
-    crate::plan::mix::LoudnessStats::parse(&text).ok_or_else(|| Error::Render {
-        step: "measuring the output's loudness".into(),
-        code: out.status.code().unwrap_or(-1),
-        stderr: text.lines().rev().take(3).collect::<Vec<_>>().join(" | "),
+/// Measure the integrated loudness, true peak and loudness range of a finished file's sound
+/// (an FFmpeg run like any other: supervised, cancellable).
+pub async fn measure_loudness(
+    tools: &Tools,
+    file: &Path,
+    cancel: &CancellationToken,
+) -> Result<crate::plan::mix::LoudnessStats> {
+    let step = "measuring the output's loudness";
+    let graph = crate::plan::mix::loudnorm_report().to_string();
+    let args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
+        .into_iter()
+        .chain(["-protocol_whitelist", "file", "-i"])
+        .map(String::from)
+        .chain([file.display().to_string()])
+        .chain(["-map", "0:a:0", "-af", graph.trim(), "-f", "null", "-"].map(String::from))
+        .collect();
+    crate::plan::check_vocabulary(&args, &[]).map_err(Error::Internal)?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let opts =
+        RunOptions { stall_timeout: tools.stall_timeout, deadline: None, cancel, cwd: dir, capture_stdout: false };
+    let out = process::run(&tools.ffmpeg, &args, opts, |_| {}).await.map_err(|e| match e {
+        RunError::Cancelled => Error::Cancelled,
+        RunError::Failed { code, stderr } => Error::Render { step: step.into(), code, stderr },
+        e => Error::Render { step: step.into(), code: -1, stderr: e.to_string() },
+    })?;
+    crate::plan::mix::LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
+        step: step.into(),
+        code: 0,
+        stderr: out.stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | "),
     })
 }
 
@@ -204,14 +195,15 @@ pub enum Destination {
 }
 
 impl Destination {
-    /// `s3://…`, `gs://…`, `az://…`, or a local path (relative ones start at `base_dir`).
-    pub fn parse(s: &str, base_dir: &Path) -> Result<Destination> {
-        if crate::storage::is_object_uri(s) {
+    /// `s3://…`, `gs://…`, `az://…`, or a local path (a relative one starts at the current
+    /// directory: a spec's own paths are resolved at its base first).
+    pub fn parse(s: &str) -> Result<Destination> {
+        if crate::spec::source::is_object(s) {
             let loc =
                 crate::storage::locate(s).map_err(|e| Error::Publish { dest: s.to_string(), reason: e.to_string() })?;
             return Ok(Destination::Object(loc));
         }
-        Ok(Destination::Local(base_dir.join(s)))
+        Ok(Destination::Local(PathBuf::from(s)))
     }
 
     pub fn display(&self) -> String {

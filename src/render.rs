@@ -1,69 +1,78 @@
 //! Render: run a plan's FFmpeg steps in the workspace, one at a time, with progress.
 
 use crate::error::{Error, Result};
-use crate::plan::mix::{loudnorm_apply, LoudnessStats, LOUDNORM_MARK};
-use crate::plan::{Capture, Plan};
-use crate::process::{self, RunError, RunOptions};
+use crate::plan::mix::{loudnorm_apply, LoudnessStats};
+use crate::plan::{check_vocabulary, Capture, Contents, Plan, Step};
+use crate::process::{self, RunError, RunOptions, Tools};
 use crate::workspace::Workspace;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// How FFmpeg runs are supervised.
-#[derive(Debug, Clone)]
-pub struct RenderOptions {
-    pub ffmpeg: std::path::PathBuf,
-    /// Stop a run whose progress does not move for this long.
-    pub stall_timeout: Duration,
-    /// The job's deadline.
-    pub deadline: Option<(Instant, u64)>,
+/// A job's deadline: when it passes, and the seconds it allowed (for the message).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    pub secs: u64,
+}
+
+impl Deadline {
+    pub fn after(d: Duration) -> Deadline {
+        Deadline { at: Instant::now() + d, secs: d.as_secs() }
+    }
 }
 
 /// Run every step. `progress(done_frames, total_frames, label)` follows along.
 pub async fn render(
     plan: &Plan,
     ws: &Workspace,
-    opts: &RenderOptions,
+    tools: &Tools,
+    deadline: Option<Deadline>,
     cancel: &CancellationToken,
     mut progress: impl FnMut(f64, f64, &str),
 ) -> Result<()> {
     // Runs that do not encode video (the join copies it; loudness is sound only) weigh a twentieth.
-    let weight = |s: &crate::plan::Step| if s.encodes_video { s.frames as f64 } else { s.frames as f64 / 20.0 };
+    let weight = |s: &Step| if s.encodes_video { s.frames as f64 } else { s.frames as f64 / 20.0 };
     let total: f64 = plan.steps.iter().map(weight).sum();
     let fps = plan.expected.fps.as_f64();
     let mut done = 0.0;
     let mut loudness: Option<LoudnessStats> = None;
     for step in &plan.steps {
-        for f in &step.files {
-            let contents = fill_in(&f.contents, plan, loudness.as_ref())?;
-            std::fs::write(ws.file(&f.name), contents).map_err(|e| {
+        // The files as the run reads them, every filter in them and in the arguments checked
+        // against the planner's vocabulary before FFmpeg sees any.
+        let files: Vec<(&str, String)> = step
+            .files
+            .iter()
+            .map(|f| Ok((f.name.as_str(), final_text(&f.contents, plan, loudness.as_ref())?)))
+            .collect::<Result<_>>()?;
+        let named: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+        check_vocabulary(&step.args, &named)
+            .map_err(|e| Error::Internal(format!("refused to run the plan's step {:?}: {e}", step.label)))?;
+        for (name, contents) in &files {
+            std::fs::write(ws.file(name), contents).map_err(|e| {
                 Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display()))
             })?;
         }
         let w = weight(step);
         progress(done, total, &step.label);
-        let run = process::run(
-            &opts.ffmpeg,
-            &step.args,
-            RunOptions {
-                stall_timeout: opts.stall_timeout,
-                deadline: opts.deadline.map(|(d, _)| d),
-                cancel,
-                cwd: ws.path(),
-            },
-            |p| {
-                let frames = p.frame.map(|f| f as f64).or(p.out_time_us.map(|t| t as f64 / 1e6 * fps)).unwrap_or(0.0);
-                let part = (frames / step.frames.max(1) as f64).min(1.0) * w;
-                progress(done + part, total, &step.label);
-            },
-        )
+        let opts = RunOptions {
+            stall_timeout: tools.stall_timeout,
+            deadline: deadline.map(|d| d.at),
+            cancel,
+            cwd: ws.path(),
+            capture_stdout: false,
+        };
+        let run = process::run(&tools.ffmpeg, &step.args, opts, |p| {
+            let frames = p.frame.map(|f| f as f64).or(p.out_time_us.map(|t| t as f64 / 1e6 * fps)).unwrap_or(0.0);
+            let part = (frames / step.frames.max(1) as f64).min(1.0) * w;
+            progress(done + part, total, &step.label);
+        })
         .await;
-        let stderr = run.map_err(|e| to_error(e, &step.label, opts))?;
+        let out = run.map_err(|e| to_error(e, &step.label, deadline))?;
         if step.capture == Some(Capture::Loudness) {
-            let stats = LoudnessStats::parse(&stderr).ok_or_else(|| Error::Render {
+            let stats = LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
                 step: step.label.clone(),
                 code: 0,
-                stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&stderr)),
+                stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&out.stderr)),
             })?;
             tracing::info!(
                 event = "loudness_measured",
@@ -81,15 +90,20 @@ pub async fn render(
     Ok(())
 }
 
-/// A script file's final text: the second loudness pass filled in from the first.
-fn fill_in(contents: &str, plan: &Plan, measured: Option<&LoudnessStats>) -> Result<String> {
-    if !contents.contains(LOUDNORM_MARK) {
-        return Ok(contents.to_string());
+/// A script file's final text: a graph's pending loudness filter filled in from the first pass.
+fn final_text(contents: &Contents, plan: &Plan, measured: Option<&LoudnessStats>) -> Result<String> {
+    match contents {
+        Contents::Text(t) => Ok(t.clone()),
+        Contents::Graph(g) if !g.has_pending() => Ok(g.to_string()),
+        Contents::Graph(g) => {
+            let (Some(target), Some(m)) = (plan.loudness.as_ref(), measured) else {
+                return Err(Error::Internal("the loudness pass ran without its measurement".into()));
+            };
+            let mut g = g.clone();
+            g.fill_pending(|_| loudnorm_apply(target, m));
+            Ok(g.to_string())
+        }
     }
-    let (Some(target), Some(m)) = (plan.loudness.as_ref(), measured) else {
-        return Err(Error::Internal("the loudness pass ran without its measurement".into()));
-    };
-    Ok(contents.replace(LOUDNORM_MARK, &loudnorm_apply(target, m).to_string()))
 }
 
 fn last_lines(s: &str) -> String {
@@ -102,7 +116,7 @@ fn last_lines(s: &str) -> String {
     }
 }
 
-fn to_error(e: RunError, step: &str, opts: &RenderOptions) -> Error {
+fn to_error(e: RunError, step: &str, deadline: Option<Deadline>) -> Error {
     let step = step.to_string();
     match e {
         RunError::Spawn { program, source } => Error::Environment(format!(
@@ -111,44 +125,34 @@ fn to_error(e: RunError, step: &str, opts: &RenderOptions) -> Error {
         RunError::Failed { code, stderr } => Error::Render { step, code, stderr: last_lines(&stderr) },
         RunError::Killed { signal, stderr } => Error::FfmpegKilled { step, signal, stderr: last_lines(&stderr) },
         RunError::Stalled(d) => Error::Stalled { step, secs: d.as_secs() },
-        RunError::Deadline => Error::Deadline { step, secs: opts.deadline.map(|(_, s)| s).unwrap_or(0) },
+        RunError::Deadline => Error::Deadline { step, secs: deadline.map(|d| d.secs).unwrap_or(0) },
         RunError::Cancelled => Error::Cancelled,
+        RunError::TooMuchOutput => Error::Render { step, code: 0, stderr: e.to_string() },
     }
 }
 
-/// FFmpeg's version and whether it has what plans use.
-pub async fn check_ffmpeg(ffmpeg: &Path, encoders_needed: &[&str]) -> Result<String> {
-    let out = tokio::process::Command::new(ffmpeg)
-        .args(["-hide_banner", "-version"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|e| {
-            Error::Environment(format!(
-                "cannot run {}: {e}. Install FFmpeg 5.1 or newer (apt-get install ffmpeg) or pass --ffmpeg PATH",
-                ffmpeg.display()
-            ))
-        })?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text.lines().next().and_then(|l| l.split_whitespace().nth(2)).unwrap_or("unknown").to_string();
+/// FFmpeg's version and whether it has what plans use (every filter of the vocabulary, the
+/// encoders `encoders_needed`).
+pub async fn check_ffmpeg(tools: &Tools, encoders_needed: &[&str], cancel: &CancellationToken) -> Result<String> {
+    let ffmpeg = &tools.ffmpeg;
+    let listing = |what: &str| {
+        let args = vec!["-hide_banner".to_string(), what.to_string()];
+        async move { process::capture(ffmpeg, &args, Duration::from_secs(30), cancel).await }
+    };
+    let text = listing("-version").await.map_err(|e| match e {
+        RunError::Cancelled => Error::Cancelled,
+        e => Error::Environment(format!(
+            "cannot run {}: {e}. Install FFmpeg 5.1 or newer (apt-get install ffmpeg) or pass --ffmpeg PATH",
+            ffmpeg.display()
+        )),
+    })?;
+    let version = text.stdout.lines().next().and_then(|l| l.split_whitespace().nth(2)).unwrap_or("unknown").to_string();
     let (major, minor) = parse_version(&version);
     if (major, minor) < (5, 1) && major != 0 {
         return Err(Error::Environment(format!("FFmpeg {version} is too old: cutlist needs 5.1 or newer")));
     }
-    let listing = |what: &str| {
-        let ffmpeg = ffmpeg.to_path_buf();
-        let what = what.to_string();
-        async move {
-            tokio::process::Command::new(ffmpeg)
-                .args(["-hide_banner", &what])
-                .stdin(std::process::Stdio::null())
-                .output()
-                .await
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default()
-        }
-    };
     let (encoders, filters) = tokio::join!(listing("-encoders"), listing("-filters"));
+    let (encoders, filters) = (encoders.unwrap_or_default().stdout, filters.unwrap_or_default().stdout);
     let has = |list: &str, name: &str| list.lines().any(|l| l.split_whitespace().nth(1) == Some(name));
     let mut missing: Vec<String> = ["libx264", "pcm_s16le"]
         .iter()
@@ -157,7 +161,10 @@ pub async fn check_ffmpeg(ffmpeg: &Path, encoders_needed: &[&str]) -> Result<Str
         .map(|e| format!("encoder {e}"))
         .collect();
     missing.extend(
-        crate::plan::graph::ALLOWED_FILTERS.iter().filter(|f| !has(&filters, f)).map(|f| format!("filter {f}")),
+        crate::plan::graph::Name::ALL
+            .iter()
+            .filter(|f| !has(&filters, f.as_str()))
+            .map(|f| format!("filter {}", f.as_str())),
     );
     if !missing.is_empty() {
         return Err(Error::Environment(format!(
@@ -179,11 +186,76 @@ fn parse_version(v: &str) -> (u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::plan::{Expected, ScriptFile};
+    use crate::spec::Rational;
+
     #[test]
     fn versions() {
-        assert_eq!(super::parse_version("5.1.9-0+deb12u1"), (5, 1));
-        assert_eq!(super::parse_version("n7.0.2"), (7, 0));
-        assert_eq!(super::parse_version("4.4.2-0ubuntu0.22.04.1"), (4, 4));
-        assert_eq!(super::parse_version("N-112345-gabc"), (0, 0));
+        assert_eq!(parse_version("5.1.9-0+deb12u1"), (5, 1));
+        assert_eq!(parse_version("n7.0.2"), (7, 0));
+        assert_eq!(parse_version("4.4.2-0ubuntu0.22.04.1"), (4, 4));
+        assert_eq!(parse_version("N-112345-gabc"), (0, 0));
+    }
+
+    /// A plan whose arguments or scripts name a filter outside the vocabulary never reaches
+    /// FFmpeg (here `false`, which would fail the step if it ran).
+    #[tokio::test]
+    async fn a_filter_outside_the_vocabulary_is_refused_before_running() {
+        let parent = tempfile::tempdir().unwrap();
+        let ws = Workspace::create(parent.path(), "vocab").unwrap();
+        let tools = Tools { ffmpeg: "false".into(), ..Tools::default() };
+        let step = |args: &[&str], files: Vec<ScriptFile>| Step {
+            label: "a step".into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            files,
+            frames: 1,
+            encodes_video: true,
+            capture: None,
+        };
+        let plan = |s: Step| Plan {
+            expected: Expected {
+                width: 2,
+                height: 2,
+                fps: Rational::new(1, 1),
+                frames: 1,
+                video_codec: "h264",
+                audio_codec: None,
+                sample_rate: 48000,
+                channels: 2,
+                samples: 0,
+            },
+            encoder: crate::plan::budget::fit(
+                &crate::plan::budget::Target {
+                    width: 2,
+                    height: 2,
+                    encoder: crate::plan::budget::Encoder::X264,
+                    preset: crate::spec::Preset::Ultrafast,
+                },
+                &[],
+                0,
+                u64::MAX,
+                1,
+            )
+            .unwrap(),
+            clips: vec![],
+            steps: vec![s],
+            output: "out.mp4".into(),
+            stills: vec![],
+            loudness: None,
+        };
+        let cancel = CancellationToken::new();
+        let refused = |p: Plan| {
+            let (ws, tools, cancel) = (&ws, &tools, &cancel);
+            async move { render(&p, ws, tools, None, cancel, |_, _, _| {}).await.unwrap_err().to_string() }
+        };
+        let e = refused(plan(step(&["-i", "a.mp4", "-vf", "movie=/etc/passwd", "o.mp4"], vec![]))).await;
+        assert!(e.contains("\"movie\" is outside cutlist's vocabulary"), "{e}");
+        let script = ScriptFile::text("seg.graph", "[0:v]null[v];amovie=/etc/passwd[a]\n".into());
+        let e = refused(plan(step(&["-filter_complex_script", "seg.graph"], vec![script]))).await;
+        assert!(e.contains("\"amovie\""), "{e}");
+        // The same plan with filters of the vocabulary runs (and `false` fails it).
+        let e = refused(plan(step(&["-vf", "null", "o.mp4"], vec![]))).await;
+        assert!(e.contains("FFmpeg failed"), "{e}");
     }
 }

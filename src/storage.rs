@@ -58,11 +58,6 @@ fn classify(e: object_store::Error) -> StoreError {
     }
 }
 
-/// Whether `s` names an object store (`s3://`, `gs://`, `az://`).
-pub fn is_object_uri(s: &str) -> bool {
-    matches!(crate::spec::scheme_of_src(s), Some("s3" | "gs" | "az"))
-}
-
 /// HTTP client settings for every store (set as config keys, so the environment's other
 /// client settings, such as `*_ALLOW_HTTP`, stay): a request may take up to 10 minutes (an
 /// 8 MiB part over a slow link; a large download resumes by range after it), connecting 10 s.
@@ -294,8 +289,6 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert!(is_object_uri("s3://b/k.mp4") && is_object_uri("gs://b/k") && is_object_uri("az://c/k"));
-        assert!(!is_object_uri("https://h/k") && !is_object_uri("clips/a.mp4"));
         assert!(matches!(locate("s3://bucket/"), Err(StoreError::Permanent(m)) if m.contains("no object name")));
         assert!(matches!(locate("s3:///key"), Err(StoreError::Permanent(_))));
     }

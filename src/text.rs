@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::spec::{
-    Anchor, CaptionsTrack, Color, Cue, OverlayItem, Position, Spec, TextAlign, TextItem, TextStyle, Track,
+    Anchor, CaptionsTrack, Color, Cue, ItemRef, OverlayItem, Position, Spec, TextAlign, TextItem, TextStyle, Track,
 };
 use cosmic_text::{fontdb, Attrs, Buffer, Family, FontSystem, Metrics, Shaping, SwashCache, SwashContent, Wrap};
 use serde::Serialize;
@@ -42,11 +42,11 @@ pub struct CaptionImages {
     pub cues: Vec<(f64, f64, String)>,
 }
 
-/// What the text stage drew: text items by JSON path, captions tracks by JSON path.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// What the text stage drew: text items by their place, captions tracks by track index.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TextImages {
-    pub items: HashMap<String, TextImage>,
-    pub captions: HashMap<String, CaptionImages>,
+    pub items: HashMap<ItemRef, TextImage>,
+    pub captions: HashMap<usize, CaptionImages>,
 }
 
 impl TextImages {
@@ -88,13 +88,13 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
             .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))
     };
     let mut out = TextImages::new();
-    for (k, (path, item)) in spec.overlays().into_iter().enumerate() {
+    for (k, (place, item)) in spec.overlays().into_iter().enumerate() {
         let OverlayItem::Text(t) = item else { continue };
-        let family = family_of(&mut r, &t.style.font, &path)?;
+        let family = family_of(&mut r, &t.style.font, &place.to_string())?;
         let raster = r.render(t, family.as_deref(), (spec.output.width, spec.output.height));
         let file = format!("text_{k:04}.png");
         write(&file, &raster)?;
-        out.items.insert(path, TextImage { file, width: raster.width, height: raster.height });
+        out.items.insert(place, TextImage { file, width: raster.width, height: raster.height });
     }
     for (ti, track) in spec.timeline.tracks.iter().enumerate() {
         let Track::Captions(c) = track else { continue };
@@ -126,7 +126,7 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
         };
         let family = family_of(&mut r, &c.style.font, &path)?;
         out.captions.insert(
-            path,
+            ti,
             draw_captions(&mut r, c, &cues, family.as_deref(), (spec.output.width, spec.output.height), ti, &write)?,
         );
     }

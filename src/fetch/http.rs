@@ -113,19 +113,7 @@ pub(super) async fn download(
         attempt += 1;
         match download_once(client, url, dest, ws, policy, reserve, job_bytes, &mut partial).await {
             Err(Failure::Unreachable(reason)) if attempt < policy.attempts => {
-                // The server's Retry-After (at most 30 s), else exponential backoff with
-                // jitter: 0.5 s, 1 s, 2 s … ± 50 %.
-                let base = 500u64 << (attempt - 1).min(6);
-                let jitter = (std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .subsec_nanos() as u64)
-                    % base;
-                let wait = partial
-                    .retry_after
-                    .take()
-                    .map(|d| d.min(Duration::from_secs(30)))
-                    .unwrap_or(Duration::from_millis(base / 2 + jitter));
+                let wait = crate::retry::delay(attempt, partial.retry_after.take());
                 tracing::warn!(url = %super::redact(url.as_str()), attempt, resume_at = partial.written, "download failed, retrying in {:.1} s: {reason}", wait.as_secs_f64());
                 tokio::time::sleep(wait).await;
             }
@@ -164,10 +152,6 @@ fn declared_md5(resp: &reqwest::Response) -> Option<String> {
         .find_map(|p| p.trim().strip_prefix("md5=").map(str::to_string))
 }
 
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers().get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn download_once(
     client: &reqwest::Client,
@@ -190,8 +174,8 @@ async fn download_once(
     let status = resp.status();
     if !status.is_success() {
         let reason = format!("HTTP {status}");
-        partial.retry_after = retry_after(&resp);
-        return Err(if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        partial.retry_after = crate::retry::retry_after(resp.headers());
+        return Err(if crate::retry::transient(status) {
             Failure::Unreachable(reason)
         } else {
             Failure::Rejected(reason)

@@ -4,21 +4,18 @@ use super::{sniff, Failure, FetchPolicy};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-/// Check a local source and return its canonical path and size.
-pub(super) fn open(src: &Path, base_dir: &Path, policy: &FetchPolicy) -> Result<(PathBuf, u64), Failure> {
+/// Check a local source (resolved at the spec's directory) and return its canonical path
+/// and size. It must lie beneath one of the policy's allowed roots.
+pub(super) fn open(src: &Path, policy: &FetchPolicy) -> Result<(PathBuf, u64), Failure> {
     if src.components().any(|c| c == Component::ParentDir) {
         return Err(Failure::Rejected("`..` is not allowed in local paths".into()));
     }
-    let joined = if src.is_absolute() { src.to_path_buf() } else { base_dir.join(src) };
-    let real = std::fs::canonicalize(&joined).map_err(|e| match e.kind() {
+    let real = std::fs::canonicalize(src).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Failure::Rejected("no such file".into()),
         std::io::ErrorKind::PermissionDenied => Failure::Rejected("permission denied".into()),
         _ => Failure::Rejected(format!("cannot open: {e}")),
     })?;
-    let roots: Vec<PathBuf> = std::iter::once(base_dir)
-        .chain(policy.allowed_roots.iter().map(PathBuf::as_path))
-        .filter_map(|r| std::fs::canonicalize(r).ok())
-        .collect();
+    let roots: Vec<PathBuf> = policy.allowed_roots.iter().filter_map(|r| std::fs::canonicalize(r).ok()).collect();
     if !roots.iter().any(|r| real.starts_with(r)) {
         return Err(Failure::Rejected(format!(
             "is outside the allowed directories ({}); add its directory with --allow-root",
@@ -57,13 +54,14 @@ mod tests {
         std::fs::write(root.path().join("a.mp4"), b"\x00\x00\x00\x20ftypisom").unwrap();
         std::fs::write(other.path().join("secret.mp4"), b"\x00\x00\x00\x20ftypisom").unwrap();
         std::os::unix::fs::symlink(other.path().join("secret.mp4"), root.path().join("link.mp4")).unwrap();
-        let p = FetchPolicy::default();
-        assert!(open(Path::new("a.mp4"), root.path(), &p).is_ok());
-        let refused = |src: &Path| matches!(open(src, root.path(), &p), Err(Failure::Rejected(_)));
-        assert!(refused(Path::new("../x.mp4")));
+        let p = FetchPolicy { allowed_roots: vec![root.path().to_path_buf()], ..FetchPolicy::default() };
+        let at = |name: &str| root.path().join(name);
+        assert!(open(&at("a.mp4"), &p).is_ok());
+        let refused = |src: &Path| matches!(open(src, &p), Err(Failure::Rejected(_)));
+        assert!(refused(&at("../x.mp4")));
         assert!(refused(&other.path().join("secret.mp4")));
-        assert!(refused(Path::new("link.mp4")), "a link out of the root");
+        assert!(refused(&at("link.mp4")), "a link out of the root");
         assert!(refused(Path::new("/dev/zero")));
-        assert!(refused(Path::new("missing.mp4")));
+        assert!(refused(&at("missing.mp4")));
     }
 }

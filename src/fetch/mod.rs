@@ -10,9 +10,10 @@ pub(crate) mod http;
 mod local;
 
 use crate::error::{Error, Result};
+use crate::spec::source::Address;
 use crate::workspace::Workspace;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -47,12 +48,13 @@ impl Default for FetchPolicy {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             asset_timeout: Duration::from_secs(600),
-            attempts: 3,
+            attempts: crate::retry::ATTEMPTS,
         }
     }
 }
 
-/// One asset to fetch: its address and the JSON path of the field that first names it.
+/// One asset to fetch: its address (resolved at the spec's base: a local path is absolute)
+/// and the JSON path of the field that first names it.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub src: String,
@@ -109,7 +111,6 @@ pub(crate) fn sniff(head: &[u8]) -> Result<(), String> {
 /// Fetch every request, at most `policy.max_parallel` at once. Results are in request order.
 pub async fn fetch_all(
     reqs: &[Request],
-    base_dir: &Path,
     ws: &Workspace,
     policy: &FetchPolicy,
     reserve: u64,
@@ -127,7 +128,7 @@ pub async fn fetch_all(
             let on_done = &on_done;
             let job_bytes = &job_bytes;
             async move {
-                let out = fetch_one(i, r, base_dir, ws, policy, client, reserve, cancel, job_bytes).await;
+                let out = fetch_one(i, r, ws, policy, client, reserve, cancel, job_bytes).await;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 on_done(n, total);
                 out
@@ -143,7 +144,6 @@ pub async fn fetch_all(
 async fn fetch_one(
     index: usize,
     req: &Request,
-    base_dir: &Path,
     ws: &Workspace,
     policy: &FetchPolicy,
     client: &reqwest::Client,
@@ -151,15 +151,15 @@ async fn fetch_one(
     cancel: &CancellationToken,
     job_bytes: &std::sync::atomic::AtomicU64,
 ) -> Result<Fetched> {
-    let source = match crate::spec::scheme_of_src(&req.src) {
-        Some("http" | "https") => url::Url::parse(&req.src).map(Source::Http).map_err(|e| e.to_string()),
-        Some("s3" | "gs" | "az") => crate::storage::locate(&req.src).map(Source::Object).map_err(|e| e.to_string()),
-        Some(other) => Err(format!("unsupported scheme {other:?}")),
-        None => Ok(Source::Local(PathBuf::from(&req.src))),
+    let source = match Address::parse(&req.src) {
+        Ok(Address::Http(url)) => Ok(Source::Http(url)),
+        Ok(Address::Object(uri)) => crate::storage::locate(&uri).map(Source::Object).map_err(|e| e.to_string()),
+        Ok(Address::Local(p)) => Ok(Source::Local(p)),
+        Err(reason) => Err(reason),
     };
     let outcome = match source {
         Err(reason) => Err(Failure::Rejected(reason)),
-        Ok(Source::Local(p)) => local::open(&p, base_dir, policy).map(|(path, bytes)| Fetched {
+        Ok(Source::Local(p)) => local::open(&p, policy).map(|(path, bytes)| Fetched {
             src: req.src.clone(),
             path,
             bytes,

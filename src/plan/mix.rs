@@ -1,16 +1,13 @@
 //! The audio mix: the main track's sound with every audio track placed, trimmed, looped,
 //! faded and ducked, then (optionally) normalized to a loudness target in a second pass.
 
-use super::graph::{num, Chain, Filter, Graph};
+use super::graph::{num, Chain, Filter, Graph, Name};
 use super::segment::{guarded_input, uses_own_audio, ArgsExt};
 use super::{Assets, ClipMedia};
 use crate::spec::timing::Layout;
 use crate::spec::{AudioClip, Duck, Loudness, OverlayItem, Spec, SpecError, Track};
 use serde::{Deserialize, Serialize};
 
-/// Placeholder in the join's graph for the second loudness pass; the render fills it in
-/// with [`loudnorm_apply`] once the measuring step has run.
-pub const LOUDNORM_MARK: &str = "@LOUDNORM@";
 /// Longest part of a file that `loop` may repeat when it is not the whole file (it is held
 /// in memory: 120 s of stereo float is 46 MiB).
 pub const MAX_LOOP_SECONDS: f64 = 120.0;
@@ -44,13 +41,25 @@ impl LoudnessStats {
     }
 }
 
+/// A measurement of a finished file's loudness (the target does not matter: only the input
+/// statistics are read).
+pub fn loudnorm_report() -> Graph {
+    Graph { chains: vec![Chain::new(&[]).then(Filter::new(Name::Loudnorm).opt("print_format", "json"))] }
+}
+
 /// The measuring pass: loudnorm with the target, printing its statistics.
 pub fn loudnorm_measure(target: &Loudness) -> Filter {
-    Filter::new("loudnorm")
+    Filter::new(Name::Loudnorm)
         .opt("i", target.integrated)
         .opt("tp", target.true_peak)
         .opt("lra", target.lra)
         .opt("print_format", "json")
+}
+
+/// The applying pass as planned: the target, awaiting the first pass's measurement (the
+/// render fills it in with [`loudnorm_apply`]).
+pub fn loudnorm_pending(target: &Loudness) -> Filter {
+    Filter::new(Name::Loudnorm).opt("i", target.integrated).opt("tp", target.true_peak).opt("lra", target.lra).pending()
 }
 
 /// The applying pass: loudnorm fed the first pass's measurements (linear when it can be);
@@ -58,9 +67,9 @@ pub fn loudnorm_measure(target: &Loudness) -> Filter {
 pub fn loudnorm_apply(target: &Loudness, m: &LoudnessStats) -> Filter {
     let finite = [m.integrated, m.true_peak, m.lra, m.threshold, m.offset].iter().all(|v| v.is_finite());
     if !finite || m.integrated < -70.0 {
-        return Filter::new("anull");
+        return Filter::new(Name::Anull);
     }
-    Filter::new("loudnorm")
+    Filter::new(Name::Loudnorm)
         .opt("i", target.integrated)
         .opt("tp", target.true_peak)
         .opt("lra", target.lra)
@@ -318,7 +327,7 @@ pub(super) fn mix(
     let mut labels = vec!["main".to_string()];
     graph.push(
         Chain::new(&[&format!("{main_input}:a:0")])
-            .then(Filter::new("aformat").opt("sample_fmts", "fltp").opt("channel_layouts", "stereo"))
+            .then(Filter::new(Name::Aformat).opt("sample_fmts", "fltp").opt("channel_layouts", "stereo"))
             .to("main"),
     );
     let mut input = first_input;
@@ -340,39 +349,39 @@ pub(super) fn mix(
             }
             args.arg2("-i", p.media.path.display());
             let start = num(p.source_in);
-            let mut trim = Filter::new("atrim").opt("start", start.as_str());
+            let mut trim = Filter::new(Name::Atrim).opt("start", start.as_str());
             if let (Some(end), false) = (p.source_out, p.whole_file_loop) {
                 trim = trim.opt("end", num(end));
             }
             let mut c = Chain::new(&[&format!("{input}:a:0")])
                 .then(trim)
-                .then(Filter::new("asetpts").opt("expr", format!("PTS-{start}/TB")))
-                .then(Filter::new("aresample").opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
-                .then(Filter::new("aformat").opt("sample_fmts", "fltp").opt("channel_layouts", "stereo"));
+                .then(Filter::new(Name::Asetpts).opt("expr", format!("PTS-{start}/TB")))
+                .then(Filter::new(Name::Aresample).opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
+                .then(Filter::new(Name::Aformat).opt("sample_fmts", "fltp").opt("channel_layouts", "stereo"));
             if let Some(n) = p.loop_samples {
-                c = c.then(Filter::new("aloop").opt("loop", -1i64).opt("size", n).opt("start", 0u32));
+                c = c.then(Filter::new(Name::Aloop).opt("loop", -1i64).opt("size", n).opt("start", 0u32));
             }
-            c = c.then(Filter::new("apad")).then(Filter::new("atrim").opt("end_sample", p.len));
+            c = c.then(Filter::new(Name::Apad)).then(Filter::new(Name::Atrim).opt("end_sample", p.len));
             let gain = p.clip.volume.0 * track_volume;
             if gain != 1.0 {
-                c = c.then(Filter::new("volume").opt("volume", gain));
+                c = c.then(Filter::new(Name::Volume).opt("volume", gain));
             }
             let fin = ((p.clip.fade_in * rate as f64).round() as u64).max(EDGE_FADE).min(p.len / 2);
             let fout = ((p.clip.fade_out * rate as f64).round() as u64).max(EDGE_FADE).min(p.len / 2);
             if fin > 0 {
-                c = c.then(Filter::new("afade").opt("t", "in").opt("ss", 0u32).opt("ns", fin));
+                c = c.then(Filter::new(Name::Afade).opt("t", "in").opt("ss", 0u32).opt("ns", fin));
             }
             if fout > 0 {
-                c = c.then(Filter::new("afade").opt("t", "out").opt("ss", p.len - fout).opt("ns", fout));
+                c = c.then(Filter::new(Name::Afade).opt("t", "out").opt("ss", p.len - fout).opt("ns", fout));
             }
             if p.start > 0 {
-                c = c.then(Filter::new("adelay").opt("delays", format!("{}S", p.start)).opt("all", 1u32));
+                c = c.then(Filter::new(Name::Adelay).opt("delays", format!("{}S", p.start)).opt("all", 1u32));
             }
             if let Some(expr) = &duck {
                 // Small frames so the gain moves smoothly (every 256 samples, 5 ms).
                 c = c
-                    .then(Filter::new("asetnsamples").opt("n", 256u32).opt("p", 0u32))
-                    .then(Filter::new("volume").opt("volume", expr.as_str()).opt("eval", "frame"));
+                    .then(Filter::new(Name::Asetnsamples).opt("n", 256u32).opt("p", 0u32))
+                    .then(Filter::new(Name::Volume).opt("volume", expr.as_str()).opt("eval", "frame"));
             }
             let label = format!("t{ti}c{j}");
             graph.push(c.to(&label));
@@ -384,13 +393,13 @@ pub(super) fn mix(
     graph.push(
         Chain::new(&pads)
             .then(
-                Filter::new("amix")
+                Filter::new(Name::Amix)
                     .opt("inputs", pads.len())
                     .opt("normalize", 0u32)
                     .opt("duration", "first")
                     .opt("dropout_transition", 0u32),
             )
-            .then(Filter::new("atrim").opt("end_sample", total))
+            .then(Filter::new(Name::Atrim).opt("end_sample", total))
             .to("mix"),
     );
     Ok(Some(Mix { args, graph }))
@@ -419,6 +428,6 @@ mod tests {
         assert_eq!((s.integrated, s.true_peak, s.lra, s.threshold, s.offset), (-27.61, -4.47, 18.06, -39.2, 0.58));
         let silent = tail.replace("-27.61", "-inf");
         let t = Loudness { integrated: -14.0, true_peak: -1.0, lra: 11.0 };
-        assert_eq!(loudnorm_apply(&t, &LoudnessStats::parse(&silent).unwrap()).name(), "anull");
+        assert_eq!(loudnorm_apply(&t, &LoudnessStats::parse(&silent).unwrap()).name(), Name::Anull);
     }
 }

@@ -10,8 +10,11 @@
 pub mod budget;
 pub mod graph;
 pub mod mix;
+pub mod names;
 
 pub use budget::EncoderSettings;
+pub use graph::check_vocabulary;
+pub use names::encoder as encoder_name;
 
 mod overlay;
 mod segment;
@@ -22,7 +25,7 @@ use crate::spec::{
     AudioCodec, Clip, Container, Loudness, Output, Preset, Rational, Spec, SpecError, ValidationErrors, VideoCodec,
 };
 use crate::text::TextImages;
-use graph::{Chain, Filter, Graph};
+use graph::{Chain, Filter, Graph, Name};
 use segment::{ArgsExt, Edge, Part, Segment};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -51,7 +54,40 @@ pub struct ClipTiming {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScriptFile {
     pub name: String,
-    pub contents: String,
+    pub contents: Contents,
+}
+
+/// What a script file holds: a filtergraph (built by [`graph`]) or other text (concat
+/// lists, subtitles).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Contents {
+    Graph(Graph),
+    Text(String),
+}
+
+impl ScriptFile {
+    pub fn graph(name: impl Into<String>, graph: Graph) -> ScriptFile {
+        ScriptFile { name: name.into(), contents: Contents::Graph(graph) }
+    }
+
+    pub fn text(name: impl Into<String>, text: String) -> ScriptFile {
+        ScriptFile { name: name.into(), contents: Contents::Text(text) }
+    }
+}
+
+/// An `ffconcat` list of workspace files, each shown for its duration (µs) when given: the
+/// one writer of the concat lists the runs read.
+pub(crate) fn ffconcat<'a>(entries: impl IntoIterator<Item = (&'a str, Option<i64>)>) -> String {
+    let mut list = String::from("ffconcat version 1.0\n");
+    for (file, duration) in entries {
+        debug_assert!(!file.contains(['\'', '\n', '/']), "a workspace file name: {file}");
+        list.push_str(&format!("file '{file}'\n"));
+        if let Some(us) = duration {
+            list.push_str(&format!("duration {}.{:06}\n", us / 1_000_000, us % 1_000_000));
+        }
+    }
+    list
 }
 
 /// One FFmpeg run.
@@ -74,7 +110,7 @@ pub struct Step {
 /// Something a step measures that a later step needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Capture {
-    /// loudnorm's first-pass statistics; later graphs' [`mix::LOUDNORM_MARK`] becomes [`mix::loudnorm_apply`].
+    /// loudnorm's first-pass statistics; later graphs' pending `loudnorm` becomes [`mix::loudnorm_apply`].
     Loudness,
 }
 
@@ -124,11 +160,43 @@ fn output_name(c: Container) -> &'static str {
     }
 }
 
+/// Which picture of the output a still is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StillKind {
+    Poster,
+    Thumbnail,
+}
+
+impl StillKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StillKind::Poster => "poster",
+            StillKind::Thumbnail => "thumbnail",
+        }
+    }
+
+    /// Its part of the default name beside the output (`out.poster.jpg`, `out.thumb.jpg`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            StillKind::Poster => "poster",
+            StillKind::Thumbnail => "thumb",
+        }
+    }
+
+    /// What the spec says of it.
+    pub fn of(self, o: &Output) -> Option<&crate::spec::Still> {
+        match self {
+            StillKind::Poster => o.poster.as_ref(),
+            StillKind::Thumbnail => o.thumbnail.as_ref(),
+        }
+    }
+}
+
 /// A picture of one frame of the output (poster, thumbnail), made in the workspace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StillFile {
-    /// `poster` or `thumbnail`.
-    pub kind: &'static str,
+    pub kind: StillKind,
     /// Its name in the workspace.
     pub name: String,
 }
@@ -245,8 +313,8 @@ fn pieces(layout: &Layout) -> Vec<Piece> {
 
 /// The list of segment files of one kind, for the concat demuxer.
 fn segment_list(name: &str, segments: usize, ext: &str) -> ScriptFile {
-    let files: String = (0..segments).map(|i| format!("file '{}'\n", segment_name(i, ext))).collect();
-    ScriptFile { name: name.into(), contents: format!("ffconcat version 1.0\n{files}") }
+    let names: Vec<String> = (0..segments).map(|i| segment_name(i, ext)).collect();
+    ScriptFile::text(name, ffconcat(names.iter().map(|n| (n.as_str(), None))))
 }
 
 /// Open a concat list cutlist wrote (of files in the workspace) as the next input.
@@ -259,11 +327,19 @@ fn concat_input(args: &mut Vec<String>, list: &str) {
 fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str) -> Vec<Step> {
     let mut palette = global_args();
     concat_input(&mut palette, "video.ffconcat");
-    palette.arg2("-vf", "palettegen").arg2("-frames:v", 1).arg2("-update", 1).arg2("-f", "image2").arg("palette.png");
+    let palettegen = Graph { chains: vec![Chain::new(&[]).then(Filter::new(Name::Palettegen))] };
+    palette
+        .arg2("-vf", palettegen.to_string().trim())
+        .arg2("-frames:v", 1)
+        .arg2("-update", 1)
+        .arg2("-f", "image2")
+        .arg("palette.png");
     let mut gif = global_args();
     concat_input(&mut gif, "video.ffconcat");
     gif.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-i", "palette.png");
-    gif.arg2("-filter_complex", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle")
+    let paletteuse = Chain::new(&["0:v", "1:v"])
+        .then(Filter::new(Name::Paletteuse).opt("dither", "sierra2_4a").opt("diff_mode", "rectangle"));
+    gif.arg2("-filter_complex", Graph { chains: vec![paletteuse] }.to_string().trim())
         .arg2("-loop", 0)
         .arg2("-f", "gif")
         .arg(output);
@@ -323,7 +399,7 @@ fn join_steps(
         steps.push(Step {
             label: "measuring the loudness of the mix".into(),
             args,
-            files: vec![audio_list.clone(), ScriptFile { name: "measure.graph".into(), contents: g.to_string() }],
+            files: vec![audio_list.clone(), ScriptFile::graph("measure.graph", g)],
             frames: total,
             encodes_video: false,
             capture: Some(Capture::Loudness),
@@ -341,15 +417,18 @@ fn join_steps(
         Some(m) => {
             next_input += m.args.iter().filter(|a| *a == "-i").count();
             args.extend(m.args);
-            // The loudness filter is filled in after the first pass (LOUDNORM_MARK).
-            let normalize = if o.loudness.is_some() { format!("{},", mix::LOUDNORM_MARK) } else { String::new() };
-            let fin = Chain::new(&[])
-                .then(Filter::new("aresample").opt("osr", rate))
-                .then(Filter::new("aformat").opt("sample_rates", rate).opt("channel_layouts", "stereo"));
-            let mut text = m.graph.to_string();
-            text.truncate(text.trim_end().len());
-            let fin = Graph { chains: vec![fin.to("aout")] }.to_string();
-            files.push(ScriptFile { name: "mix.graph".into(), contents: format!("{text};\n[mix]{normalize}{fin}") });
+            // The loudness filter awaits the first pass's measurement (see `render`).
+            let mut fin = Chain::new(&["mix"]);
+            if let Some(target) = &o.loudness {
+                fin = fin.then(mix::loudnorm_pending(target));
+            }
+            let fin = fin
+                .then(Filter::new(Name::Aresample).opt("osr", rate))
+                .then(Filter::new(Name::Aformat).opt("sample_rates", rate).opt("channel_layouts", "stereo"))
+                .to("aout");
+            let mut g = m.graph;
+            g.push(fin);
+            files.push(ScriptFile::graph("mix.graph", g));
             maps.arg2("-filter_complex_script", "mix.graph").arg2("-map", "0:v:0").arg2("-map", "[aout]");
         }
         None => {
@@ -360,9 +439,9 @@ fn join_steps(
     let mut soft = false;
     for (ti, track) in spec.timeline.tracks.iter().enumerate() {
         let crate::spec::Track::Captions(c) = track else { continue };
-        let Some(images) = texts.captions.get(&format!("timeline.tracks[{ti}]")).filter(|_| c.soft) else { continue };
+        let Some(images) = texts.captions.get(&ti).filter(|_| c.soft) else { continue };
         let name = format!("captions_{ti}.srt");
-        files.push(ScriptFile { name: name.clone(), contents: crate::captions::to_srt(&images.cues) });
+        files.push(ScriptFile::text(name.clone(), crate::captions::to_srt(&images.cues)));
         args.arg2("-protocol_whitelist", "file").arg2("-format_whitelist", "srt").arg2("-f", "srt").arg2("-i", &name);
         maps.arg2("-map", format!("{next_input}:s:0"));
         next_input += 1;
@@ -404,8 +483,8 @@ fn join_steps(
 /// frame before the asked frame, so rounding never skips it).
 fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> Vec<StillFile> {
     let mut stills = Vec::new();
-    for (kind, still, default_width) in [("poster", &o.poster, o.width), ("thumbnail", &o.thumbnail, 320)] {
-        let Some(st) = still else { continue };
+    for (kind, default_width) in [(StillKind::Poster, o.width), (StillKind::Thumbnail, 320)] {
+        let Some(st) = kind.of(o) else { continue };
         let frame = o.fps.frame_at(st.time).min(total.saturating_sub(1));
         let seek = (o.fps.seconds_at(frame) - 0.5 / o.fps.as_f64()).max(0.0);
         let ext = st
@@ -414,21 +493,22 @@ fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> V
             .and_then(|p| std::path::Path::new(p).extension())
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        let name = format!("{kind}.{}", if ext.as_deref() == Some("png") { "png" } else { "jpg" });
+        let name = format!("{}.{}", kind.as_str(), if ext.as_deref() == Some("png") { "png" } else { "jpg" });
         let width = st.width.unwrap_or(default_width);
+        let scale = Filter::new(Name::Scale).opt("w", width).opt("h", -2i64).opt("flags", "bicubic");
         let mut args = global_args();
         args.arg2("-protocol_whitelist", "file")
             .arg2("-ss", graph::num(seek))
             .arg2("-threads", 1)
             .arg2("-i", output)
-            .arg2("-vf", format!("scale={width}:-2:flags=bicubic"))
+            .arg2("-vf", Graph { chains: vec![Chain::new(&[]).then(scale)] }.to_string().trim())
             .arg2("-frames:v", 1)
             .arg2("-q:v", 2)
             .arg2("-update", 1)
             .arg2("-f", "image2")
             .arg(&name);
         steps.push(Step {
-            label: format!("making the {kind}"),
+            label: format!("making the {}", kind.as_str()),
             args,
             files: vec![],
             frames: 1,
@@ -514,7 +594,7 @@ fn run_loads(
     // target the mix is measured (and the output once more after publishing).
     let sound_tracks = spec.timeline.tracks.iter().filter(|t| matches!(t, crate::spec::Track::Audio(_))).count() as u64;
     let decodes_output = o.format == Container::Gif || o.poster.is_some() || o.thumbnail.is_some();
-    let codec = if o.format == Container::Gif { "h264" } else { o.video_codec().probe_name() };
+    let codec = if o.format == Container::Gif { "h264" } else { names::probe_name(o.video_codec()) };
     // What cutlist's own encodes hold back for B-frames (x264 and x265 at these presets: 2).
     let reorder = if codec == "vp9" { 0 } else { 2 };
     let light = sound_tracks * 2 * (1 << 20)
@@ -671,7 +751,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             label,
             args,
             files: {
-                files.push(ScriptFile { name: graph_name, contents: seg.graph.to_string() });
+                files.push(ScriptFile::graph(graph_name, seg.graph));
                 files
             },
             frames,
@@ -709,7 +789,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             height: o.height,
             fps,
             frames: total,
-            video_codec: if o.format == Container::Gif { "gif" } else { o.video_codec().probe_name() },
+            video_codec: if o.format == Container::Gif { "gif" } else { names::probe_name(o.video_codec()) },
             audio_codec: o.audio_codec().map(|c| match c {
                 AudioCodec::Aac => "aac",
                 AudioCodec::Opus => "opus",

@@ -1,7 +1,7 @@
 //! Overlays: where each text, image and video item sits and when, and the chains that draw
 //! it in the segment runs it intersects (each run draws only the items in play).
 
-use super::graph::{num, Chain, Filter};
+use super::graph::{num, Chain, Filter, Name};
 use super::segment::Segment;
 use super::{Assets, ClipMedia};
 use crate::spec::{Anchor, OverlayItem, Position, Spec, SpecError, Track};
@@ -74,7 +74,7 @@ pub(super) fn place<'a>(
     let mut out = Vec::new();
     for (ti, track) in spec.timeline.tracks.iter().enumerate() {
         let Track::Captions(c) = track else { continue };
-        let Some(images) = texts.captions.get(&format!("timeline.tracks[{ti}]")) else { continue };
+        let Some(images) = texts.captions.get(&ti) else { continue };
         let states: Vec<(u64, u64, &str)> = images
             .states
             .iter()
@@ -102,12 +102,12 @@ pub(super) fn place<'a>(
             },
         ));
     }
-    for (path, item) in spec.overlays() {
-        let ti: usize = path["timeline.tracks[".len()..].split(']').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    for (place, item) in spec.overlays() {
+        let (ti, path) = (place.track, place.to_string());
         let start = fps.frame_at(item.span().0);
         let (media, text, frames, w, h, pos, margin) = match item {
             OverlayItem::Text(t) => {
-                let Some(img) = texts.items.get(&path) else {
+                let Some(img) = texts.items.get(&place) else {
                     errs.push(SpecError { path, reason: "its text was not drawn".into() });
                     continue;
                 };
@@ -232,14 +232,12 @@ impl Segment<'_> {
                 ((fps.seconds_at(f - at) * 1e6).round() as i64 - 100).max(0)
             }
         };
-        let mut list = String::from("ffconcat version 1.0\n");
-        for (i, (f, file)) in entries.iter().enumerate() {
+        let list = super::ffconcat(entries.iter().enumerate().map(|(i, (f, file))| {
             let next = entries.get(i + 1).map(|e| e.0).unwrap_or(end);
-            let us = instant(next) - instant(*f);
-            list.push_str(&format!("file '{file}'\nduration {}.{:06}\n", us / 1_000_000, us % 1_000_000));
-        }
+            (*file, Some(instant(next) - instant(*f)))
+        }));
         let name = format!("{}_cap{k}.ffconcat", self.name());
-        self.files.push(super::ScriptFile { name: name.clone(), contents: list });
+        self.files.push(super::ScriptFile::text(name.clone(), list));
         self.concat_input(&name, "concat,image2,png_pipe")
     }
 
@@ -261,14 +259,14 @@ impl Segment<'_> {
                     let input = self.caption_input(k, images, states, at, frames);
                     self.graph.push(
                         Chain::new(&[&format!("{input}:v:0")])
-                            .then(Filter::new("format").opt("pix_fmts", "rgba"))
+                            .then(Filter::new(Name::Format).opt("pix_fmts", "rgba"))
                             .to(&label),
                     );
                     let next = if k + 1 == here.len() { out.to_string() } else { format!("under{k}") };
                     // The last picture stays until the segment ends: repeat it past the stream's end.
                     self.graph.push(
                         Chain::new(&[&below, &label])
-                            .then(Filter::new("overlay").opt("x", p.x).opt("y", p.y).opt("eof_action", "repeat"))
+                            .then(Filter::new(Name::Overlay).opt("x", p.x).opt("y", p.y).opt("eof_action", "repeat"))
                             .to(&next),
                     );
                     below = next;
@@ -281,14 +279,16 @@ impl Segment<'_> {
                     let seek = fps.seconds_at(fps.frame_at(vi.in_) + skip);
                     let input = self.media_input(m, Some(seek), Some(fps.seconds_at(n) + 0.5));
                     Chain::new(&[&format!("{input}:v:0")])
-                        .then(Filter::new("fps").opt("fps", fps.to_string()).opt("start_time", 0u32))
-                        .then(Filter::new("scale").opt("w", p.w).opt("h", p.h).opt("flags", "bicubic"))
-                        .then(Filter::new("setsar").opt("r", 1u32))
+                        .then(Filter::new(Name::Fps).opt("fps", fps.to_string()).opt("start_time", 0u32))
+                        .then(Filter::new(Name::Scale).opt("w", p.w).opt("h", p.h).opt("flags", "bicubic"))
+                        .then(Filter::new(Name::Setsar).opt("r", 1u32))
                         .then(
-                            Filter::new("tpad").opt("stop_mode", "clone").opt("stop_duration", num(fps.seconds_at(n))),
+                            Filter::new(Name::Tpad)
+                                .opt("stop_mode", "clone")
+                                .opt("stop_duration", num(fps.seconds_at(n))),
                         )
-                        .then(Filter::new("trim").opt("end_frame", n))
-                        .then(Filter::new("setpts").opt("expr", format!("PTS-STARTPTS+{local}*{den}/{fnum}/TB")))
+                        .then(Filter::new(Name::Trim).opt("end_frame", n))
+                        .then(Filter::new(Name::Setpts).opt("expr", format!("PTS-STARTPTS+{local}*{den}/{fnum}/TB")))
                 }
                 still => {
                     let (mut c, fades, opacity) = match still {
@@ -300,38 +300,43 @@ impl Segment<'_> {
                         OverlayItem::Image(im) => {
                             let input = self.media_input(p.media.expect("placed with media"), None, None);
                             let c = Chain::new(&[&format!("{input}:v:0")])
-                                .then(Filter::new("trim").opt("end_frame", 1u32))
-                                .then(Filter::new("scale").opt("w", p.w).opt("h", p.h).opt("flags", "bicubic"));
+                                .then(Filter::new(Name::Trim).opt("end_frame", 1u32))
+                                .then(Filter::new(Name::Scale).opt("w", p.w).opt("h", p.h).opt("flags", "bicubic"));
                             (c, (im.fade_in, im.fade_out), im.opacity)
                         }
                         OverlayItem::Video(_) => unreachable!(),
                     };
-                    c = c.then(Filter::new("format").opt("pix_fmts", "rgba"));
+                    c = c.then(Filter::new(Name::Format).opt("pix_fmts", "rgba"));
                     if opacity < 1.0 {
-                        c = c.then(Filter::new("colorchannelmixer").opt("aa", opacity));
+                        c = c.then(Filter::new(Name::Colorchannelmixer).opt("aa", opacity));
                     }
                     // One decoded picture, repeated for the frames of this segment, timed in
                     // the item's own time (for its fades), then moved to the segment's.
                     c = c
-                        .then(Filter::new("loop").opt("loop", n.saturating_sub(1)).opt("size", 1u32).opt("start", 0u32))
-                        .then(Filter::new("trim").opt("end_frame", n))
-                        .then(Filter::new("setpts").opt("expr", format!("(N+{skip})*{den}/{fnum}/TB")));
+                        .then(
+                            Filter::new(Name::Loop)
+                                .opt("loop", n.saturating_sub(1))
+                                .opt("size", 1u32)
+                                .opt("start", 0u32),
+                        )
+                        .then(Filter::new(Name::Trim).opt("end_frame", n))
+                        .then(Filter::new(Name::Setpts).opt("expr", format!("(N+{skip})*{den}/{fnum}/TB")));
                     let len = fps.seconds_at(p.frames);
                     if fades.0 > 0.0 {
                         c = c.then(
-                            Filter::new("fade").opt("t", "in").opt("st", 0u32).opt("d", fades.0).opt("alpha", 1u32),
+                            Filter::new(Name::Fade).opt("t", "in").opt("st", 0u32).opt("d", fades.0).opt("alpha", 1u32),
                         );
                     }
                     if fades.1 > 0.0 {
                         c = c.then(
-                            Filter::new("fade")
+                            Filter::new(Name::Fade)
                                 .opt("t", "out")
                                 .opt("st", (len - fades.1).max(0.0))
                                 .opt("d", fades.1)
                                 .opt("alpha", 1u32),
                         );
                     }
-                    c.then(Filter::new("setpts").opt("expr", format!("PTS+({local}-{skip})*{den}/{fnum}/TB")))
+                    c.then(Filter::new(Name::Setpts).opt("expr", format!("PTS+({local}-{skip})*{den}/{fnum}/TB")))
                 }
             };
             chain = chain.to(&label);
@@ -339,7 +344,7 @@ impl Segment<'_> {
             let next = if k + 1 == here.len() { out.to_string() } else { format!("under{k}") };
             self.graph.push(
                 Chain::new(&[&below, &label])
-                    .then(Filter::new("overlay").opt("x", p.x).opt("y", p.y).opt("eof_action", "pass"))
+                    .then(Filter::new(Name::Overlay).opt("x", p.x).opt("y", p.y).opt("eof_action", "pass"))
                     .to(&next),
             );
             below = next;

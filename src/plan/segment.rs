@@ -1,8 +1,8 @@
 //! One segment run: the inputs it opens and the filter chains that turn a piece of a clip
 //! (or the overlap of two clips in a transition) into exact frames and exact samples.
 
-use super::graph::{num, Chain, Filter, Graph};
-use super::ClipMedia;
+use super::graph::{num, Chain, Filter, Graph, Name};
+use super::{names, ClipMedia};
 use crate::probe::{VideoStream, CODEC_WHITELIST, FORMAT_WHITELIST, MAX_PIXELS};
 use crate::spec::{Clip, Color, Easing, Fit, Motion, Spec, Transition, TransitionKind};
 
@@ -83,9 +83,9 @@ fn round_even(v: f64) -> u32 {
 /// Filters that fit a picture of display size (dw, dh) into w×h.
 pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) -> Vec<Filter> {
     let (dw, dh) = v.display_size();
-    let scale = |sw: u32, sh: u32| Filter::new("scale").opt("w", sw).opt("h", sh).opt("flags", "bicubic");
+    let scale = |sw: u32, sh: u32| Filter::new(Name::Scale).opt("w", sw).opt("h", sh).opt("flags", "bicubic");
     match fit {
-        Fit::Fill => vec![scale(w, h), Filter::new("setsar").opt("r", 1u32)],
+        Fit::Fill => vec![scale(w, h), Filter::new(Name::Setsar).opt("r", 1u32)],
         Fit::Cover => {
             // Crop the source (cheaper than scaling first) to the output's shape, then scale.
             let target = w as f64 / h as f64;
@@ -102,7 +102,7 @@ pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) 
             let mut fs = Vec::new();
             if (crop_w, crop_h) != (cw, ch) {
                 fs.push(
-                    Filter::new("crop")
+                    Filter::new(Name::Crop)
                         .opt("w", crop_w)
                         .opt("h", crop_h)
                         .opt("x", (cw - crop_w) / 2)
@@ -110,7 +110,7 @@ pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) 
                 );
             }
             fs.push(scale(w, h));
-            fs.push(Filter::new("setsar").opt("r", 1u32));
+            fs.push(Filter::new(Name::Setsar).opt("r", 1u32));
             fs
         }
         Fit::Contain => {
@@ -121,15 +121,15 @@ pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) 
             } else {
                 (round_even(h as f64 * display).min(w), h)
             };
-            let mut fs = vec![scale(sw, sh), Filter::new("setsar").opt("r", 1u32)];
+            let mut fs = vec![scale(sw, sh), Filter::new(Name::Setsar).opt("r", 1u32)];
             if (sw, sh) != (w, h) {
                 fs.push(
-                    Filter::new("pad")
+                    Filter::new(Name::Pad)
                         .opt("w", w)
                         .opt("h", h)
                         .opt("x", (w - sw) / 4 * 2)
                         .opt("y", (h - sh) / 4 * 2)
-                        .opt("color", bg.ffmpeg()),
+                        .opt("color", names::color(bg)),
                 );
             }
             fs
@@ -143,11 +143,11 @@ fn tonemap_filters(v: &VideoStream) -> Vec<Filter> {
     let pin = v.color_primaries.clone().unwrap_or_else(|| "bt2020".into());
     let min = v.color_space.clone().unwrap_or_else(|| "bt2020nc".into());
     vec![
-        Filter::new("zscale").opt("tin", tin).opt("pin", pin).opt("min", min).opt("t", "linear").opt("npl", 100u32),
-        Filter::new("format").opt("pix_fmts", "gbrpf32le"),
-        Filter::new("zscale").opt("p", "bt709"),
-        Filter::new("tonemap").opt("tonemap", "hable").opt("desat", 0u32),
-        Filter::new("zscale").opt("t", "bt709").opt("m", "bt709").opt("r", "tv"),
+        Filter::new(Name::Zscale).opt("tin", tin).opt("pin", pin).opt("min", min).opt("t", "linear").opt("npl", 100u32),
+        Filter::new(Name::Format).opt("pix_fmts", "gbrpf32le"),
+        Filter::new(Name::Zscale).opt("p", "bt709"),
+        Filter::new(Name::Tonemap).opt("tonemap", "hable").opt("desat", 0u32),
+        Filter::new(Name::Zscale).opt("t", "bt709").opt("m", "bt709").opt("r", "tv"),
     ]
 }
 
@@ -172,7 +172,7 @@ fn ken_burns(motion: &Motion, from: u64, last: u64, sw: u32, sh: u32) -> Filter 
     let (hw, hh) = (num(sw as f64 / 2.0), num(sh as f64 / 2.0));
     let (left, right) = (format!("{pre}{cx}-{hw}/ld(1)"), format!("{pre}{cx}+{hw}/ld(1)"));
     let (top, bottom) = (format!("{pre}{cy}-{hh}/ld(1)"), format!("{pre}{cy}+{hh}/ld(1)"));
-    Filter::new("perspective")
+    Filter::new(Name::Perspective)
         .opt("x0", left.as_str())
         .opt("y0", top.as_str())
         .opt("x1", right.as_str())
@@ -266,12 +266,13 @@ impl<'a> Segment<'a> {
         let fps = o.fps.to_string();
         let bg = self.spec.timeline.background;
         let frames = part.frames;
-        let tail = [Filter::new("trim").opt("end_frame", frames), Filter::new("format").opt("pix_fmts", "yuv420p")];
+        let tail =
+            [Filter::new(Name::Trim).opt("end_frame", frames), Filter::new(Name::Format).opt("pix_fmts", "yuv420p")];
         let chain = match (part.clip, part.media) {
             (Clip::Color(c), _) => Chain::new(&[])
                 .then(
-                    Filter::new("color")
-                        .opt("c", c.color.ffmpeg())
+                    Filter::new(Name::Color)
+                        .opt("c", names::color(c.color))
                         .opt("s", format!("{}x{}", o.width, o.height))
                         .opt("r", fps),
                 )
@@ -290,18 +291,18 @@ impl<'a> Segment<'a> {
                     fs.extend(tonemap_filters(v));
                 }
                 let mut c = Chain::new(&[&format!("{k}:v:0")])
-                    .then(Filter::new("trim").opt("end_frame", 1u32))
+                    .then(Filter::new(Name::Trim).opt("end_frame", 1u32))
                     .then_all(fs)
-                    .then(Filter::new("format").opt("pix_fmts", "yuv420p"))
-                    .then(Filter::new("loop").opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
-                    .then(Filter::new("setpts").opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
-                    .then(Filter::new("fps").opt("fps", fps.as_str()));
+                    .then(Filter::new(Name::Format).opt("pix_fmts", "yuv420p"))
+                    .then(Filter::new(Name::Loop).opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
+                    .then(Filter::new(Name::Setpts).opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
+                    .then(Filter::new(Name::Fps).opt("fps", fps.as_str()));
                 if let Some(motion) = &im.motion {
                     let total = part.clip.frames(o.fps).unwrap_or(frames).max(2) - 1;
                     c = c
                         .then(ken_burns(motion, part.from, total, sw, sh))
-                        .then(Filter::new("scale").opt("w", o.width).opt("h", o.height).opt("flags", "bicubic"))
-                        .then(Filter::new("setsar").opt("r", 1u32));
+                        .then(Filter::new(Name::Scale).opt("w", o.width).opt("h", o.height).opt("flags", "bicubic"))
+                        .then(Filter::new(Name::Setsar).opt("r", 1u32));
                 }
                 c.then_all(tail)
             }
@@ -314,17 +315,21 @@ impl<'a> Segment<'a> {
                 let k = self.media_input(m, Some(self.source_time(part)), Some(self.source_span(part) + 0.5));
                 let mut chain = Chain::new(&[&format!("{k}:v:0")]);
                 if vc.speed != 1.0 {
-                    chain = chain.then(Filter::new("setpts").opt("expr", format!("PTS/{}", num(vc.speed))));
+                    chain = chain.then(Filter::new(Name::Setpts).opt("expr", format!("PTS/{}", num(vc.speed))));
                 }
                 let mut chain = chain
-                    .then(Filter::new("fps").opt("fps", fps).opt("start_time", 0u32))
+                    .then(Filter::new(Name::Fps).opt("fps", fps).opt("start_time", 0u32))
                     .then_all(fit_filters(v, vc.fit, o.width, o.height, bg));
                 if v.is_hdr() {
                     chain = chain.then_all(tonemap_filters(v));
                 }
                 // Pad with the last frame if the stream ends a little early (never more than the part).
                 chain
-                    .then(Filter::new("tpad").opt("stop_mode", "clone").opt("stop_duration", o.fps.seconds_at(frames)))
+                    .then(
+                        Filter::new(Name::Tpad)
+                            .opt("stop_mode", "clone")
+                            .opt("stop_duration", o.fps.seconds_at(frames)),
+                    )
                     .then_all(tail)
             }
             _ => unreachable!("media present for every clip with a source"),
@@ -349,27 +354,27 @@ impl<'a> Segment<'a> {
                 let k = self.media_input(m, None, Some(start_s + self.source_span(part) + 0.5));
                 let start = num(start_s);
                 let mut c = Chain::new(&[&format!("{k}:a:0")])
-                    .then(Filter::new("atrim").opt("start", start.as_str()))
-                    .then(Filter::new("asetpts").opt("expr", format!("PTS-{start}/TB")))
-                    .then(Filter::new("aresample").opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
-                    .then(Filter::new("aformat").opt("sample_fmts", "s16").opt("channel_layouts", "stereo"));
+                    .then(Filter::new(Name::Atrim).opt("start", start.as_str()))
+                    .then(Filter::new(Name::Asetpts).opt("expr", format!("PTS-{start}/TB")))
+                    .then(Filter::new(Name::Aresample).opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
+                    .then(Filter::new(Name::Aformat).opt("sample_fmts", "s16").opt("channel_layouts", "stereo"));
                 // Speed with the pitch kept: atempo takes 0.5–2 per stage.
                 let mut left = vc.speed;
                 while (left - 1.0).abs() > 1e-9 {
                     let stage = left.clamp(0.5, 2.0);
-                    c = c.then(Filter::new("atempo").opt("tempo", stage));
+                    c = c.then(Filter::new(Name::Atempo).opt("tempo", stage));
                     left /= stage;
                 }
                 if vc.volume != 1.0 {
-                    c = c.then(Filter::new("volume").opt("volume", vc.volume));
+                    c = c.then(Filter::new(Name::Volume).opt("volume", vc.volume));
                 }
-                c.then(Filter::new("apad")).then(Filter::new("atrim").opt("end_sample", samples))
+                c.then(Filter::new(Name::Apad)).then(Filter::new(Name::Atrim).opt("end_sample", samples))
             }
             _ => {
                 // Silence needs no shaping.
                 let c = Chain::new(&[])
-                    .then(Filter::new("anullsrc").opt("r", rate).opt("cl", "stereo"))
-                    .then(Filter::new("atrim").opt("end_sample", samples));
+                    .then(Filter::new(Name::Anullsrc).opt("r", rate).opt("cl", "stereo"))
+                    .then(Filter::new(Name::Atrim).opt("end_sample", samples));
                 self.graph.push(c.to(out));
                 return;
             }
@@ -381,7 +386,7 @@ impl<'a> Segment<'a> {
                 Edge::Cross => samples,
             };
             let start = if t == "in" { 0 } else { samples - n };
-            (n > 0).then(|| Filter::new("afade").opt("t", t).opt("ss", start).opt("ns", n).opt("curve", "tri"))
+            (n > 0).then(|| Filter::new(Name::Afade).opt("t", t).opt("ss", start).opt("ns", n).opt("curve", "tri"))
         };
         chain = chain.then_all(fade("in", edges.0)).then_all(fade("out", edges.1));
         self.graph.push(chain.to(out));
@@ -393,9 +398,9 @@ impl<'a> Segment<'a> {
         let d = a.frames;
         self.video(a, "ta");
         self.video(b, "tb");
-        let chain = match t.kind.xfade() {
+        let chain = match names::xfade(t.kind) {
             Some(name) => Chain::new(&["ta", "tb"]).then(
-                Filter::new("xfade")
+                Filter::new(Name::Xfade)
                     .opt("transition", name)
                     .opt("duration", num(self.spec.output.fps.seconds_at(d)))
                     .opt("offset", 0u32),
@@ -403,26 +408,26 @@ impl<'a> Segment<'a> {
             None => {
                 debug_assert_eq!(t.kind, TransitionKind::Fade);
                 // To the colour over the first half, from it over the second.
-                let color = t.color.unwrap_or_default().ffmpeg();
+                let color = names::color(t.color.unwrap_or_default());
                 let half = d / 2;
                 self.graph.push(
                     Chain::new(&["ta"])
                         .then(
-                            Filter::new("fade")
+                            Filter::new(Name::Fade)
                                 .opt("t", "out")
                                 .opt("s", 0u32)
                                 .opt("n", half.max(1))
                                 .opt("color", color.as_str()),
                         )
-                        .then(Filter::new("trim").opt("end_frame", half))
+                        .then(Filter::new(Name::Trim).opt("end_frame", half))
                         .to("fa"),
                 );
                 self.graph.push(
                     Chain::new(&["tb"])
-                        .then(Filter::new("trim").opt("start_frame", half))
-                        .then(Filter::new("setpts").opt("expr", "PTS-STARTPTS"))
+                        .then(Filter::new(Name::Trim).opt("start_frame", half))
+                        .then(Filter::new(Name::Setpts).opt("expr", "PTS-STARTPTS"))
                         .then(
-                            Filter::new("fade")
+                            Filter::new(Name::Fade)
                                 .opt("t", "in")
                                 .opt("s", 0u32)
                                 .opt("n", (d - half).max(1))
@@ -430,11 +435,11 @@ impl<'a> Segment<'a> {
                         )
                         .to("fb"),
                 );
-                Chain::new(&["fa", "fb"]).then(Filter::new("concat").opt("n", 2u32).opt("v", 1u32).opt("a", 0u32))
+                Chain::new(&["fa", "fb"]).then(Filter::new(Name::Concat).opt("n", 2u32).opt("v", 1u32).opt("a", 0u32))
             }
         };
         // xfade in FFmpeg 5.1 lets a frame more through behind an `fps` filter: trim exactly.
-        self.graph.push(chain.then(Filter::new("trim").opt("end_frame", d)).to(vout));
+        self.graph.push(chain.then(Filter::new(Name::Trim).opt("end_frame", d)).to(vout));
 
         self.audio(a, (Edge::Open, Edge::Cross), "xa");
         self.audio(b, (Edge::Cross, Edge::Open), "xb");
@@ -442,8 +447,8 @@ impl<'a> Segment<'a> {
             - self.spec.output.fps.sample_at(a.at, self.spec.output.audio.sample_rate);
         self.graph.push(
             Chain::new(&["xa", "xb"])
-                .then(Filter::new("amix").opt("inputs", 2u32).opt("normalize", 0u32).opt("duration", "longest"))
-                .then(Filter::new("atrim").opt("end_sample", samples))
+                .then(Filter::new(Name::Amix).opt("inputs", 2u32).opt("normalize", 0u32).opt("duration", "longest"))
+                .then(Filter::new(Name::Atrim).opt("end_sample", samples))
                 .to(aout),
         );
     }

@@ -45,6 +45,14 @@ fn by_clip(s: &Spec, media: &[Option<ClipMedia>]) -> Assets {
     s.main_track().clips.iter().zip(media).filter_map(|(c, m)| Some((c.src()?.to_string(), m.clone()?))).collect()
 }
 
+/// A script file's text as planned.
+fn contents(f: &ScriptFile) -> String {
+    match &f.contents {
+        Contents::Graph(g) => g.to_string(),
+        Contents::Text(t) => t.clone(),
+    }
+}
+
 fn spec(w: u32, h: u32, clips: &str) -> Spec {
     spec::parse(&format!(
         r##"{{"version":1,"id":"snap","output":{{"path":"out.mp4","width":{w},"height":{h},"fps":30}},
@@ -85,7 +93,7 @@ fn phone_portrait_cover_into_vertical() {
     v.rotation = 270;
     let p = plan(&s, &by_clip(&s, &[media("/ws/in/p.mp4", Some(v), true)]), &TextImages::new(), &Budget::of(512 * MIB))
         .unwrap();
-    let graph = &p.steps[0].files[0].contents;
+    let graph = &contents(&p.steps[0].files[0]);
     // Already the right shape once upright: no crop, just scale.
     assert!(!graph.contains("crop="), "{graph}");
     assert!(graph.contains("scale=w=1080:h=1920"), "{graph}");
@@ -101,7 +109,7 @@ fn landscape_cover_into_vertical_crops_the_centre() {
         &Budget::of(512 * MIB),
     )
     .unwrap();
-    let graph = &p.steps[0].files[0].contents;
+    let graph = &contents(&p.steps[0].files[0]);
     assert!(graph.contains("crop=w=608:h=1080:x=656:y=0"), "{graph}");
 }
 
@@ -115,7 +123,7 @@ fn contain_pads_with_the_background() {
         &Budget::of(512 * MIB),
     )
     .unwrap();
-    let graph = &p.steps[0].files[0].contents;
+    let graph = &contents(&p.steps[0].files[0]);
     assert!(graph.contains("scale=w=270:h=360"), "{graph}");
     assert!(graph.contains("pad=w=640:h=360:x=184:y=0:color=0x102030"), "{graph}");
     // No audio stream: silence of exactly the clip's length.
@@ -130,7 +138,7 @@ fn hdr_is_tone_mapped() {
     v.codec = "hevc".into();
     let p = plan(&s, &by_clip(&s, &[media("/ws/h.mp4", Some(v), true)]), &TextImages::new(), &Budget::of(512 * MIB))
         .unwrap();
-    let graph = &p.steps[0].files[0].contents;
+    let graph = &contents(&p.steps[0].files[0]);
     assert!(graph.contains("tonemap=tonemap=hable"), "{graph}");
     assert!(graph.find("scale=").unwrap() < graph.find("zscale=").unwrap(), "tone-map after downscaling: {graph}");
 }
@@ -180,23 +188,11 @@ fn every_segment_decodes_one_input_and_uses_allowlisted_filters() {
     assert_eq!(p.expected.frames, 40 * 30);
     let last = p.steps.last().unwrap();
     assert!(last.args.windows(2).any(|w| w[0] == "-c:v" && w[1] == "copy"));
-    // Filter names come only from the allowlist (the builder asserts it; check the text too).
+    // Filter names come only from the vocabulary, in the arguments and the script files alike.
     for step in &p.steps {
-        for f in &step.files {
-            if !f.name.ends_with(".graph") {
-                continue;
-            }
-            for chain in f.contents.split(";\n") {
-                let body =
-                    chain.trim().trim_start_matches(|c| c != ']' && chain.starts_with('[')).trim_start_matches(']');
-                for filter in body.split(',') {
-                    let name = filter.split(['=', '[']).next().unwrap().trim();
-                    if !name.is_empty() {
-                        assert!(graph::ALLOWED_FILTERS.contains(&name), "{name} in {chain}");
-                    }
-                }
-            }
-        }
+        let files: Vec<(String, String)> = step.files.iter().map(|f| (f.name.clone(), contents(f))).collect();
+        let named: Vec<(&str, &str)> = files.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
+        graph::check_vocabulary(&step.args, &named).unwrap();
     }
 }
 
@@ -214,7 +210,7 @@ fn samples_track_frames_across_many_clips() {
         .iter()
         .take(30)
         .map(|st| {
-            let g = &st.files[0].contents;
+            let g = &contents(&st.files[0]);
             let at = g.rfind("end_sample=").unwrap() + "end_sample=".len();
             g[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap()
         })
@@ -251,23 +247,23 @@ fn transitions_overlap_clips_and_get_their_own_segments() {
     // a body, a→b, b body, b→blue, blue body, join.
     let frames: Vec<u64> = p.steps.iter().map(|s| s.frames).collect();
     assert_eq!(frames, vec![75, 15, 15, 30, 30, 165]);
-    let xfade = &p.steps[1].files[0].contents;
+    let xfade = &contents(&p.steps[1].files[0]);
     assert!(xfade.contains("xfade=transition=fade:duration=0.5:offset=0"), "{xfade}");
     // Both clips' sound in the overlap, crossfaded; the a-side continues from a's body.
     assert!(xfade.contains("atrim=start=2.5"), "{xfade}");
     assert!(xfade.contains("amix=inputs=2:normalize=0"), "{xfade}");
     let inputs = p.steps[1].args.iter().filter(|a| *a == "-i").count();
     assert_eq!(inputs, 4, "two clips in play, each with its audio input");
-    let fade = &p.steps[3].files[0].contents;
+    let fade = &contents(&p.steps[3].files[0]);
     assert!(fade.contains("fade=t=out:s=0:n=15:color=0xFFFFFF") || fade.contains("color=white"), "{fade}");
     assert!(fade.contains("concat=n=2:v=1:a=0"), "{fade}");
     // Bodies next to a transition continue seamlessly: no cut fade on that side.
-    let body_a = &p.steps[0].files[0].contents;
+    let body_a = &contents(&p.steps[0].files[0]);
     assert!(body_a.contains("afade=t=in") && !body_a.contains("afade=t=out"), "{body_a}");
     let samples: u64 = p.steps[..5]
         .iter()
         .map(|st| {
-            let g = &st.files[0].contents;
+            let g = &contents(&st.files[0]);
             let at = g.rfind("end_sample=").unwrap() + "end_sample=".len();
             g[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap()
         })
@@ -320,8 +316,8 @@ fn music_ducked_under_a_voice_track_and_normalized() {
     assert_eq!(p.steps.len(), 3);
     assert_eq!(p.steps[1].capture, Some(Capture::Loudness));
     let join = p.steps.last().unwrap();
-    let graph = &join.files.iter().find(|f| f.name == "mix.graph").unwrap().contents;
-    assert!(graph.contains(mix::LOUDNORM_MARK), "{graph}");
+    let graph = &contents(join.files.iter().find(|f| f.name == "mix.graph").unwrap());
+    assert!(graph.contains("loudnorm=i=-16:tp=-1:lra=11:measured=pending"), "{graph}");
     // The whole song loops at the demuxer; the voice clips are delayed to their starts.
     assert!(join.args.windows(2).any(|w| w[0] == "-stream_loop" && w[1] == "-1"));
     assert!(graph.contains("adelay=delays=96000S:all=1"), "{graph}");
@@ -351,11 +347,11 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
     let assets = by_clip(&s, &[None, media("/ws/s.png", Some(still), false)]);
     let mut texts = TextImages::new();
     texts.items.insert(
-        "timeline.tracks[1].items[0]".into(),
+        spec::ItemRef { track: 1, item: 0 },
         crate::text::TextImage { file: "text_0000.png".into(), width: 60, height: 40 },
     );
     texts.captions.insert(
-        "timeline.tracks[2]".into(),
+        2,
         crate::text::CaptionImages {
             width: 100,
             height: 50,
@@ -368,7 +364,7 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
     // red body [0, 45), crossfade [45, 60), still body [60, 105), join.
     let frames: Vec<u64> = p.steps.iter().map(|s| s.frames).collect();
     assert_eq!(frames, vec![45, 15, 45, 105]);
-    let graph = |k: usize| p.steps[k].files.iter().find(|f| f.name.ends_with(".graph")).unwrap().contents.clone();
+    let graph = |k: usize| p.steps[k].files.iter().find(|f| f.name.ends_with(".graph")).map(contents).unwrap();
     // The text (frames 30–45) only in the first segment; the logo everywhere; the caption
     // (frames 90–102) only in the last, through a concat list of its pictures.
     assert!(graph(0).contains("text_0000.png") || p.steps[0].args.iter().any(|a| a == "text_0000.png"));
@@ -377,7 +373,7 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
     );
     assert!(p.steps[..3].iter().all(|st| st.args.iter().filter(|a| *a == "/ws/s.png").count() >= 1));
     let list = p.steps[2].files.iter().find(|f| f.name.ends_with(".ffconcat")).expect("a captions list");
-    assert_eq!(list.contents, "ffconcat version 1.0\nfile 'cap2_blank.png'\nduration 0.999900\nfile 'cap2_00000.png'\nduration 0.400000\nfile 'cap2_blank.png'\nduration 0.100000\n");
+    assert_eq!(contents(list), "ffconcat version 1.0\nfile 'cap2_blank.png'\nduration 0.999900\nfile 'cap2_00000.png'\nduration 0.400000\nfile 'cap2_blank.png'\nduration 0.100000\n");
     assert!(!p.steps[0].files.iter().any(|f| f.name.ends_with(".ffconcat")));
     insta::assert_snapshot!(graph(2));
 }

@@ -56,11 +56,6 @@ impl Color {
         let lower = s.to_ascii_lowercase();
         NAMES.iter().find(|(n, _)| *n == lower).map(|(_, [r, g, b])| Color::rgb(*r, *g, *b))
     }
-
-    /// The form FFmpeg's colour options take: `0xRRGGBB`.
-    pub fn ffmpeg(self) -> String {
-        format!("0x{:02X}{:02X}{:02X}", self.r, self.g, self.b)
-    }
 }
 
 impl fmt::Display for Color {
@@ -114,6 +109,5 @@ mod tests {
         assert_eq!(Color::parse("red:x"), None);
         assert_eq!(Color::parse("#12345"), None);
         assert_eq!(Color::parse("#+1+2+3"), None);
-        assert_eq!(Color::rgb(1, 2, 255).ffmpeg(), "0x0102FF");
     }
 }

@@ -4,6 +4,7 @@
 //! derives the JSON Schema from them, and [`validate`] checks what types cannot say.
 
 mod color;
+pub mod source;
 pub mod template;
 pub mod time;
 pub mod timing;
@@ -11,7 +12,6 @@ mod validate;
 
 pub use color::Color;
 pub use time::Rational;
-pub(crate) use validate::scheme_of as scheme_of_src;
 pub use validate::{parse, parse_with, SpecError, ValidationErrors, MAX_CUES};
 
 use schemars::JsonSchema;
@@ -186,25 +186,6 @@ pub enum VideoCodec {
     LibvpxVp9,
 }
 
-impl VideoCodec {
-    pub fn encoder(self) -> &'static str {
-        match self {
-            VideoCodec::Libx264 => "libx264",
-            VideoCodec::Libx265 => "libx265",
-            VideoCodec::LibvpxVp9 => "libvpx-vp9",
-        }
-    }
-
-    /// The codec name ffprobe reports for its output.
-    pub fn probe_name(self) -> &'static str {
-        match self {
-            VideoCodec::Libx264 => "h264",
-            VideoCodec::Libx265 => "hevc",
-            VideoCodec::LibvpxVp9 => "vp9",
-        }
-    }
-}
-
 /// x264 speed/compression trade-off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -314,14 +295,12 @@ impl Spec {
         }
     }
 
-    /// The overlay items, in drawing order (track order, then item order), with their JSON paths.
-    pub fn overlays(&self) -> Vec<(String, &OverlayItem)> {
+    /// The overlay items, in drawing order (track order, then item order), with their places.
+    pub fn overlays(&self) -> Vec<(ItemRef, &OverlayItem)> {
         let mut out = Vec::new();
-        for (t, track) in self.timeline.tracks.iter().enumerate() {
-            if let Track::Overlay(o) = track {
-                for (i, item) in o.items.iter().enumerate() {
-                    out.push((format!("timeline.tracks[{t}].items[{i}]"), item));
-                }
+        for (track, t) in self.timeline.tracks.iter().enumerate() {
+            if let Track::Overlay(o) = t {
+                out.extend(o.items.iter().enumerate().map(|(item, it)| (ItemRef { track, item }, it)));
             }
         }
         out
@@ -382,6 +361,20 @@ impl Spec {
             }
         }
         out
+    }
+}
+
+/// The place of an overlay item in the spec: item `item` of track `track`. Displays as its
+/// JSON path, `timeline.tracks[2].items[0]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemRef {
+    pub track: usize,
+    pub item: usize,
+}
+
+impl std::fmt::Display for ItemRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "timeline.tracks[{}].items[{}]", self.track, self.item)
     }
 }
 
@@ -1135,44 +1128,6 @@ pub enum TransitionKind {
     Diagbr,
     Pixelize,
     Zoomin,
-}
-
-impl TransitionKind {
-    /// The `xfade` transition that draws it (`None` for cut and fade-through-colour).
-    pub fn xfade(self) -> Option<&'static str> {
-        use TransitionKind::*;
-        Some(match self {
-            Cut | Fade => return None,
-            Crossfade => "fade",
-            Wipeleft => "wipeleft",
-            Wiperight => "wiperight",
-            Wipeup => "wipeup",
-            Wipedown => "wipedown",
-            Slideleft => "slideleft",
-            Slideright => "slideright",
-            Slideup => "slideup",
-            Slidedown => "slidedown",
-            Smoothleft => "smoothleft",
-            Smoothright => "smoothright",
-            Smoothup => "smoothup",
-            Smoothdown => "smoothdown",
-            Circleopen => "circleopen",
-            Circleclose => "circleclose",
-            Circlecrop => "circlecrop",
-            Rectcrop => "rectcrop",
-            Radial => "radial",
-            Horzopen => "horzopen",
-            Horzclose => "horzclose",
-            Vertopen => "vertopen",
-            Vertclose => "vertclose",
-            Diagtl => "diagtl",
-            Diagtr => "diagtr",
-            Diagbl => "diagbl",
-            Diagbr => "diagbr",
-            Pixelize => "pixelize",
-            Zoomin => "zoomin",
-        })
-    }
 }
 
 /// How a picture whose shape differs from the output's fills the frame.

@@ -4,6 +4,7 @@
 //! each track, each clip) and every part that reads is then checked for what types
 //! cannot say (ranges, in < out, frame grid, schemes).
 
+use super::source::scheme_of;
 use super::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -817,15 +818,6 @@ fn check_object_uri(s: &str) -> Result<(), String> {
         return Err("no query string or credentials in a bucket address (credentials come from the environment)".into());
     }
     Ok(())
-}
-
-/// The URL scheme of `s`, if it has one (a Windows drive letter is not a scheme).
-pub(crate) fn scheme_of(s: &str) -> Option<&str> {
-    let (scheme, _) = s.split_once("://")?;
-    (scheme.len() > 1
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
-    .then_some(scheme)
 }
 
 /// Source addresses this version reads: `http(s)://` URLs and local paths.

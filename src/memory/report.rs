@@ -1,6 +1,7 @@
 //! The memory report of a job: a table per phase and process, and a picture (SVG) of memory over time.
 
 use crate::memory::{Peaks, Record};
+use crate::report::Phase;
 use std::fmt::Write;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -81,7 +82,7 @@ pub fn table(r: &Record, cx: &Context) -> String {
     };
     for (name, k) in &r.phases {
         let from = r.phase_starts.iter().find(|(n, _)| n == name).map(|(_, t)| *t);
-        row(&mut s, name, from, k);
+        row(&mut s, name.as_str(), from, k);
     }
     row(&mut s, "job", None, p);
     let mut procs: Vec<_> = r.processes.iter().collect();
@@ -263,7 +264,7 @@ pub fn svg(r: &Record, cx: &Context) -> String {
     }
     // Phases: a dashed line where each begins, its name above the plot (three rows, so
     // phases that begin close together stay readable).
-    for (i, (name, t)) in r.phase_starts.iter().filter(|(n, _)| *n != "start").enumerate() {
+    for (i, (name, t)) in r.phase_starts.iter().filter(|(n, _)| *n != Phase::Start).enumerate() {
         let xx = x(*t);
         let ty = top - 4.0 - 11.0 * (i % 3) as f64;
         let _ = writeln!(
@@ -329,8 +330,14 @@ mod tests {
 
     fn record() -> Record {
         let m = 1u64 << 20;
-        let proc_ =
-            |pid, name: &str, from, to| Process { pid, name: name.into(), phase: "render", peak: 200 * m, from, to };
+        let proc_ = |pid, name: &str, from, to| Process {
+            pid,
+            name: name.into(),
+            phase: Phase::Render,
+            peak: 200 * m,
+            from,
+            to,
+        };
         let series = (0..=40)
             .map(|i| {
                 let t = i as f64 * 0.1;
@@ -347,8 +354,8 @@ mod tests {
                 total: 202 * m,
                 cgroup: None,
             },
-            phases: vec![("render", Peaks { total: 202 * m, ..Default::default() })],
-            phase_starts: vec![("start", 0.0), ("render", 0.5)],
+            phases: vec![(Phase::Render, Peaks { total: 202 * m, ..Default::default() })],
+            phase_starts: vec![(Phase::Start, 0.0), (Phase::Render, 0.5)],
             processes: vec![proc_(10, "ffmpeg seg_0000.ts", 0.0, 1.9), proc_(11, "ffmpeg <seg_0001.ts>", 2.0, 4.0)],
             series,
             seconds: 4.0,

@@ -1,6 +1,9 @@
 //! Memory, measured one way everywhere: private memory (RssAnon + RssShmem) of cutlist and
 //! every process below it, sampled from /proc, plus the workspace's bytes when it is in RAM.
 
+pub mod report;
+
+use crate::report::Phase;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -167,6 +170,25 @@ fn cgroup_cpus() -> Option<u32> {
     })
 }
 
+/// The memory limit and the cores a job must fit into, each with where it came from:
+/// detected once per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub memory: u64,
+    pub memory_source: &'static str,
+    pub cpus: u32,
+    pub cpus_source: &'static str,
+}
+
+impl Limits {
+    /// `--memory-limit` and `--cpus` when given, else what the cgroup or the host says.
+    pub fn detect(memory: Option<u64>, cpus: Option<u32>) -> Limits {
+        let (memory, memory_source) = detect_limit(memory);
+        let (cpus, cpus_source) = detect_cpus(cpus);
+        Limits { memory, memory_source, cpus, cpus_source }
+    }
+}
+
 /// The cgroup's own usage file (v2 `memory.current`; v1 `memory.usage_in_bytes`, which
 /// includes page cache the kernel reclaims before it kills anything).
 fn cgroup_usage_file() -> Option<PathBuf> {
@@ -204,7 +226,7 @@ pub struct Process {
     /// The program and what it writes (`ffmpeg seg_0003.ts`), or reads for ffprobe.
     pub name: String,
     /// The phase it started in.
-    pub phase: &'static str,
+    pub phase: Phase,
     /// Its largest private memory, bytes.
     pub peak: u64,
     /// Seconds since the job started: first and last seen.
@@ -235,9 +257,9 @@ impl Point {
 pub struct Record {
     pub peaks: Peaks,
     /// Peaks per phase, in the order the phases began.
-    pub phases: Vec<(&'static str, Peaks)>,
+    pub phases: Vec<(Phase, Peaks)>,
     /// When each phase began, seconds since the job started.
-    pub phase_starts: Vec<(&'static str, f64)>,
+    pub phase_starts: Vec<(Phase, f64)>,
     pub processes: Vec<Process>,
     /// Samples, evenly thinned to at most [`MAX_POINTS`].
     pub series: Vec<Point>,
@@ -253,7 +275,7 @@ pub const MAX_POINTS: usize = 2048;
 #[derive(Debug)]
 struct State {
     record: Record,
-    phase: &'static str,
+    phase: Phase,
     /// Keep every `stride`-th sample (doubles each time the series is thinned).
     stride: usize,
     count: usize,
@@ -429,8 +451,8 @@ impl Sampler {
         let state = Arc::new(Mutex::new((
             tracker,
             State {
-                record: Record { phase_starts: vec![("start", 0.0)], ..Default::default() },
-                phase: "start",
+                record: Record { phase_starts: vec![(Phase::Start, 0.0)], ..Default::default() },
+                phase: Phase::Start,
                 stride: 1,
                 count: 0,
             },
@@ -460,7 +482,7 @@ impl Sampler {
     }
 
     /// Mark the start of a phase (fetch, probe, render, publish): later samples count for it.
-    pub fn phase(&self, name: &'static str) {
+    pub fn phase(&self, name: Phase) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (tracker, state) = &mut *g;
         state.phase = name;
@@ -511,12 +533,12 @@ mod tests {
     fn a_short_phase_still_gets_a_sample() {
         let s = Sampler::start(Duration::from_secs(10), None);
         std::thread::sleep(Duration::from_millis(50));
-        s.phase("fetch");
+        s.phase(Phase::Fetch);
         std::thread::sleep(Duration::from_millis(50));
-        s.phase("probe");
+        s.phase(Phase::Probe);
         let r = s.finish();
         let names: Vec<_> = r.phases.iter().map(|(n, _)| *n).collect();
-        assert!(names.contains(&"fetch") && names.contains(&"probe"), "{names:?}");
+        assert!(names.contains(&Phase::Fetch) && names.contains(&Phase::Probe), "{names:?}");
     }
 
     #[test]

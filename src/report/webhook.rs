@@ -5,13 +5,14 @@
 //! repeats from retried attempts) and, with a secret, `Cutlist-Signature: t=<unix seconds>,
 //! v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 
+use super::event::{rfc3339, Event};
+use crate::retry::ATTEMPTS;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 /// Events waiting to be posted; more are dropped (and logged) rather than waited for.
 const QUEUE: usize = 64;
-const ATTEMPTS: u32 = 3;
 
 /// Sends a job's events to one URL. Cheap to clone; the posting task ends when every
 /// clone is dropped (see [`Webhook::finish`]).
@@ -71,23 +72,19 @@ impl Webhook {
                     if let Some(s) = &secret {
                         req = req.header("cutlist-signature", signature(s.as_bytes(), t, &body));
                     }
-                    match req.send().await {
+                    let (why, wait) = match req.send().await {
                         Ok(r) if r.status().is_success() => break,
-                        Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                        Ok(r) if !crate::retry::transient(r.status()) => {
                             tracing::warn!(event_id = %id, "webhook refused the event: HTTP {}", r.status());
                             break;
                         }
-                        outcome => {
-                            let why = match outcome {
-                                Ok(r) => format!("HTTP {}", r.status()),
-                                Err(e) => e.to_string(),
-                            };
-                            if attempt == ATTEMPTS {
-                                tracing::warn!(event_id = %id, "webhook delivery failed after {ATTEMPTS} tries: {why}");
-                            } else {
-                                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-                            }
-                        }
+                        Ok(r) => (format!("HTTP {}", r.status()), crate::retry::retry_after(r.headers())),
+                        Err(e) => (e.to_string(), None),
+                    };
+                    if attempt == ATTEMPTS {
+                        tracing::warn!(event_id = %id, "webhook delivery failed after {ATTEMPTS} tries: {why}");
+                    } else {
+                        tokio::time::sleep(crate::retry::delay(attempt, wait)).await;
                     }
                 }
             }
@@ -106,23 +103,26 @@ impl Webhook {
 }
 
 impl Notifier {
-    /// Queue an event of `kind` with `data`; `step` makes its id unique per state change
-    /// (a progress percentage, an asset count), so repeats across attempts share an id.
-    pub fn send(&self, kind: &str, step: Option<u64>, data: Value) {
-        let id = match step {
+    /// Queue `event`. Its id is stable per state change (`<job>/<kind>[/<step>]`), so repeats
+    /// across attempts share an id.
+    pub fn send(&self, event: &Event) {
+        let kind = event.kind();
+        let id = match event.step() {
             Some(s) => format!("{}/{kind}/{s}", self.job_id),
             None => format!("{}/{kind}", self.job_id),
         };
-        let event = json!({
+        let mut body = serde_json::to_value(event).expect("events serialize");
+        let envelope = json!({
             "id": id,
-            "type": kind,
             "job_id": self.job_id,
             "attempt": self.attempt,
             "task_index": self.task_index,
-            "time": crate::report::rfc3339(SystemTime::now()),
-            "data": data,
+            "time": rfc3339(SystemTime::now()),
         });
-        if self.tx.try_send((id.clone(), event)).is_err() {
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, envelope) {
+            b.extend(e);
+        }
+        if self.tx.try_send((id.clone(), body)).is_err() {
             tracing::warn!(event_id = %id, "webhook queue full: event dropped");
         }
     }

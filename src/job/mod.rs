@@ -1,0 +1,447 @@
+//! A job, end to end: spec → fetch → probe → text → plan → render → publish, measured and
+//! reported. Each stage is called once, in order, with what it needs from [`JobOptions`].
+
+pub mod options;
+pub mod outcome;
+
+pub use options::{JobOptions, ReportOptions};
+pub use outcome::{FailureRecord, JobResult, LoudnessReport, MemoryReport, PlanReport};
+
+use crate::error::{Error, Result};
+use crate::fetch::{self, Request};
+use crate::memory::{self, Sampler};
+use crate::plan::{self, Assets, ClipMedia, ClipTiming, EncoderSettings};
+use crate::probe::{self, ProbeError};
+use crate::publish::{self, Destination, OutputFacts};
+use crate::render::{self, Deadline};
+use crate::report::webhook::Webhook;
+use crate::report::{Event, Phase, Reporter, Status};
+use crate::spec::source::{Base, Opened};
+use crate::spec::{self, Spec};
+use crate::text::{self, TextImages};
+use crate::workspace::Workspace;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// How long a probe may go without finishing.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Log a failure (its event: `failed` or `cancelled`), write its record to `result` when
+/// asked, and give its exit code.
+pub fn report_failure(e: &Error, job_id: Option<&str>, result: Option<&Path>) -> u8 {
+    crate::report::progress::log(job_id, &Event::of_error(e), &e.to_string());
+    if let Some(path) = result {
+        if let Err(w) = publish::write_json(path, &FailureRecord::new(job_id, e)) {
+            tracing::error!("cannot write the result record: {w}");
+        }
+    }
+    e.exit_code()
+}
+
+/// Where a job's output goes: `-o`, else the spec's `output.path` resolved at its base.
+pub fn destination(spec: &Spec, base: &Base, opts: &JobOptions) -> Result<Destination> {
+    match &opts.output {
+        Some(p) => Destination::parse(&p.to_string_lossy()),
+        None => Destination::parse(&base.resolve(&spec.output.path)),
+    }
+}
+
+/// Fetch, probe and plan a spec without rendering it: what would run, within which budget.
+pub async fn plan_spec(job: &Opened, opts: &JobOptions, cancel: &CancellationToken) -> Result<PlanReport> {
+    let spec = &job.spec;
+    let limits = opts.limits;
+    let ws = Workspace::create(&opts.workdir, &spec.id)
+        .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
+    let sampler = Sampler::start(opts.report.sample_every, None);
+    let mut reporter = Reporter::new(&spec.id, false, None);
+    let prepared = prepare(job, &ws, opts, cancel, &sampler, &mut reporter).await;
+    sampler.finish();
+    let plan = prepared?.plan;
+    Ok(PlanReport {
+        job_id: spec.id.clone(),
+        memory_limit: limits.memory,
+        limit_source: limits.memory_source,
+        cpus: limits.cpus,
+        cpus_source: limits.cpus_source,
+        workspace_in_ram: ws.ram_backed(),
+        estimate: plan.encoder.estimate,
+        encoder: plan.encoder,
+        frames: plan.expected.frames,
+        duration: plan.expected.duration(),
+        runs: plan.steps.iter().map(|s| s.label.clone()).collect(),
+        clips: plan.clips,
+    })
+}
+
+/// Render a validated spec. Local sources may come from beneath its base directory. Status
+/// goes to the webhook, if one is set; the final event (succeeded, failed, cancelled) too.
+pub async fn render_spec(job: &Opened, opts: &JobOptions, cancel: &CancellationToken) -> Result<JobResult> {
+    let spec = &job.spec;
+    let r = &opts.report;
+    let hook = match spec.webhook.as_ref().map(|w| w.url.clone()).or_else(|| r.webhook_url.clone()) {
+        Some(u) => {
+            let url = url::Url::parse(&u)
+                .map_err(|e| Error::Environment(format!("the webhook URL {u:?} is not a URL: {e}")))?;
+            let client = fetch::http::client(&opts.fetch)
+                .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+            Some(Webhook::start(client, url, r.webhook_secret.clone(), &spec.id, r.attempt, r.task_index))
+        }
+        None => None,
+    };
+    let mut reporter = Reporter::new(&spec.id, r.interactive, hook.as_ref().map(|h| h.notifier.clone()));
+    let outcome = render_job(job, opts, cancel, &mut reporter).await;
+    reporter.notify(match &outcome {
+        Ok(res) => Event::Succeeded {
+            output: res.output.clone(),
+            manifest: match &opts.result {
+                Some(p) => p.display().to_string(),
+                None => {
+                    destination(spec, &job.base, opts).map(|d| d.with_suffix(".json").display()).unwrap_or_default()
+                }
+            },
+            sidecars: res.sidecars.clone(),
+            duration: res.duration,
+            bytes: res.bytes,
+        },
+        Err(e) => Event::of_error(e),
+    });
+    drop(reporter);
+    if let Some(h) = hook {
+        h.finish(Duration::from_secs(5)).await;
+    }
+    outcome
+}
+
+async fn render_job(
+    job: &Opened,
+    opts: &JobOptions,
+    cancel: &CancellationToken,
+    reporter: &mut Reporter,
+) -> Result<JobResult> {
+    let started = Instant::now();
+    let started_at = crate::report::rfc3339(SystemTime::now());
+    let spec = &job.spec;
+    let id = spec.id.as_str();
+    let o = &spec.output;
+    let dest = destination(spec, &job.base, opts)?;
+
+    // Facts known before any media: FFmpeg works, the output settings fit the budget.
+    let mut encoders = vec![plan::encoder_name(o.video_codec())];
+    match o.audio_codec() {
+        Some(spec::AudioCodec::Aac) => encoders.push("aac"),
+        Some(spec::AudioCodec::Opus) => encoders.push("libopus"),
+        None => encoders.push("gif"),
+    }
+    let ffmpeg_version = render::check_ffmpeg(&opts.tools, &encoders, cancel).await?;
+    let limits = opts.limits;
+    let (limit, limit_source) = (limits.memory, limits.memory_source);
+    // The least any segment run holds: its encoder alone (inputs come on top once probed).
+    let least = [plan::budget::Load { what: "any clip".into(), encodes: true, bytes: 0 }];
+    plan::budget::fit(&plan::budget::Target::of(o), &least, 0, limit, limits.cpus).map_err(Error::MemoryBudget)?;
+
+    for stale in crate::workspace::sweep(&opts.workdir) {
+        tracing::warn!(job_id = id, event = "swept", workspace = %stale.display(), "removed the workspace of an earlier attempt that was killed");
+    }
+    let ws = Workspace::create(&opts.workdir, id)
+        .map_err(|e| Error::Environment(format!("cannot create a workspace in {}: {e}", opts.workdir.display())))?;
+    let in_ram = ws.ram_backed();
+    // Warn (log and webhook) when the job reaches `--memory-warn` of its limit.
+    let threshold = (limit as f64 * opts.report.memory_warn_fraction) as u64;
+    let (warn_id, warn_hook) = (id.to_string(), reporter.notifier());
+    let warn: memory::Warn = Box::new(move |bytes| {
+        let event = Event::MemoryWarning { bytes, limit };
+        let msg = format!("memory reached {} MiB of the {} MiB limit", bytes >> 20, limit >> 20);
+        crate::report::progress::log(Some(&warn_id), &event, &msg);
+        if let Some(n) = warn_hook {
+            n.send(&event);
+        }
+    });
+    let sampler = Sampler::start_with_warning(
+        opts.report.sample_every,
+        in_ram.then(|| ws.path().to_path_buf()),
+        Some((threshold, warn)),
+    );
+    tracing::info!(job_id = id, event = "accepted", output = %dest.display(), workspace = %ws.path().display(), memory_limit = limit, limit_source, ffmpeg = %ffmpeg_version, "job {id} accepted");
+    reporter.notify(Event::Accepted { output: dest.display() });
+
+    let outcome = run_stages(job, &dest, &ws, opts, cancel, &sampler, reporter).await;
+    reporter.finish();
+    let record = sampler.finish();
+    let peak = record.peaks;
+    let report = crate::memory::report::Context { job_id: id, limit, limit_source, estimate: record.estimate };
+    if opts.report.memory_report != crate::memory::report::Mode::Off {
+        eprint!("{}", crate::memory::report::table(&record, &report));
+    }
+    if opts.keep_workspace {
+        tracing::warn!(job_id = id, workspace = %ws.keep().display(), "workspace kept for debugging");
+        return Err(outcome
+            .err()
+            .unwrap_or(Error::Internal("workspace kept; run without --keep-workspace to publish".into())));
+    }
+    let Staged { facts, encoder, clips, loudness, sidecars } = outcome?;
+    drop(ws);
+
+    let result = JobResult {
+        job_id: id.to_string(),
+        status: Status::Succeeded,
+        output: dest.display(),
+        duration: facts.duration,
+        frames: facts.frames,
+        fps: o.fps.to_string(),
+        width: facts.width,
+        height: facts.height,
+        video_codec: facts.video_codec,
+        audio_codec: facts.audio_codec,
+        bytes: facts.bytes,
+        wall_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        started_at,
+        ffmpeg_version,
+        encoder,
+        memory: MemoryReport {
+            limit,
+            limit_source,
+            workspace_in_ram: in_ram,
+            peak,
+            phases: record.phases.iter().copied().collect(),
+        },
+        clips,
+        loudness,
+        sidecars,
+    };
+    if opts.report.memory_report == crate::memory::report::Mode::Detailed {
+        dest.with_suffix(".memory.svg").put_text(&crate::memory::report::svg(&record, &report)).await?;
+    }
+    match &opts.result {
+        Some(path) => publish::write_json(path, &result)?,
+        None => {
+            let text = serde_json::to_string_pretty(&result).map_err(|e| Error::Internal(e.to_string()))?;
+            dest.with_suffix(".json").put_text(&text).await?;
+        }
+    }
+    tracing::info!(
+        job_id = id,
+        event = "succeeded",
+        output = %dest.display(),
+        duration = result.duration,
+        bytes = result.bytes,
+        wall_seconds = result.wall_seconds,
+        peak_tree_bytes = peak.tree,
+        peak_cutlist_bytes = peak.cutlist,
+        "rendered {} ({:.2} s) in {:.1} s; peak memory {} MiB (cutlist {} MiB)",
+        dest.display(),
+        result.duration,
+        result.wall_seconds,
+        peak.total >> 20,
+        peak.cutlist >> 20
+    );
+    Ok(result)
+}
+
+/// Publish the caption files captions tracks ask for beside the output: `out.srt` (or
+/// `out.<track>.srt` when several tracks ask).
+async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination) -> Result<Vec<String>> {
+    let wanted: Vec<(usize, spec::SidecarFormat)> = spec
+        .timeline
+        .tracks
+        .iter()
+        .enumerate()
+        .filter_map(|(ti, t)| match t {
+            spec::Track::Captions(c) => c.sidecar.map(|f| (ti, f)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for &(ti, format) in &wanted {
+        let Some(images) = texts.captions.get(&ti) else { continue };
+        let (ext, text) = match format {
+            spec::SidecarFormat::Srt => ("srt", crate::captions::to_srt(&images.cues)),
+            spec::SidecarFormat::Vtt => ("vtt", crate::captions::to_vtt(&images.cues)),
+        };
+        let to = if wanted.len() == 1 { dest.with_extension(ext) } else { dest.with_extension(&format!("{ti}.{ext}")) };
+        to.put_text(&text).await?;
+        out.push(to.display());
+    }
+    Ok(out)
+}
+
+/// What the stages before rendering produce.
+struct Prepared {
+    plan: plan::Plan,
+    texts: TextImages,
+}
+
+/// Fetch, probe, draw the texts, plan; check the workspace has room for the render.
+async fn prepare(
+    job: &Opened,
+    ws: &Workspace,
+    opts: &JobOptions,
+    cancel: &CancellationToken,
+    sampler: &Sampler,
+    reporter: &mut Reporter,
+) -> Result<Prepared> {
+    let (spec, base) = (&job.spec, &job.base);
+    let id = spec.id.as_str();
+    // What the render will write, as far as the spec alone tells (clips without `out` are
+    // counted once probed): each download must leave room for it.
+    let known: u64 = spec.main_track().clips.iter().filter_map(|c| c.frames(spec.output.fps)).sum();
+    let reserve = plan::budget::temp_bytes(&spec.output, known);
+    check_room(ws, opts, reserve)?;
+
+    // Fetch each distinct source once.
+    sampler.phase(Phase::Fetch);
+    let sources = spec.sources();
+    let requests: Vec<Request> =
+        sources.iter().map(|a| Request { src: base.resolve(&a.src), used_at: a.used_at.clone() }).collect();
+    tracing::info!(job_id = id, event = "fetching", assets = requests.len(), "fetching {} assets", requests.len());
+    let mut policy = opts.fetch.clone();
+    // A local spec may name files beneath its directory; a spec from a bucket may not reach
+    // into this machine beyond --allow-root.
+    policy.allowed_roots.extend(base.local_root().map(Path::to_path_buf));
+    let progress = std::sync::Mutex::new(&mut *reporter);
+    let fetched = fetch::fetch_all(&requests, ws, &policy, reserve, cancel, |done, total| {
+        if let Ok(mut p) = progress.lock() {
+            p.update(Phase::Fetch, done as f64, total as f64, &format!("{done}/{total} assets"));
+        }
+    })
+    .await?;
+
+    // Probe each media asset (fonts are read by the text stage).
+    sampler.phase(Phase::Probe);
+    let mut assets = Assets::new();
+    let mut files = HashMap::new();
+    for ((f, r), a) in fetched.into_iter().zip(&requests).zip(&sources) {
+        if a.kind != spec::AssetKind::Media {
+            files.insert(a.src.clone(), f.path); // fonts and captions: read by the text stage
+            continue;
+        }
+        let info = probe::probe(&opts.tools.ffprobe, &f.path, PROBE_TIMEOUT, cancel).await.map_err(|e| match e {
+            ProbeError::Rejected(reason) => {
+                Error::AssetRejected { path: r.used_at.clone(), src: fetch::redact(&a.src), reason }
+            }
+            ProbeError::Tool(reason) => Error::Environment(reason),
+            ProbeError::Cancelled => Error::Cancelled,
+        })?;
+        assets.insert(a.src.clone(), ClipMedia { path: f.path, info });
+    }
+
+    // Text: laid out and drawn into the workspace (CPU work, off the async threads).
+    sampler.phase(Phase::Text);
+    let has_text = spec.overlays().iter().any(|(_, o)| matches!(o, spec::OverlayItem::Text(_)))
+        || spec.timeline.tracks.iter().any(|t| matches!(t, spec::Track::Captions(_)));
+    let texts = if has_text {
+        let (spec2, dir) = (spec.clone(), ws.path().to_path_buf());
+        tokio::task::spawn_blocking(move || text::draw_all(&spec2, &files, &dir))
+            .await
+            .map_err(|e| Error::Internal(format!("the text stage panicked: {e}")))??
+    } else {
+        TextImages::new()
+    };
+
+    // Plan. A workspace in RAM holds the fetched assets by now.
+    let budget = plan::Budget {
+        limit: opts.limits.memory,
+        cpus: opts.limits.cpus,
+        ram_workspace: ws.ram_backed().then(|| ws.bytes()),
+    };
+    let plan = plan::plan(spec, &assets, &texts, &budget)?;
+    // The render's files, now that every clip's length is known: the same formula as above.
+    check_room(ws, opts, plan::budget::temp_bytes(&spec.output, plan.expected.frames))?;
+    tracing::info!(
+        job_id = id,
+        event = "planned",
+        frames = plan.expected.frames,
+        steps = plan.steps.len(),
+        encoder_threads = plan.encoder.threads,
+        lookahead = plan.encoder.lookahead,
+        estimate_bytes = plan.encoder.estimate,
+        "{} frames in {} FFmpeg runs (x264 threads {}, lookahead {})",
+        plan.expected.frames,
+        plan.steps.len(),
+        plan.encoder.threads,
+        plan.encoder.lookahead
+    );
+    Ok(Prepared { plan, texts })
+}
+
+/// Refuse a job whose render would not fit in the workdir's free space.
+fn check_room(ws: &Workspace, opts: &JobOptions, need: u64) -> Result<()> {
+    let free = ws.free_bytes().unwrap_or(u64::MAX);
+    if free < need {
+        return Err(Error::Environment(format!(
+            "the workdir {} has {} MiB free; this job needs about {} MiB there: free space or pass --workdir",
+            opts.workdir.display(),
+            free >> 20,
+            need.div_ceil(1 << 20)
+        )));
+    }
+    Ok(())
+}
+
+/// What the stages after planning leave for the result manifest.
+struct Staged {
+    facts: OutputFacts,
+    encoder: EncoderSettings,
+    clips: Vec<ClipTiming>,
+    loudness: Option<LoudnessReport>,
+    sidecars: Vec<String>,
+}
+
+async fn run_stages(
+    job: &Opened,
+    dest: &Destination,
+    ws: &Workspace,
+    opts: &JobOptions,
+    cancel: &CancellationToken,
+    sampler: &Sampler,
+    reporter: &mut Reporter,
+) -> Result<Staged> {
+    let (spec, base) = (&job.spec, &job.base);
+    let id = spec.id.as_str();
+    let deadline = opts.deadline.map(Deadline::after);
+    let Prepared { plan, texts } = prepare(job, ws, opts, cancel, sampler, reporter).await?;
+    sampler.estimate(plan.encoder.estimate);
+
+    sampler.phase(Phase::Render);
+    render::render(&plan, ws, &opts.tools, deadline, cancel, |done, total, label| {
+        reporter.update(Phase::Render, done, total, label)
+    })
+    .await?;
+
+    sampler.phase(Phase::Publish);
+    let rendered = ws.file(&plan.output);
+    let facts = publish::verify(&opts.tools, &rendered, &plan.expected, cancel).await?;
+    let loudness = match &plan.loudness {
+        Some(target) => {
+            let m = publish::measure_loudness(&opts.tools, &rendered, cancel).await?;
+            Some(LoudnessReport {
+                target: target.integrated,
+                integrated: m.integrated,
+                true_peak: m.true_peak,
+                lra: m.lra,
+            })
+        }
+        None => None,
+    };
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    sampler.phase(Phase::Upload);
+    reporter.notify(Event::Uploading { output: dest.display(), bytes: facts.bytes });
+    tracing::info!(job_id = id, event = "uploading", output = %dest.display(), bytes = facts.bytes, "publishing {}", dest.display());
+    dest.put_file(&rendered, cancel).await?;
+    let mut sidecars = write_sidecars(spec, &texts, dest).await?;
+    for still in &plan.stills {
+        let to = match still.kind.of(&spec.output).and_then(|s| s.path.as_ref()) {
+            Some(p) => Destination::parse(&base.resolve(p))?,
+            None => {
+                let ext = Path::new(&still.name).extension().and_then(|e| e.to_str()).unwrap_or("jpg");
+                dest.with_extension(&format!("{}.{ext}", still.kind.suffix()))
+            }
+        };
+        to.put_file(&ws.file(&still.name), cancel).await?;
+        sidecars.push(to.display());
+    }
+    Ok(Staged { facts, encoder: plan.encoder, clips: plan.clips, loudness, sidecars })
+}
