@@ -16,8 +16,12 @@ pub use budget::EncoderSettings;
 pub use graph::check_vocabulary;
 pub use names::encoder as encoder_name;
 
+mod finish;
 mod overlay;
 mod segment;
+
+use finish::{gif_steps, join_steps, still_steps};
+pub use finish::{StillFile, StillKind};
 
 use crate::probe::MediaInfo;
 use crate::spec::timing::{self, Layout};
@@ -25,7 +29,7 @@ use crate::spec::{
     AudioCodec, Clip, Container, Loudness, Output, Preset, Rational, Spec, SpecError, ValidationErrors, VideoCodec,
 };
 use crate::text::TextImages;
-use graph::{Chain, Filter, Graph, Name};
+use graph::Graph;
 use segment::{ArgsExt, Edge, Part, Segment};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -160,47 +164,6 @@ fn output_name(c: Container) -> &'static str {
     }
 }
 
-/// Which picture of the output a still is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StillKind {
-    Poster,
-    Thumbnail,
-}
-
-impl StillKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StillKind::Poster => "poster",
-            StillKind::Thumbnail => "thumbnail",
-        }
-    }
-
-    /// Its part of the default name beside the output (`out.poster.jpg`, `out.thumb.jpg`).
-    pub fn suffix(self) -> &'static str {
-        match self {
-            StillKind::Poster => "poster",
-            StillKind::Thumbnail => "thumb",
-        }
-    }
-
-    /// What the spec says of it.
-    pub fn of(self, o: &Output) -> Option<&crate::spec::Still> {
-        match self {
-            StillKind::Poster => o.poster.as_ref(),
-            StillKind::Thumbnail => o.thumbnail.as_ref(),
-        }
-    }
-}
-
-/// A picture of one frame of the output (poster, thumbnail), made in the workspace.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StillFile {
-    pub kind: StillKind,
-    /// Its name in the workspace.
-    pub name: String,
-}
-
 /// How segments are encoded: the final codec (GIF: a near-lossless H.264 intermediate the
 /// palette passes read), and the container segments are written in.
 fn segment_encoding(o: &Output, enc: &EncoderSettings) -> (Vec<String>, &'static str, &'static str) {
@@ -309,215 +272,6 @@ fn pieces(layout: &Layout) -> Vec<Piece> {
         }
     }
     out
-}
-
-/// The list of segment files of one kind, for the concat demuxer.
-fn segment_list(name: &str, segments: usize, ext: &str) -> ScriptFile {
-    let names: Vec<String> = (0..segments).map(|i| segment_name(i, ext)).collect();
-    ScriptFile::text(name, ffconcat(names.iter().map(|n| (n.as_str(), None))))
-}
-
-/// Open a concat list cutlist wrote (of files in the workspace) as the next input.
-fn concat_input(args: &mut Vec<String>, list: &str) {
-    // One decoder thread: FFmpeg's automatic count follows the host's cores, not the budget.
-    args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-threads", 1).arg2("-i", list);
-}
-
-/// GIF: two passes over the joined segments, a palette made for this video, then the GIF.
-fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str) -> Vec<Step> {
-    let mut palette = global_args();
-    concat_input(&mut palette, "video.ffconcat");
-    let palettegen = Graph { chains: vec![Chain::new(&[]).then(Filter::new(Name::Palettegen))] };
-    palette
-        .arg2("-vf", palettegen.to_string().trim())
-        .arg2("-frames:v", 1)
-        .arg2("-update", 1)
-        .arg2("-f", "image2")
-        .arg("palette.png");
-    let mut gif = global_args();
-    concat_input(&mut gif, "video.ffconcat");
-    gif.arg2("-protocol_whitelist", "file").arg2("-f", "png_pipe").arg2("-i", "palette.png");
-    let paletteuse = Chain::new(&["0:v", "1:v"])
-        .then(Filter::new(Name::Paletteuse).opt("dither", "sierra2_4a").opt("diff_mode", "rectangle"));
-    gif.arg2("-filter_complex", Graph { chains: vec![paletteuse] }.to_string().trim())
-        .arg2("-loop", 0)
-        .arg2("-f", "gif")
-        .arg(output);
-    vec![
-        Step {
-            label: "making the GIF's palette".into(),
-            args: palette,
-            files: vec![segment_list("video.ffconcat", segments, seg_ext)],
-            frames: total,
-            encodes_video: false,
-            capture: None,
-        },
-        Step {
-            label: "writing the GIF".into(),
-            args: gif,
-            files: vec![],
-            frames: total,
-            encodes_video: true,
-            capture: None,
-        },
-    ]
-}
-
-/// MP4 and WebM: (a loudness measuring pass, then) the join: video by stream copy, the
-/// sound mixed and encoded once over the whole timeline, soft subtitles muxed.
-#[allow(clippy::too_many_arguments)]
-fn join_steps(
-    spec: &Spec,
-    layout: &Layout,
-    assets: &Assets,
-    texts: &TextImages,
-    encoder: &EncoderSettings,
-    segments: usize,
-    seg_ext: &str,
-    output: &str,
-) -> Result<Vec<Step>, crate::Error> {
-    let o = &spec.output;
-    let (rate, total) = (o.audio.sample_rate, layout.total);
-    let invalid = |e| crate::Error::InvalidSpec(ValidationErrors(e));
-    let audio_list = segment_list("audio.ffconcat", segments, "wav");
-    let mut steps = Vec::new();
-
-    // The mix (audio tracks over the main track's sound), checked against the media.
-    let join_mix = mix::mix(spec, layout, assets, 1, 2, encoder.decoder_threads).map_err(invalid)?;
-
-    // Loudness, first pass: the same mix, measured (audio only, nothing written).
-    if let (Some(target), Some(_)) = (&o.loudness, &join_mix) {
-        let m = mix::mix(spec, layout, assets, 0, 1, encoder.decoder_threads)
-            .map_err(invalid)?
-            .expect("a mix exists when a loudness target is set");
-        let mut g = m.graph;
-        g.push(Chain::new(&["mix"]).then(mix::loudnorm_measure(target)).to("out"));
-        let mut args = global_args_at("info");
-        concat_input(&mut args, "audio.ffconcat");
-        args.extend(m.args);
-        args.arg2("-filter_complex_script", "measure.graph").arg2("-map", "[out]").arg2("-f", "null").arg("-");
-        steps.push(Step {
-            label: "measuring the loudness of the mix".into(),
-            args,
-            files: vec![audio_list.clone(), ScriptFile::graph("measure.graph", g)],
-            frames: total,
-            encodes_video: false,
-            capture: Some(Capture::Loudness),
-        });
-    }
-
-    let mut args = global_args();
-    concat_input(&mut args, "video.ffconcat");
-    concat_input(&mut args, "audio.ffconcat");
-    let mut files = vec![segment_list("video.ffconcat", segments, seg_ext), audio_list];
-    // Inputs first (FFmpeg reads options before an -i as that input's), then the mapping.
-    let mut maps: Vec<String> = Vec::new();
-    let mut next_input = 2;
-    match join_mix {
-        Some(m) => {
-            next_input += m.args.iter().filter(|a| *a == "-i").count();
-            args.extend(m.args);
-            // The loudness filter awaits the first pass's measurement (see `render`).
-            let mut fin = Chain::new(&["mix"]);
-            if let Some(target) = &o.loudness {
-                fin = fin.then(mix::loudnorm_pending(target));
-            }
-            let fin = fin
-                .then(Filter::new(Name::Aresample).opt("osr", rate))
-                .then(Filter::new(Name::Aformat).opt("sample_rates", rate).opt("channel_layouts", "stereo"))
-                .to("aout");
-            let mut g = m.graph;
-            g.push(fin);
-            files.push(ScriptFile::graph("mix.graph", g));
-            maps.arg2("-filter_complex_script", "mix.graph").arg2("-map", "0:v:0").arg2("-map", "[aout]");
-        }
-        None => {
-            maps.arg2("-map", "0:v:0").arg2("-map", "1:a:0");
-        }
-    }
-    // Soft subtitles: each captions track that asks, as a timed-text (mov_text) stream.
-    let mut soft = false;
-    for (ti, track) in spec.timeline.tracks.iter().enumerate() {
-        let crate::spec::Track::Captions(c) = track else { continue };
-        let Some(images) = texts.captions.get(&ti).filter(|_| c.soft) else { continue };
-        let name = format!("captions_{ti}.srt");
-        files.push(ScriptFile::text(name.clone(), crate::captions::to_srt(&images.cues)));
-        args.arg2("-protocol_whitelist", "file").arg2("-format_whitelist", "srt").arg2("-f", "srt").arg2("-i", &name);
-        maps.arg2("-map", format!("{next_input}:s:0"));
-        next_input += 1;
-        soft = true;
-    }
-    if soft {
-        maps.arg2("-c:s", "mov_text");
-    }
-    args.extend(maps);
-    args.arg2("-c:v", "copy");
-    if o.video_codec() == VideoCodec::Libx265 {
-        args.arg2("-tag:v", "hvc1"); // Apple players want hvc1, not hev1
-    }
-    match o.audio_codec() {
-        Some(AudioCodec::Opus) => args.arg2("-c:a", "libopus"),
-        _ => args.arg2("-c:a", "aac"),
-    };
-    args.arg2("-b:a", o.audio.bitrate)
-        .arg2("-ar", rate)
-        .arg2("-ac", o.audio.channels)
-        .arg2("-map_metadata", -1)
-        .arg2("-map_chapters", -1);
-    if o.faststart && o.format == Container::Mp4 {
-        args.arg2("-movflags", "+faststart");
-    }
-    args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
-    steps.push(Step {
-        label: "joining segments".into(),
-        args,
-        files,
-        frames: total,
-        encodes_video: false,
-        capture: None,
-    });
-    Ok(steps)
-}
-
-/// Poster and thumbnail: one frame each, from the finished file (an exact seek to half a
-/// frame before the asked frame, so rounding never skips it).
-fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<Step>) -> Vec<StillFile> {
-    let mut stills = Vec::new();
-    for (kind, default_width) in [(StillKind::Poster, o.width), (StillKind::Thumbnail, 320)] {
-        let Some(st) = kind.of(o) else { continue };
-        let frame = o.fps.frame_at(st.time).min(total.saturating_sub(1));
-        let seek = (o.fps.seconds_at(frame) - 0.5 / o.fps.as_f64()).max(0.0);
-        let ext = st
-            .path
-            .as_deref()
-            .and_then(|p| std::path::Path::new(p).extension())
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        let name = format!("{}.{}", kind.as_str(), if ext.as_deref() == Some("png") { "png" } else { "jpg" });
-        let width = st.width.unwrap_or(default_width);
-        let scale = Filter::new(Name::Scale).opt("w", width).opt("h", -2i64).opt("flags", "bicubic");
-        let mut args = global_args();
-        args.arg2("-protocol_whitelist", "file")
-            .arg2("-ss", graph::num(seek))
-            .arg2("-threads", 1)
-            .arg2("-i", output)
-            .arg2("-vf", Graph { chains: vec![Chain::new(&[]).then(scale)] }.to_string().trim())
-            .arg2("-frames:v", 1)
-            .arg2("-q:v", 2)
-            .arg2("-update", 1)
-            .arg2("-f", "image2")
-            .arg(&name);
-        steps.push(Step {
-            label: format!("making the {}", kind.as_str()),
-            args,
-            files: vec![],
-            frames: 1,
-            encodes_video: false,
-            capture: None,
-        });
-        stills.push(StillFile { kind, name });
-    }
-    stills
 }
 
 /// What the plan must fit into.

@@ -4,6 +4,11 @@
 //! each track, each clip) and every part that reads is then checked for what types
 //! cannot say (ranges, in < out, frame grid, schemes).
 
+use super::audio::check_audio_track;
+use super::captions::check_captions_track;
+use super::clips::{check_clip, read_clip};
+use super::output::check_output;
+use super::overlays::check_overlay_track;
 use super::source::scheme_of;
 use super::*;
 use serde::de::DeserializeOwned;
@@ -12,8 +17,10 @@ use std::fmt;
 
 /// Longest timeline and latest source time accepted, in seconds (4 hours).
 pub const MAX_SECONDS: f64 = 4.0 * 3600.0;
+
 /// Most clips on one track.
 pub const MAX_CLIPS: usize = 2000;
+
 /// Largest output side in pixels.
 pub const MAX_SIDE: u32 = 7680;
 
@@ -43,15 +50,15 @@ impl fmt::Display for ValidationErrors {
 impl std::error::Error for ValidationErrors {}
 
 #[derive(Default)]
-struct Errors(Vec<SpecError>);
+pub(super) struct Errors(Vec<SpecError>);
 
 impl Errors {
-    fn add(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+    pub(super) fn add(&mut self, path: impl Into<String>, reason: impl Into<String>) {
         self.0.push(SpecError { path: path.into(), reason: reason.into() });
     }
 }
 
-fn join(base: &str, field: &str) -> String {
+pub(super) fn join(base: &str, field: &str) -> String {
     match (base.is_empty(), field.is_empty() || field == ".") {
         (_, true) => base.to_string(),
         (true, false) => field.to_string(),
@@ -61,7 +68,7 @@ fn join(base: &str, field: &str) -> String {
 }
 
 /// Deserialize one part, recording at most one error for it with its full path.
-fn read<T: DeserializeOwned>(value: Value, path: &str, errs: &mut Errors) -> Option<T> {
+pub(super) fn read<T: DeserializeOwned>(value: Value, path: &str, errs: &mut Errors) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(e) => {
@@ -72,7 +79,7 @@ fn read<T: DeserializeOwned>(value: Value, path: &str, errs: &mut Errors) -> Opt
     }
 }
 
-fn object<'a>(v: &'a Value, path: &str, errs: &mut Errors) -> Option<&'a Map<String, Value>> {
+pub(super) fn object<'a>(v: &'a Value, path: &str, errs: &mut Errors) -> Option<&'a Map<String, Value>> {
     match v.as_object() {
         Some(m) => Some(m),
         None => {
@@ -82,7 +89,7 @@ fn object<'a>(v: &'a Value, path: &str, errs: &mut Errors) -> Option<&'a Map<Str
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
+pub(super) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -93,7 +100,7 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn check_keys(m: &Map<String, Value>, known: &[&str], path: &str, errs: &mut Errors) {
+pub(super) fn check_keys(m: &Map<String, Value>, known: &[&str], path: &str, errs: &mut Errors) {
     for k in m.keys() {
         if !known.contains(&k.as_str()) {
             errs.add(join(path, k), format!("unknown field; expected one of: {}", known.join(", ")));
@@ -203,94 +210,6 @@ fn valid_id(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
-fn check_output(o: &Output, errs: &mut Errors) {
-    if o.path.trim().is_empty() {
-        errs.add("output.path", "must not be empty");
-    } else if o.path.contains('\0') {
-        errs.add("output.path", "must not contain a NUL character");
-    } else if let Some(scheme) = scheme_of(&o.path).filter(|s| !matches!(*s, "s3" | "gs" | "az")) {
-        errs.add(
-            "output.path",
-            format!("unsupported destination scheme {scheme:?}: use a local path, s3://, gs:// or az://"),
-        );
-    } else if let Err(reason) = scheme_of(&o.path).map(|_| check_object_uri(&o.path)).unwrap_or(Ok(())) {
-        errs.add("output.path", reason);
-    } else if o.path.ends_with('/') {
-        errs.add("output.path", "names a directory; give a file name such as out.mp4");
-    }
-    for (field, v) in [("width", o.width), ("height", o.height)] {
-        if !(16..=MAX_SIDE).contains(&v) {
-            errs.add(format!("output.{field}"), format!("{v} is out of range 16–{MAX_SIDE}"));
-        } else if v % 2 != 0 {
-            errs.add(format!("output.{field}"), format!("{v} is odd; yuv420p needs even sizes (try {})", v + 1));
-        }
-    }
-    let fps = o.fps.as_f64();
-    if o.fps.den == 0 || !(1.0..=120.0).contains(&fps) || o.fps.num > 1_000_000 || o.fps.den > 1_000_000 {
-        errs.add("output.fps", format!("{} is out of range 1–120 frames per second", o.fps));
-    }
-    if o.video.crf > 51 {
-        errs.add("output.video.crf", format!("{} is out of range 0–51", o.video.crf));
-    }
-    if !(32_000..=512_000).contains(&o.audio.bitrate) {
-        errs.add("output.audio.bitrate", format!("{} is out of range 32000–512000 bits per second", o.audio.bitrate));
-    }
-    if let Some(l) = &o.loudness {
-        check_range(l.integrated, -70.0..=-5.0, "output.loudness.integrated".into(), " LUFS", errs);
-        check_range(l.true_peak, -9.0..=0.0, "output.loudness.true_peak".into(), " dBTP", errs);
-        check_range(l.lra, 1.0..=50.0, "output.loudness.lra".into(), " LU", errs);
-    }
-    let (vc, ac) = (o.video_codec(), o.audio_codec());
-    match o.format {
-        Container::Mp4 if vc == VideoCodec::LibvpxVp9 => {
-            errs.add("output.video.codec", "VP9 goes in WebM: set format \"webm\" or use libx264/libx265")
-        }
-        Container::Webm if vc != VideoCodec::LibvpxVp9 => errs.add("output.video.codec", "WebM takes libvpx-vp9"),
-        Container::Mp4 if ac == Some(AudioCodec::Opus) => {
-            errs.add("output.audio.codec", "MP4 takes aac (Opus goes in WebM)")
-        }
-        Container::Webm if ac == Some(AudioCodec::Aac) => errs.add("output.audio.codec", "WebM takes opus"),
-        Container::Gif if o.loudness.is_some() => errs.add("output.loudness", "a GIF has no sound"),
-        _ => {}
-    }
-    let ext = std::path::Path::new(&o.path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let want = match o.format {
-        Container::Mp4 => ["mp4", "m4v", "mov"].as_slice(),
-        Container::Webm => ["webm"].as_slice(),
-        Container::Gif => ["gif"].as_slice(),
-    };
-    if let Some(ext) = ext.filter(|e| !want.contains(&e.as_str())) {
-        errs.add(
-            "output.path",
-            format!("ends in .{ext} but the format is {}: name it .{} or set output.format", want[0], want[0]),
-        );
-    }
-    for (name, still) in [("poster", &o.poster), ("thumbnail", &o.thumbnail)] {
-        let Some(st) = still else { continue };
-        let p = format!("output.{name}");
-        check_time(st.time, format!("{p}.time"), errs);
-        if let Some(w) = st.width {
-            if !(16..=MAX_SIDE).contains(&w) {
-                errs.add(format!("{p}.width"), format!("{w} is out of range 16–{MAX_SIDE}"));
-            }
-        }
-        if let Some(path) = &st.path {
-            let ext = std::path::Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-            if scheme_of(path).is_some() || path.contains('\0') {
-                errs.add(format!("{p}.path"), "must be a local path");
-            } else if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
-                errs.add(format!("{p}.path"), "must end in .jpg, .jpeg or .png");
-            }
-        }
-    }
-    if o.audio.sample_rate != 48_000 {
-        errs.add("output.audio.sample_rate", "only 48000 is supported");
-    }
-    if o.audio.channels != 2 {
-        errs.add("output.audio.channels", "only 2 (stereo) is supported");
-    }
-}
-
 fn read_timeline(v: &Value, fps: Option<Rational>, errs: &mut Errors) -> Option<Timeline> {
     let m = object(v, "timeline", errs)?;
     check_keys(m, &["background", "tracks"], "timeline", errs);
@@ -346,7 +265,7 @@ fn clip_length(c: &Clip) -> Option<f64> {
 
 /// Split an internally tagged object into its tag and the rest, so the rest can be
 /// read with exact field paths.
-fn untag(v: &Value, path: &str, allowed: &[&str], errs: &mut Errors) -> Option<(String, Value)> {
+pub(super) fn untag(v: &Value, path: &str, allowed: &[&str], errs: &mut Errors) -> Option<(String, Value)> {
     let m = object(v, path, errs)?;
     let tag = match m.get("type") {
         Some(Value::String(s)) if allowed.contains(&s.as_str()) => s.clone(),
@@ -431,16 +350,7 @@ fn read_track(v: &Value, path: &str, index: usize, fps: Option<Rational>, errs: 
     Some(Track::Video(VideoTrack { clips }))
 }
 
-fn read_clip(v: &Value, path: &str, errs: &mut Errors) -> Option<Clip> {
-    let (tag, rest) = untag(v, path, &["video", "image", "color"], errs)?;
-    match tag.as_str() {
-        "video" => read(rest, path, errs).map(Clip::Video),
-        "image" => read(rest, path, errs).map(Clip::Image),
-        _ => read(rest, path, errs).map(Clip::Color),
-    }
-}
-
-fn check_time(v: f64, path: String, errs: &mut Errors) -> bool {
+pub(super) fn check_time(v: f64, path: String, errs: &mut Errors) -> bool {
     if v < 0.0 {
         errs.add(path, format!("{v} is negative"));
         false
@@ -452,316 +362,9 @@ fn check_time(v: f64, path: String, errs: &mut Errors) -> bool {
     }
 }
 
-fn check_length(seconds: f64, path: String, fps: Option<Rational>, errs: &mut Errors) {
-    if let Some(fps) = fps {
-        if fps.frame_at(seconds) == 0 {
-            errs.add(path, format!("{seconds} s is shorter than one frame at {fps} fps"));
-        }
-    }
-}
-
-fn check_transition(t: &Transition, path: &str, index: usize, fps: Option<Rational>, errs: &mut Errors) {
-    if t.kind == TransitionKind::Cut {
-        return;
-    }
-    if index == 0 {
-        errs.add(join(path, "transition"), "the first clip has no clip before it to transition from");
-        return;
-    }
-    if t.color.is_some() && t.kind != TransitionKind::Fade {
-        errs.add(join(path, "transition.color"), "only a transition of type \"fade\" passes through a colour");
-    }
-    let dpath = join(path, "transition.duration");
-    if t.duration <= 0.0 {
-        errs.add(dpath, format!("{} must be positive", t.duration));
-    } else if check_time(t.duration, dpath.clone(), errs) {
-        check_length(t.duration, dpath, fps, errs);
-    }
-}
-
-fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rational>, errs: &mut Errors) {
-    if let Some(src) = c.src() {
-        if let Err(reason) = check_src(src) {
-            errs.add(join(path, "src"), reason);
-        }
-    }
-    let transition = match c {
-        Clip::Video(v) => v.transition.as_ref(),
-        Clip::Image(i) => i.transition.as_ref(),
-        Clip::Color(c) => c.transition.as_ref(),
-    };
-    if let Some(t) = transition {
-        check_transition(t, path, index, fps, errs);
-    }
-    match c {
-        Clip::Video(v) => {
-            let in_ok = check_time(v.in_, join(path, "in"), errs);
-            if let Some(out) = v.out {
-                if check_time(out, join(path, "out"), errs) && in_ok {
-                    if out <= v.in_ {
-                        errs.add(join(path, "out"), format!("out ({out}) must be after in ({})", v.in_));
-                    } else if let Some(fps) = fps {
-                        if fps.frame_at(out) <= fps.frame_at(v.in_) {
-                            errs.add(
-                                join(path, "out"),
-                                format!("[{}, {out}) is shorter than one frame at {fps} fps", v.in_),
-                            );
-                        }
-                    }
-                }
-            }
-            check_range(v.speed, 0.25..=4.0, join(path, "speed"), "", errs);
-            if !(0.0..=10.0).contains(&v.volume) {
-                errs.add(join(path, "volume"), format!("{} is out of range 0–10", v.volume));
-            }
-        }
-        Clip::Image(i) => {
-            if let Some(m) = &i.motion {
-                let mp = join(path, "motion");
-                match (m.preset, m.from, m.to) {
-                    (Some(_), None, None) => check_range(m.amount, 0.05..=2.0, join(&mp, "amount"), "", errs),
-                    (None, Some(_), Some(_)) => {}
-                    (Some(_), _, _) => errs.add(mp.clone(), "give a preset or from and to, not both"),
-                    (None, _, _) => errs.add(
-                        mp.clone(),
-                        "give a preset (zoom_in, zoom_out, pan_left, pan_right, pan_up, pan_down) or both from and to",
-                    ),
-                }
-                for (name, v) in [("from", m.from), ("to", m.to)] {
-                    if let Some(v) = v {
-                        check_range(v.zoom, 1.0..=3.0, format!("{mp}.{name}.zoom"), "", errs);
-                        check_range(v.x, 0.0..=1.0, format!("{mp}.{name}.x"), "", errs);
-                        check_range(v.y, 0.0..=1.0, format!("{mp}.{name}.y"), "", errs);
-                    }
-                }
-            }
-            if i.duration <= 0.0 {
-                errs.add(join(path, "duration"), format!("{} must be positive", i.duration));
-            } else if check_time(i.duration, join(path, "duration"), errs) {
-                check_length(i.duration, join(path, "duration"), fps, errs);
-            }
-        }
-        Clip::Color(c) => {
-            if c.duration <= 0.0 {
-                errs.add(join(path, "duration"), format!("{} must be positive", c.duration));
-            } else if check_time(c.duration, join(path, "duration"), errs) {
-                check_length(c.duration, join(path, "duration"), fps, errs);
-            }
-        }
-    }
-}
-
-fn valid_track_id(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) && s != "main"
-}
-
-fn check_range(v: f64, range: std::ops::RangeInclusive<f64>, path: String, unit: &str, errs: &mut Errors) {
+pub(super) fn check_range(v: f64, range: std::ops::RangeInclusive<f64>, path: String, unit: &str, errs: &mut Errors) {
     if !range.contains(&v) {
         errs.add(path, format!("{v} is out of range {}–{}{unit}", range.start(), range.end()));
-    }
-}
-
-fn check_audio_track(t: &AudioTrack, path: &str, errs: &mut Errors) {
-    if let Some(id) = &t.id {
-        if !valid_track_id(id) {
-            errs.add(join(path, "id"), "must be 1–64 characters from A-Z a-z 0-9 _ - (and not \"main\")");
-        }
-    }
-    let clips_path = join(path, "clips");
-    if t.clips.is_empty() {
-        errs.add(clips_path.clone(), "the track has no clips");
-    }
-    if t.clips.len() > MAX_CLIPS {
-        errs.add(clips_path.clone(), format!("{} clips; the limit is {MAX_CLIPS}", t.clips.len()));
-    }
-    for (j, c) in t.clips.iter().enumerate() {
-        let p = format!("{clips_path}[{j}]");
-        if let Err(reason) = check_src(&c.src) {
-            errs.add(join(&p, "src"), reason);
-        }
-        check_time(c.start, join(&p, "start"), errs);
-        let in_ok = check_time(c.in_, join(&p, "in"), errs);
-        if let Some(out) = c.out {
-            if check_time(out, join(&p, "out"), errs) && in_ok && out <= c.in_ {
-                errs.add(join(&p, "out"), format!("out ({out}) must be after in ({})", c.in_));
-            }
-        }
-        if let Some(d) = c.duration {
-            if d <= 0.0 {
-                errs.add(join(&p, "duration"), format!("{d} must be positive"));
-            } else {
-                check_time(d, join(&p, "duration"), errs);
-            }
-        }
-        let fades_ok =
-            check_time(c.fade_in, join(&p, "fade_in"), errs) & check_time(c.fade_out, join(&p, "fade_out"), errs);
-        let length = c.duration.or(if c.loop_ { None } else { c.out.map(|o| o - c.in_) });
-        if let (true, Some(len)) = (fades_ok, length) {
-            if c.fade_in + c.fade_out > len + 1e-9 {
-                errs.add(
-                    join(&p, "fade_out"),
-                    format!("fade_in + fade_out ({} s) is longer than the clip ({len} s)", c.fade_in + c.fade_out),
-                );
-            }
-        }
-    }
-    if let Some(d) = &t.duck {
-        check_range(d.depth, 1.0..=60.0, join(path, "duck.depth"), " dB", errs);
-        check_range(d.attack, 0.0..=10.0, join(path, "duck.attack"), " s", errs);
-        check_range(d.release, 0.0..=10.0, join(path, "duck.release"), " s", errs);
-    }
-}
-
-/// Longest text of one overlay, characters.
-pub const MAX_TEXT_CHARS: usize = 5000;
-
-fn check_span(start: f64, duration: f64, fades: (f64, f64), path: &str, errs: &mut Errors) {
-    check_time(start, join(path, "start"), errs);
-    if duration <= 0.0 {
-        errs.add(join(path, "duration"), format!("{duration} must be positive"));
-    } else if check_time(duration, join(path, "duration"), errs) {
-        let ok = check_time(fades.0, join(path, "fade_in"), errs) & check_time(fades.1, join(path, "fade_out"), errs);
-        if ok && fades.0 + fades.1 > duration + 1e-9 {
-            errs.add(
-                join(path, "fade_out"),
-                format!("fade_in + fade_out ({} s) is longer than the duration ({duration} s)", fades.0 + fades.1),
-            );
-        }
-    }
-}
-
-fn check_place(position: &Position, margin: f64, path: &str, errs: &mut Errors) {
-    if let Position::At { x, y } = position {
-        check_range(*x, -1.0..=2.0, join(path, "position.x"), " (fraction of the width)", errs);
-        check_range(*y, -1.0..=2.0, join(path, "position.y"), " (fraction of the height)", errs);
-    }
-    check_range(margin, 0.0..=0.4, join(path, "margin"), " (fraction of the shorter side)", errs);
-}
-
-fn check_text(text: &str, path: String, errs: &mut Errors) {
-    if text.trim().is_empty() {
-        errs.add(path, "must not be empty");
-    } else if text.chars().count() > MAX_TEXT_CHARS {
-        errs.add(path, format!("{} characters; the limit is {MAX_TEXT_CHARS}", text.chars().count()));
-    } else if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        errs.add(path, "contains a control character (only \\n and \\t are allowed)");
-    }
-}
-
-fn check_style(st: &TextStyle, p: &str, errs: &mut Errors) {
-    if let Some(font) = &st.font {
-        if let Err(reason) = check_src(font) {
-            errs.add(join(p, "font"), reason);
-        }
-    }
-    check_range(st.size, 4.0..=1000.0, join(p, "size"), " px", errs);
-    check_range(st.opacity, 0.0..=1.0, join(p, "opacity"), "", errs);
-    check_range(st.width, 0.05..=1.0, join(p, "width"), " (fraction of the width)", errs);
-    check_range(st.line_height, 0.5..=3.0, join(p, "line_height"), "", errs);
-    if let Some(o) = &st.outline {
-        check_range(o.width, 0.0..=20.0, join(p, "outline.width"), " px", errs);
-    }
-    if let Some(sh) = &st.shadow {
-        check_range(sh.x, -50.0..=50.0, join(p, "shadow.x"), " px", errs);
-        check_range(sh.y, -50.0..=50.0, join(p, "shadow.y"), " px", errs);
-        check_range(sh.opacity, 0.0..=1.0, join(p, "shadow.opacity"), "", errs);
-    }
-    if let Some(b) = &st.box_ {
-        check_range(b.opacity, 0.0..=1.0, join(p, "box.opacity"), "", errs);
-        check_range(b.padding, 0.0..=200.0, join(p, "box.padding"), " px", errs);
-    }
-}
-
-/// Most cues in one captions track.
-pub const MAX_CUES: usize = 20_000;
-
-fn check_captions_track(t: &CaptionsTrack, path: &str, errs: &mut Errors) {
-    match (&t.src, &t.cues) {
-        (Some(src), None) => {
-            if let Err(reason) = check_src(src) {
-                errs.add(join(path, "src"), reason);
-            }
-        }
-        (None, Some(cues)) => {
-            if cues.is_empty() {
-                errs.add(join(path, "cues"), "no cues");
-            }
-            if cues.len() > MAX_CUES {
-                errs.add(join(path, "cues"), format!("{} cues; the limit is {MAX_CUES}", cues.len()));
-            }
-            for (i, c) in cues.iter().enumerate() {
-                let p = format!("{path}.cues[{i}]");
-                if check_time(c.start, join(&p, "start"), errs) & check_time(c.end, join(&p, "end"), errs)
-                    && c.end <= c.start
-                {
-                    errs.add(join(&p, "end"), format!("end ({}) must be after start ({})", c.end, c.start));
-                }
-                match (&c.text, &c.words) {
-                    (None, None) => errs.add(p.clone(), "give text, words, or both"),
-                    (Some(text), _) => check_text(text, join(&p, "text"), errs),
-                    _ => {}
-                }
-                for (j, w) in c.words.iter().flatten().enumerate() {
-                    let wp = format!("{p}.words[{j}]");
-                    check_text(&w.text, join(&wp, "text"), errs);
-                    if w.end <= w.start || w.start < c.start - 1e-9 || w.end > c.end + 1e-9 {
-                        errs.add(
-                            wp,
-                            format!("[{}, {}) must be a span inside its cue [{}, {})", w.start, w.end, c.start, c.end),
-                        );
-                    }
-                }
-            }
-        }
-        _ => errs.add(path.to_string(), "give src (an SRT or WebVTT file) or cues, one of them"),
-    }
-    check_range(t.offset, -MAX_SECONDS..=MAX_SECONDS, join(path, "offset"), " s", errs);
-    check_style(&t.style, &join(path, "style"), errs);
-    check_place(&t.position, t.margin, path, errs);
-}
-
-fn check_overlay_track(t: &OverlayTrack, path: &str, errs: &mut Errors) {
-    if t.items.is_empty() {
-        errs.add(join(path, "items"), "the track has no items");
-    }
-    if t.items.len() > MAX_CLIPS {
-        errs.add(join(path, "items"), format!("{} items; the limit is {MAX_CLIPS}", t.items.len()));
-    }
-    for (i, item) in t.items.iter().enumerate() {
-        let p = format!("{path}.items[{i}]");
-        match item {
-            OverlayItem::Text(x) => {
-                check_text(&x.text, join(&p, "text"), errs);
-                check_span(x.start, x.duration, (x.fade_in, x.fade_out), &p, errs);
-                check_place(&x.position, x.margin, &p, errs);
-                check_style(&x.style, &join(&p, "style"), errs);
-            }
-            OverlayItem::Image(x) => {
-                if let Err(reason) = check_src(&x.src) {
-                    errs.add(join(&p, "src"), reason);
-                }
-                check_span(x.start, x.duration, (x.fade_in, x.fade_out), &p, errs);
-                check_place(&x.position, x.margin, &p, errs);
-                if let Some(w) = x.width {
-                    check_range(w, 0.01..=1.0, join(&p, "width"), " (fraction of the width)", errs);
-                }
-                check_range(x.opacity, 0.0..=1.0, join(&p, "opacity"), "", errs);
-            }
-            OverlayItem::Video(x) => {
-                if let Err(reason) = check_src(&x.src) {
-                    errs.add(join(&p, "src"), reason);
-                }
-                check_time(x.start, join(&p, "start"), errs);
-                let in_ok = check_time(x.in_, join(&p, "in"), errs);
-                if let Some(out) = x.out {
-                    if check_time(out, join(&p, "out"), errs) && in_ok && out <= x.in_ {
-                        errs.add(join(&p, "out"), format!("out ({out}) must be after in ({})", x.in_));
-                    }
-                }
-                check_place(&x.position, x.margin, &p, errs);
-                check_range(x.width, 0.05..=1.0, join(&p, "width"), " (fraction of the width)", errs);
-            }
-        }
     }
 }
 
@@ -800,7 +403,7 @@ fn check_track_refs(tracks: &[Track], errs: &mut Errors) {
 }
 
 /// `s3://bucket/key`, `gs://bucket/key`, `az://container/key`: a bucket and an object name.
-fn check_object_uri(s: &str) -> Result<(), String> {
+pub(super) fn check_object_uri(s: &str) -> Result<(), String> {
     let u = url::Url::parse(s).map_err(|e| format!("not a valid address: {e}"))?;
     if u.host_str().is_none_or(str::is_empty) {
         return Err("no bucket: write s3://bucket/key".into());
@@ -821,7 +424,7 @@ fn check_object_uri(s: &str) -> Result<(), String> {
 }
 
 /// Source addresses this version reads: `http(s)://` URLs and local paths.
-fn check_src(src: &str) -> Result<(), String> {
+pub(super) fn check_src(src: &str) -> Result<(), String> {
     if src.trim().is_empty() {
         return Err("must not be empty".into());
     }
