@@ -122,14 +122,6 @@ impl Error {
                 | Error::Cancelled
         )
     }
-
-    /// How a job that ended with this error ended.
-    pub fn status(&self) -> crate::report::Status {
-        match self {
-            Error::Cancelled => crate::report::Status::Cancelled,
-            _ => crate::report::Status::Failed,
-        }
-    }
 }
 
 impl From<ValidationErrors> for Error {

@@ -1,7 +1,8 @@
 //! cutlist: turns a JSON video timeline into a finished video with FFmpeg, inside a proven
 //! memory budget. See ARCHITECTURE.md for the map.
 //!
-//! The pipeline, one module a stage: [`spec`] (types, validation, the one spec source) →
+//! The pipeline, one module a stage: [`source`] (the one door a spec comes through) → [`spec`]
+//! (types and validation) →
 //! [`fetch`] → [`probe`] → [`text`] → [`plan`] (pure: which FFmpeg runs, which graphs) →
 //! [`render`] → [`publish`] → [`report`] (logs, progress, webhooks). [`job`] runs the stages
 //! in order; [`batch`] runs jobs as a task of a batch platform; [`command`] is the command
@@ -24,6 +25,7 @@ pub mod publish;
 pub mod render;
 pub mod report;
 pub mod retry;
+pub mod source;
 pub mod spec;
 pub mod storage;
 pub mod text;

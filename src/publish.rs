@@ -198,7 +198,7 @@ impl Destination {
     /// `s3://…`, `gs://…`, `az://…`, or a local path (a relative one starts at the current
     /// directory: a spec's own paths are resolved at its base first).
     pub fn parse(s: &str) -> Result<Destination> {
-        if crate::spec::source::is_object(s) {
+        if crate::spec::address::is_object(s) {
             let loc =
                 crate::storage::locate(s).map_err(|e| Error::Publish { dest: s.to_string(), reason: e.to_string() })?;
             return Ok(Destination::Object(loc));

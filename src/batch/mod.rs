@@ -11,7 +11,7 @@ pub use task::TaskContext;
 use crate::error::{exit, Error};
 use crate::job::{self, JobOptions};
 use crate::report::Status;
-use crate::spec::source::{self, Base};
+use crate::source::{self, Base};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 

@@ -63,7 +63,7 @@ pub struct Record {
 pub fn record_place(records: Option<&str>, spec: &Spec, hash: &str, output: &Destination) -> Result<Destination> {
     let name = format!("{}-{}.json", spec.id, &hash[..16]);
     match records {
-        Some(dir) if crate::spec::source::is_object(dir) => {
+        Some(dir) if crate::spec::address::is_object(dir) => {
             Destination::parse(&format!("{}/{name}", dir.trim_end_matches('/')))
         }
         Some(dir) => Ok(Destination::Local(std::path::Path::new(dir).join(name))),

@@ -174,7 +174,7 @@ pub fn print_json(v: &impl serde::Serialize) -> ExitCode {
 }
 
 /// Log a failure (and write `--result` when given); its exit code.
-pub fn fail(e: &crate::Error, job_id: Option<&str>, result: Option<&std::path::Path>) -> ExitCode {
+pub fn fail(e: &crate::error::Error, job_id: Option<&str>, result: Option<&std::path::Path>) -> ExitCode {
     ExitCode::from(crate::job::report_failure(e, job_id, result))
 }
 

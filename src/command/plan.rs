@@ -1,7 +1,7 @@
 //! `cutlist plan SPEC`: fetch, probe and plan without rendering; the plan as JSON.
 
 use super::{cancel_on_signals, fail, print_json, RunArgs};
-use crate::spec::source;
+use crate::source;
 use clap::Args;
 use std::process::ExitCode;
 

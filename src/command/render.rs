@@ -2,7 +2,7 @@
 
 use super::{cancel_on_signals, fail, RunArgs};
 use crate::error::Error;
-use crate::spec::source;
+use crate::source;
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -2,7 +2,8 @@
 
 use super::fail;
 use crate::error::{exit, Error};
-use crate::spec::{source, timing, Spec, VideoTrack};
+use crate::source;
+use crate::spec::{timing, Spec, VideoTrack};
 use clap::Args;
 use std::process::ExitCode;
 

@@ -10,7 +10,7 @@ pub(crate) mod http;
 mod local;
 
 use crate::error::{Error, Result};
-use crate::spec::source::Address;
+use crate::spec::address::Address;
 use crate::workspace::Workspace;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::path::PathBuf;

@@ -16,7 +16,7 @@ use crate::publish::{self, Destination, OutputFacts};
 use crate::render::{self, Deadline};
 use crate::report::webhook::Webhook;
 use crate::report::{Event, Phase, Reporter, Status};
-use crate::spec::source::{Base, Opened};
+use crate::source::{Base, Opened};
 use crate::spec::{self, Spec};
 use crate::text::{self, TextImages};
 use crate::workspace::Workspace;

@@ -74,7 +74,7 @@ impl<'a> FailureRecord<'a> {
     pub fn new(job_id: Option<&'a str>, e: &Error) -> Self {
         FailureRecord {
             job_id,
-            status: e.status(),
+            status: if matches!(e, Error::Cancelled) { Status::Cancelled } else { Status::Failed },
             error: e.kind(),
             exit_code: e.exit_code(),
             retryable: e.retryable(),

@@ -116,10 +116,10 @@ pub(super) fn join_steps(
     segments: usize,
     seg_ext: &str,
     output: &str,
-) -> Result<Vec<Step>, crate::Error> {
+) -> Result<Vec<Step>, crate::error::Error> {
     let o = &spec.output;
     let (rate, total) = (o.audio.sample_rate, layout.total);
-    let invalid = |e| crate::Error::InvalidSpec(ValidationErrors(e));
+    let invalid = |e| crate::error::Error::InvalidSpec(ValidationErrors(e));
     let audio_list = segment_list("audio.ffconcat", segments, "wav");
     let mut steps = Vec::new();
 

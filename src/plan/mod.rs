@@ -360,7 +360,7 @@ fn run_loads(
 
 /// Build the plan. Errors are spec errors found only now that the media is known
 /// (a clip's `out` past the end of its media, a "video" without a video stream).
-pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget) -> Result<Plan, crate::Error> {
+pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget) -> Result<Plan, crate::error::Error> {
     let track = spec.main_track();
     let media: Vec<Option<&ClipMedia>> = track.clips.iter().map(|c| c.src().and_then(|s| assets.get(s))).collect();
     let o = &spec.output;
@@ -433,11 +433,11 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         }
     }
     if !errs.is_empty() {
-        return Err(crate::Error::InvalidSpec(ValidationErrors(errs)));
+        return Err(crate::error::Error::InvalidSpec(ValidationErrors(errs)));
     }
     let layout = timing::layout(&lengths, &transitions);
     let overlays = overlay::place(spec, assets, texts, layout.total)
-        .map_err(|e| crate::Error::InvalidSpec(ValidationErrors(e)))?;
+        .map_err(|e| crate::error::Error::InvalidSpec(ValidationErrors(e)))?;
 
     let pieces = pieces(&layout);
     let target = budget::Target::of(o);
@@ -446,8 +446,8 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         Some(already) => already + budget::temp_bytes(o, layout.total),
         None => 0,
     };
-    let encoder =
-        budget::fit(&target, &loads, workspace, budget_in.limit, budget_in.cpus).map_err(crate::Error::MemoryBudget)?;
+    let encoder = budget::fit(&target, &loads, workspace, budget_in.limit, budget_in.cpus)
+        .map_err(crate::error::Error::MemoryBudget)?;
 
     let part = |clip: usize, from: u64, frames: u64, at: u64| Part {
         clip: &track.clips[clip],

@@ -148,7 +148,7 @@ fn media_errors_name_the_clip() {
     let s =
         spec(320, 240, r##"{"type":"video","src":"a.mp4","in":0,"out":12},{"type":"video","src":"s.mp3","out":1}"##);
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 8.0)), true), media("/ws/s.mp3", None, true)];
-    let crate::Error::InvalidSpec(e) =
+    let crate::error::Error::InvalidSpec(e) =
         plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap_err()
     else {
         panic!()
@@ -222,7 +222,7 @@ fn samples_track_frames_across_many_clips() {
 fn over_budget_is_refused_with_advice() {
     let s = spec(3840, 2160, r##"{"type":"color","color":"red","duration":1}"##);
     let e = plan(&s, &by_clip(&s, &[None]), &TextImages::new(), &Budget::of(256 * MIB)).unwrap_err();
-    assert!(matches!(e, crate::Error::MemoryBudget(ref m) if m.contains("limit is 256 MiB")), "{e}");
+    assert!(matches!(e, crate::error::Error::MemoryBudget(ref m) if m.contains("limit is 256 MiB")), "{e}");
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn a_transition_longer_than_its_clip_is_an_error_naming_it() {
         r##"{"type":"video","src":"a.mp4"},{"type":"color","color":"red","duration":2,"transition":{"type":"wipeleft","duration":1.5}}"##,
     );
     let m = vec![media("/ws/a.mp4", Some(video(320, 240, 1.0)), true), None];
-    let crate::Error::InvalidSpec(e) =
+    let crate::error::Error::InvalidSpec(e) =
         plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap_err()
     else {
         panic!()

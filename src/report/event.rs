@@ -103,9 +103,9 @@ impl Event {
     }
 
     /// The failure event of an error (`cancelled` for a cancellation).
-    pub fn of_error(e: &crate::Error) -> Event {
+    pub fn of_error(e: &crate::error::Error) -> Event {
         match e {
-            crate::Error::Cancelled => Event::Cancelled {},
+            crate::error::Error::Cancelled => Event::Cancelled {},
             e => Event::Failed {
                 error: e.kind(),
                 exit_code: e.exit_code(),

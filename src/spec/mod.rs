@@ -5,13 +5,13 @@
 //! [`clips`], [`overlays`], [`captions`], [`audio`]) say what types cannot; [`validate`]
 //! reads a document part by part so that every error is found at once.
 
+pub mod address;
 mod audio;
 mod captions;
 mod clips;
 mod color;
 mod output;
 mod overlays;
-pub mod source;
 pub mod template;
 pub mod time;
 pub mod timing;

@@ -1,7 +1,7 @@
 //! The output: where the finished file goes, its container, codecs and settings, its stills
 //! and loudness target; and the checks of them types cannot make.
 
-use super::source::scheme_of;
+use super::address::scheme_of;
 use super::validate::*;
 use super::*;
 

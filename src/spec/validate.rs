@@ -4,12 +4,12 @@
 //! each track, each clip) and every part that reads is then checked for what types
 //! cannot say (ranges, in < out, frame grid, schemes).
 
+use super::address::scheme_of;
 use super::audio::check_audio_track;
 use super::captions::check_captions_track;
 use super::clips::{check_clip, read_clip};
 use super::output::check_output;
 use super::overlays::check_overlay_track;
-use super::source::scheme_of;
 use super::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

@@ -1,8 +1,9 @@
 //! Where a spec comes from, and where its relative paths resolve: the one door every command
 //! reads a spec through (`render`, `plan`, `validate`, `job`), with one size limit.
 
-use super::{parse_with, Spec, SpecError, ValidationErrors};
 use crate::error::{Error, Result};
+use crate::spec::address::{is_object, scheme_of};
+use crate::spec::{parse_with, Spec, SpecError, ValidationErrors};
 use crate::storage::{self, StoreError};
 use serde_json::Value;
 use std::io::Read;
@@ -12,45 +13,6 @@ use std::path::{Path, PathBuf};
 pub const MAX_SPEC_BYTES: u64 = 8 << 20;
 /// The largest batch manifest read, bytes.
 pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
-
-/// An address as a spec writes it (a source, a font, an output), parsed once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Address {
-    /// A local path, relative to the spec's directory unless absolute.
-    Local(PathBuf),
-    /// An `http://` or `https://` URL.
-    Http(url::Url),
-    /// An object in a store: `s3://`, `gs://` or `az://`.
-    Object(String),
-}
-
-impl Address {
-    /// Parse an address the spec's validation accepted (see `check_src`).
-    pub fn parse(s: &str) -> std::result::Result<Address, String> {
-        match scheme_of(s) {
-            None => Ok(Address::Local(PathBuf::from(s))),
-            Some("http" | "https") => {
-                url::Url::parse(s).map(Address::Http).map_err(|e| format!("not a valid URL: {e}"))
-            }
-            Some("s3" | "gs" | "az") => Ok(Address::Object(s.to_string())),
-            Some(other) => Err(format!("unsupported scheme {other:?}")),
-        }
-    }
-}
-
-/// Whether `s` names an object in a store (`s3://`, `gs://`, `az://`).
-pub fn is_object(s: &str) -> bool {
-    matches!(scheme_of(s), Some("s3" | "gs" | "az"))
-}
-
-/// The URL scheme of `s`, if it has one (a Windows drive letter is not a scheme).
-pub fn scheme_of(s: &str) -> Option<&str> {
-    let (scheme, _) = s.split_once("://")?;
-    (scheme.len() > 1
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
-    .then_some(scheme)
-}
 
 /// Where a spec's relative paths resolve: its directory on this machine, or its prefix in a
 /// bucket (a spec at `s3://b/jobs/a.json` names `s3://b/jobs/clip.mp4` by `clip.mp4`).
@@ -154,11 +116,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_and_bases() {
-        assert!(matches!(Address::parse("clips/a.mp4"), Ok(Address::Local(_))));
-        assert!(matches!(Address::parse("https://h/a.mp4"), Ok(Address::Http(_))));
-        assert!(matches!(Address::parse("s3://b/a.mp4"), Ok(Address::Object(_))));
-        assert!(Address::parse("ftp://h/a").is_err());
+    fn bases() {
         let b = Base::of("s3://bucket/jobs/spec.json");
         assert_eq!(b, Base::Prefix("s3://bucket/jobs".into()));
         assert_eq!(b.resolve("./a.mp4"), "s3://bucket/jobs/a.mp4");
