@@ -414,6 +414,7 @@ async fn run_stages(
     let facts = publish::verify(&opts.tools, &rendered, &plan.expected, cancel).await?;
     let loudness = match &plan.loudness {
         Some(target) => {
+            tracing::info!(job_id = id, event = "measuring_loudness", "measuring the output's loudness");
             let m = publish::measure_loudness(&opts.tools, &rendered, cancel).await?;
             Some(LoudnessReport {
                 target: target.integrated,

@@ -255,6 +255,56 @@ fn the_deadline_stops_a_long_render() {
     assert!(stderr(&out).contains("deadline"), "{}", stderr(&out));
     assert!(t.elapsed() < Duration::from_secs(10));
     assert_clean(&work, &d.path().join("out.mp4"));
+
+    // As a batch task: the same code, and no record, so that the platform's retry renders
+    // again instead of finishing at once with the recorded failure.
+    let out = cutlist()
+        .args(["job", "--spec"])
+        .arg(&spec)
+        .arg("--workdir")
+        .arg(&work)
+        .args(["--deadline", "2"])
+        .env("CUTLIST_TASK_INDEX", "0")
+        .env("CUTLIST_TASK_COUNT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(STALLED), "{}", stderr(&out));
+    let failed = stderr(&out).lines().find(|l| l.contains(r#""event":"failed""#)).map(str::to_string);
+    assert!(failed.as_deref().is_some_and(|l| l.contains(r#""retryable":true"#)), "{}", stderr(&out));
+    assert!(leftovers(d.path()).iter().all(|f| !f.contains("cutlist-record")), "{:?}", leftovers(d.path()));
+    assert_clean(&work, &d.path().join("out.mp4"));
+}
+
+/// The output's loudness measurement is an FFmpeg run like any other: SIGTERM stops it.
+#[test]
+fn sigterm_during_the_loudness_measurement_cancels_cleanly() {
+    let d = tmp();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:d=1",
+        d.path().join("tone.wav").to_str().unwrap(),
+    ]);
+    let spec = serde_json::json!({
+        "version": 1, "id": "loud",
+        "output": {"path": "out.mp4", "width": 64, "height": 64, "fps": 5,
+                   "video": {"preset": "ultrafast"}, "audio": {"bitrate": 32000}, "loudness": {"integrated": -16}},
+        "timeline": {"tracks": [
+            {"type": "video", "clips": [{"type": "color", "color": "red", "duration": 300}]},
+            {"type": "audio", "clips": [{"src": "tone.wav", "loop": true}]}
+        ]}
+    });
+    let spec = write_json(d.path(), "loud.json", &spec);
+    let work = d.path().join("work");
+    let mut cmd = cutlist();
+    cmd.arg("render").arg(&spec).arg("--workdir").arg(&work);
+    let run = Running::until(&mut cmd, r#""event":"measuring_loudness""#);
+    let (status, rest, took) = run.signal(libc::SIGTERM);
+    assert_eq!(status.code(), Some(CANCELLED), "{rest:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(rest.iter().any(|l| l.contains(r#""event":"cancelled""#)), "{rest:?}");
+    assert_clean(&work, &d.path().join("out.mp4"));
 }
 
 #[test]

@@ -89,6 +89,57 @@ fn a_job_whose_spec_assets_and_output_live_in_a_bucket() {
     );
 }
 
+/// `plan` and `validate` read a spec from a bucket through the same door as `render`.
+#[test]
+fn plan_and_validate_read_a_spec_from_a_bucket() {
+    let s3 = S3::start(&["media"]);
+    let d = tmp();
+    std::fs::create_dir_all(s3.file("media", "jobs/clips")).unwrap();
+    color_clip(&s3.file("media", "jobs/clips"), "red.mp4", "red", Some(440), "320x240", "30", 1.0);
+    let spec = json!({
+        "version": 1, "id": "bucket-plan",
+        "output": {"path": "s3://media/out/reel.mp4", "width": 320, "height": 240, "fps": 30},
+        "timeline": {"tracks": [{"type": "video", "clips": [
+            {"type": "video", "src": "clips/red.mp4"},
+            {"type": "color", "color": "blue", "duration": 0.5}
+        ]}]}
+    });
+    std::fs::write(s3.file("media", "jobs/spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+    let work = d.path().join("work");
+    let run = |cmd: &str| {
+        let mut c = cutlist();
+        c.arg(cmd).arg("s3://media/jobs/spec.json");
+        if cmd == "plan" {
+            c.arg("--workdir").arg(&work);
+        }
+        for (k, v) in s3.env() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run("plan");
+    assert_ok(&out);
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["job_id"], "bucket-plan");
+    assert_eq!(p["frames"], 45, "the clip's 30 frames, probed from the bucket, and the colour's 15");
+    assert_eq!(p["runs"].as_array().unwrap().len(), 3, "{p}");
+    // Planning publishes nothing and leaves nothing behind.
+    assert_eq!(objects(&s3.root.path().join("media")), vec!["jobs/clips/red.mp4", "jobs/spec.json"]);
+    assert!(leftovers(&work).is_empty());
+    let out = run("validate");
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid (2 clips)"));
+    // A spec that is not there is an invalid spec naming the address.
+    let mut c = cutlist();
+    c.args(["plan", "s3://media/jobs/missing.json"]);
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("s3://media/jobs/missing.json"), "{}", stderr(&out));
+}
+
 #[test]
 fn outputs_larger_than_a_part_go_up_in_parts_and_never_clobber() {
     let s3 = S3::start(&["big"]);
