@@ -24,7 +24,8 @@ pub struct AudioTrack {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AudioClip {
-    /// `http(s)://` URL or local path: MP3, AAC/M4A, WAV, FLAC, Ogg/Opus, or a video's sound.
+    /// An `http(s)://` URL, an `s3://`, `gs://` or `az://` object, or a local path: MP3,
+    /// AAC/M4A, WAV, FLAC, Ogg/Opus, or a video's sound.
     pub src: String,
     /// Where it starts on the output timeline, seconds (snaps to the frame grid).
     #[serde(default)]

@@ -62,7 +62,7 @@ impl Clip {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VideoClip {
-    /// `http(s)://` URL or local path (relative to the spec file).
+    /// An `http(s)://` URL, an `s3://`, `gs://` or `az://` object, or a local path (relative to the spec).
     pub src: String,
     /// Start in the source, seconds; snaps to the output frame grid.
     #[serde(rename = "in", default)]
@@ -97,7 +97,8 @@ impl VideoClip {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageClip {
-    /// `http(s)://` URL or local path (relative to the spec file). JPEG, PNG, WebP, GIF (first frame), BMP, TIFF.
+    /// An `http(s)://` URL, an `s3://`, `gs://` or `az://` object, or a local path (relative to
+    /// the spec). JPEG, PNG, WebP, GIF (first frame), BMP, TIFF.
     pub src: String,
     /// Seconds; snaps to the output frame grid.
     pub duration: f64,

@@ -12,6 +12,7 @@ mod clips;
 mod color;
 mod output;
 mod overlays;
+mod schema;
 pub mod template;
 pub mod time;
 pub mod timing;
@@ -23,6 +24,7 @@ pub use clips::*;
 pub use color::Color;
 pub use output::*;
 pub use overlays::*;
+pub use schema::json_schema;
 pub use time::Rational;
 pub use validate::{parse, parse_with, SpecError, ValidationErrors};
 
@@ -42,9 +44,13 @@ pub struct Spec {
     pub id: String,
     pub output: Output,
     pub timeline: Timeline,
-    /// Where to post status events (`http(s)://`); the `CUTLIST_WEBHOOK_URL` environment variable otherwise.
+    /// Where to post status events (`http(s)://`); wins over `CUTLIST_WEBHOOK_URL`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookSpec>,
+    /// Values for `{{placeholders}}` in any string of the spec (`--set` wins); filled in, and
+    /// removed, before the spec is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A status webhook named by the spec (it goes through the same address guard as assets;
@@ -62,7 +68,8 @@ pub struct Timeline {
     /// Colour behind everything: bars of `contain`, the canvas. `#RRGGBB`, `#RGB` or a CSS basic colour name.
     #[serde(default)]
     pub background: Color,
-    /// Tracks; version 1 has exactly one, the main `video` track. Overlay and audio tracks come later.
+    /// The first track is the main `video` track (exactly one); `audio`, `overlay` and
+    /// `captions` tracks follow, any number. Overlays and captions are drawn in track order.
     pub tracks: Vec<Track>,
 }
 
@@ -195,9 +202,4 @@ pub enum AssetKind {
 
 fn one() -> f64 {
     1.0
-}
-
-/// The JSON Schema of a spec, as `cutlist schema` prints it.
-pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Spec)).expect("schema serializes")
 }

@@ -9,9 +9,10 @@ use super::*;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
-    /// Where the finished file goes: a local path (relative paths are relative to the spec file).
+    /// Where the finished file goes: a local path (relative to the spec's directory) or an
+    /// `s3://`, `gs://` or `az://` object (published create-only).
     pub path: String,
-    /// Container; only `mp4` for now.
+    /// Container: `mp4` (H.264 or H.265 with AAC), `webm` (VP9 with Opus) or `gif`.
     #[serde(default)]
     pub format: Container,
     /// Width in pixels (even, 16–7680).
@@ -195,10 +196,10 @@ pub struct AudioOutput {
     /// Bits per second, 32000–512000.
     #[serde(default = "default_bitrate")]
     pub bitrate: u32,
-    /// Only 48000 for now.
+    /// Samples per second: 48000.
     #[serde(default = "default_sample_rate")]
     pub sample_rate: u32,
-    /// Only 2 (stereo) for now.
+    /// Channels: 2 (stereo).
     #[serde(default = "default_channels")]
     pub channels: u8,
 }

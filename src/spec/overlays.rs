@@ -178,7 +178,7 @@ pub enum TextAlign {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageItem {
-    /// PNG (transparency kept), JPEG, WebP…; URL or local path.
+    /// PNG (transparency kept), JPEG, WebP…: a URL, an object or a local path.
     pub src: String,
     #[serde(default)]
     pub start: f64,

@@ -174,7 +174,7 @@ fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
             errs.add("webhook.url", "must be an http:// or https:// URL");
         }
     }
-    Some(Spec { version: version?, id: id?, output: output?, timeline: timeline?, webhook })
+    Some(Spec { version: version?, id: id?, output: output?, timeline: timeline?, webhook, merge: None })
 }
 
 /// `output` with the dimension `aspect` implies filled in (from the one given).
@@ -423,7 +423,8 @@ pub(super) fn check_object_uri(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Source addresses this version reads: `http(s)://` URLs and local paths.
+/// Source addresses this version reads: `http(s)://` URLs, `s3://`, `gs://` and `az://`
+/// objects, and local paths.
 pub(super) fn check_src(src: &str) -> Result<(), String> {
     if src.trim().is_empty() {
         return Err("must not be empty".into());
