@@ -377,3 +377,45 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
     assert!(!p.steps[0].files.iter().any(|f| f.name.ends_with(".ffconcat")));
     insta::assert_snapshot!(graph(2));
 }
+
+/// Every output kind's runs, as snapshots: H.265, VP9/WebM, GIF, poster and thumbnail, soft
+/// subtitles (H.264 and the loudness passes are in the tests above).
+#[test]
+fn every_output_kind() {
+    let kinds = [
+        ("h265", r#""path":"o.mp4","video":{"codec":"libx265","preset":"medium","crf":28}"#, ""),
+        ("vp9_webm", r#""path":"o.webm","format":"webm","audio":{"bitrate":96000}"#, ""),
+        ("gif", r#""path":"o.gif","format":"gif""#, ""),
+        ("stills", r#""path":"o.mp4","poster":{"time":0.5},"thumbnail":{"time":1,"path":"t.png","width":160}"#, ""),
+        ("soft_subtitles", r#""path":"o.mp4""#, r#",{"type":"captions","soft":true,"cues":[{"start":0.2,"end":0.9,"text":"hi"}]}"#),
+    ];
+    for (name, output, tracks) in kinds {
+        let s = spec::parse(&format!(
+            r#"{{"version":1,"id":"kind","output":{{{output},"width":320,"height":240,"fps":30}},
+                "timeline":{{"tracks":[{{"type":"video","clips":[{{"type":"video","src":"a.mp4","out":1}}]}}{tracks}]}}}}"#
+        ))
+        .unwrap();
+        let assets = by_clip(&s, &[media("/ws/in/a.mp4", Some(video(640, 480, 2.0)), true)]);
+        let mut texts = TextImages::new();
+        if tracks.contains("captions") {
+            texts.captions.insert(
+                1,
+                crate::text::CaptionImages {
+                    width: 100,
+                    height: 40,
+                    blank: "cap1_blank.png".into(),
+                    states: vec![crate::text::CaptionState { start: 0.2, end: 0.9, file: "cap1_00000.png".into() }],
+                    cues: vec![(0.2, 0.9, "hi".into())],
+                },
+            );
+        }
+        let p = plan(&s, &assets, &texts, &Budget::of(512 * MIB)).unwrap();
+        assert_eq!(p.expected.frames, 30, "{name}");
+        for step in &p.steps {
+            let files: Vec<(String, String)> = step.files.iter().map(|f| (f.name.clone(), contents(f))).collect();
+            let named: Vec<(&str, &str)> = files.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
+            graph::check_vocabulary(&step.args, &named).unwrap();
+        }
+        insta::assert_json_snapshot!(format!("output_kind_{name}"), (&p.expected, &p.steps, &p.stills));
+    }
+}
