@@ -4,7 +4,7 @@
 use super::graph::{num, Chain, Filter, Name};
 use super::segment::Segment;
 use super::{Assets, ClipMedia};
-use crate::spec::{Anchor, OverlayItem, Position, Spec, SpecError, Track};
+use crate::spec::{even, Anchor, OverlayItem, Position, Spec, SpecError, Track};
 use crate::text::{CaptionImages, TextImage, TextImages};
 
 /// What a layer draws.
@@ -55,10 +55,6 @@ pub(super) fn position(pos: &Position, margin: f64, w: u32, h: u32, fw: u32, fh:
         }
     };
     (x.round() as i64, y.round() as i64)
-}
-
-fn even(v: f64) -> u32 {
-    ((v / 2.0).round() as u32).max(1) * 2
 }
 
 /// Place every overlay item; errors name the item.

@@ -4,7 +4,7 @@
 use super::graph::{num, Chain, Filter, Graph, Name};
 use super::{names, ClipMedia};
 use crate::probe::{VideoStream, CODEC_WHITELIST, FORMAT_WHITELIST, MAX_PIXELS};
-use crate::spec::{Clip, Color, Easing, Fit, Motion, Spec, Transition, TransitionKind};
+use crate::spec::{even, Clip, Color, Easing, Fit, Motion, Spec, Transition, TransitionKind};
 
 /// Samples of the short fade at a hard cut, so the waveform does not jump (5 ms at 48 kHz).
 const CUT_FADE_SAMPLES: u64 = 240;
@@ -76,10 +76,6 @@ pub(super) struct Segment<'a> {
     inputs: usize,
 }
 
-fn round_even(v: f64) -> u32 {
-    ((v / 2.0).round() as u32).max(1) * 2
-}
-
 /// Filters that fit a picture of display size (dw, dh) into w×h.
 pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) -> Vec<Filter> {
     let (dw, dh) = v.display_size();
@@ -94,11 +90,8 @@ pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) 
             // stored axes are the displayed ones).
             let (cw, ch) = if v.rotation % 180 == 90 { (v.height, v.width) } else { (v.width, v.height) };
             let sar = if v.rotation % 180 == 90 { 1.0 } else { v.sar.0 as f64 / v.sar.1 as f64 };
-            let (crop_w, crop_h) = if display > target {
-                (round_even(dh * target / sar).min(cw), ch)
-            } else {
-                (cw, round_even(dw / target).min(ch))
-            };
+            let (crop_w, crop_h) =
+                if display > target { (even(dh * target / sar).min(cw), ch) } else { (cw, even(dw / target).min(ch)) };
             let mut fs = Vec::new();
             if (crop_w, crop_h) != (cw, ch) {
                 fs.push(
@@ -117,9 +110,9 @@ pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) 
             let target = w as f64 / h as f64;
             let display = dw / dh;
             let (sw, sh) = if display > target {
-                (w, round_even(w as f64 / display).min(h))
+                (w, even(w as f64 / display).min(h))
             } else {
-                (round_even(h as f64 * display).min(w), h)
+                (even(h as f64 * display).min(w), h)
             };
             let mut fs = vec![scale(sw, sh), Filter::new(Name::Setsar).opt("r", 1u32)];
             if (sw, sh) != (w, h) {
@@ -285,7 +278,7 @@ impl<'a> Segment<'a> {
                 // With motion, it is fitted at the size the closest view needs to map 1:1 to
                 // the output, and a view moves over it (see `ken_burns`).
                 let zoom = im.motion.map(|mo| mo.views()).map(|(a, b)| a.zoom.max(b.zoom)).unwrap_or(1.0);
-                let (sw, sh) = (round_even(o.width as f64 * zoom), round_even(o.height as f64 * zoom));
+                let (sw, sh) = (even(o.width as f64 * zoom), even(o.height as f64 * zoom));
                 let mut fs = fit_filters(v, im.fit, sw, sh, bg);
                 if v.is_hdr() {
                     fs.extend(tonemap_filters(v));

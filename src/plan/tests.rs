@@ -387,7 +387,11 @@ fn every_output_kind() {
         ("vp9_webm", r#""path":"o.webm","format":"webm","audio":{"bitrate":96000}"#, ""),
         ("gif", r#""path":"o.gif","format":"gif""#, ""),
         ("stills", r#""path":"o.mp4","poster":{"time":0.5},"thumbnail":{"time":1,"path":"t.png","width":160}"#, ""),
-        ("soft_subtitles", r#""path":"o.mp4""#, r#",{"type":"captions","soft":true,"cues":[{"start":0.2,"end":0.9,"text":"hi"}]}"#),
+        (
+            "soft_subtitles",
+            r#""path":"o.mp4""#,
+            r#",{"type":"captions","soft":true,"cues":[{"start":0.2,"end":0.9,"text":"hi"}]}"#,
+        ),
     ];
     for (name, output, tracks) in kinds {
         let s = spec::parse(&format!(

@@ -25,7 +25,7 @@ pub use color::Color;
 pub use output::*;
 pub use overlays::*;
 pub use schema::json_schema;
-pub use time::Rational;
+pub use time::{even, Rational};
 pub use validate::{parse, parse_with, SpecError, ValidationErrors};
 
 use schemars::JsonSchema;

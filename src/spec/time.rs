@@ -11,6 +11,11 @@ pub struct Rational {
     pub den: u32,
 }
 
+/// The even whole number nearest to `v` (at least 2): what yuv420p sizes must be.
+pub fn even(v: f64) -> u32 {
+    ((v / 2.0).round() as u32).max(1) * 2
+}
+
 impl Rational {
     pub const fn new(num: u32, den: u32) -> Self {
         Rational { num, den }

@@ -190,7 +190,7 @@ fn with_aspect(v: &Value, errs: &mut Errors) -> Value {
         errs.add("output.aspect", format!("{aspect:?} is not a ratio such as 16:9, 9:16, 1:1 or 4:5"));
         return v;
     };
-    let even = |x: f64| Value::from(((x / 2.0).round() as u64).max(1) * 2);
+    let even = |x: f64| Value::from(super::even(x));
     match (m.get("width").and_then(Value::as_u64), m.get("height").and_then(Value::as_u64)) {
         (Some(w), None) => {
             m.insert("height".into(), even(w as f64 * rh as f64 / rw as f64));
