@@ -79,21 +79,18 @@ pub async fn make_media(ffmpeg: &Path, dir: &Path) -> Result<()> {
         ("still.png", vec!["-f", "lavfi", "-i", "testsrc2=s=800x600:r=1", "-frames:v", "1"]),
         ("music.wav", vec!["-f", "lavfi", "-i", "aevalsrc=0.3*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*2*t))|0.3*sin(2*PI*277*t)*(0.6+0.4*sin(2*PI*2*t)):s=44100:d=4"]),
     ];
+    let never = tokio_util::sync::CancellationToken::new();
     for (name, args) in jobs {
-        let out = tokio::process::Command::new(ffmpeg)
-            .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-            .args(args.iter().map(|a| if *a == "PHONE_RAW" { raw } else { a }))
-            .arg(dir.join(name))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .map_err(|e| Error::Environment(format!("cannot run FFmpeg to make the demo media: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::Environment(format!(
-                "FFmpeg could not make the demo media {name}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
+        let mut argv: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"].map(String::from).to_vec();
+        argv.extend(args.iter().map(|a| if *a == "PHONE_RAW" { raw.to_string() } else { a.to_string() }));
+        argv.push(dir.join(name).display().to_string());
+        crate::process::capture(ffmpeg, &argv, std::time::Duration::from_secs(60), &never).await.map_err(|e| {
+            let why = match e {
+                crate::process::RunError::Failed { stderr, .. } => stderr,
+                e => e.to_string(),
+            };
+            Error::Environment(format!("FFmpeg could not make the demo media {name}: {why}"))
+        })?;
     }
     Ok(())
 }

@@ -48,8 +48,10 @@ pub enum Error {
     #[error("the job's deadline of {secs} s passed while {step}; FFmpeg was stopped")]
     Deadline { step: String, secs: u64 },
 
+    /// The output could not be published; `retryable` unless the destination refused for
+    /// good (access denied, the object exists already).
     #[error("publishing {dest} failed: {reason}")]
-    Publish { dest: String, reason: String },
+    Publish { dest: String, reason: String, retryable: bool },
 
     #[error("{0}")]
     Environment(String),
@@ -118,7 +120,7 @@ impl Error {
                 | Error::FfmpegKilled { .. }
                 | Error::Stalled { .. }
                 | Error::Deadline { .. }
-                | Error::Publish { .. }
+                | Error::Publish { retryable: true, .. }
                 | Error::Cancelled
         )
     }

@@ -17,6 +17,40 @@ pub const CODEC_WHITELIST: &str = "h264,hevc,vp8,vp9,av1,libdav1d,mpeg4,mpeg2vid
 webp,gif,bmp,tiff,aac,aac_fixed,mp3,mp3float,opus,vorbis,flac,alac,ac3,eac3,pcm_s16le,pcm_s16be,pcm_s24le,\
 pcm_s32le,pcm_f32le,pcm_u8";
 
+/// The codecs (as ffprobe names them) a source's picture and sound may be in: what the
+/// decoders of [`CODEC_WHITELIST`] read. ffprobe opens no other decoder either.
+pub const ACCEPTED_CODECS: &[&str] = &[
+    "h264",
+    "hevc",
+    "vp8",
+    "vp9",
+    "av1",
+    "mpeg4",
+    "mpeg2video",
+    "mpeg1video",
+    "prores",
+    "mjpeg",
+    "png",
+    "webp",
+    "gif",
+    "bmp",
+    "tiff",
+    "aac",
+    "mp3",
+    "opus",
+    "vorbis",
+    "flac",
+    "alac",
+    "ac3",
+    "eac3",
+    "pcm_s16le",
+    "pcm_s16be",
+    "pcm_s24le",
+    "pcm_s32le",
+    "pcm_f32le",
+    "pcm_u8",
+];
+
 /// Largest picture accepted from any input, in pixels (a little over 8K UHD, or a 40 MP still).
 pub const MAX_PIXELS: u64 = 40_000_000;
 /// Largest side accepted from any input.
@@ -26,6 +60,11 @@ const MAX_STREAMS: usize = 16;
 /// but a declared length this absurd is a bomb or a broken file).
 const MAX_SOURCE_SECONDS: f64 = 24.0 * 3600.0;
 const MAX_CHANNELS: u32 = 8;
+/// Highest frame rate accepted from a video source.
+pub const MAX_INPUT_FPS: f64 = 240.0;
+/// Smallest side of a picture, and its most elongated shape (long side to short side).
+pub const MIN_INPUT_SIDE: u32 = 16;
+pub const MAX_INPUT_ASPECT: f64 = 20.0;
 const MAX_SAMPLE_RATE: u32 = 192_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,7 +298,10 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
         let rate = |r: &Option<String>| r.as_deref().and_then(Rational::parse).filter(|r| r.num > 0);
         let tag = |t: &Option<String>| t.clone().filter(|t| t != "unknown");
         VideoStream {
-            still: IMAGE_CODECS.contains(&codec.as_str()) || s.nb_frames == Some(1.0),
+            // A picture format in a picture demuxer (not MJPEG video in an AVI or MOV), or one frame.
+            still: (IMAGE_CODECS.contains(&codec.as_str())
+                && (fmt_name.starts_with("image2") || fmt_name.ends_with("_pipe") || fmt_name == "gif"))
+                || s.nb_frames == Some(1.0),
             codec,
             width: s.width.unwrap_or(0),
             height: s.height.unwrap_or(0),
@@ -281,6 +323,19 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
                 vs.codec
             )));
         }
+        if !ACCEPTED_CODECS.contains(&vs.codec.as_str()) {
+            return Err(ProbeError::Rejected(format!("its picture is {}, a codec cutlist does not decode", vs.codec)));
+        }
+        let (w, h) = (vs.width.min(vs.height), vs.width.max(vs.height));
+        if w < MIN_INPUT_SIDE || h as f64 / w as f64 > MAX_INPUT_ASPECT {
+            return Err(ProbeError::Rejected(format!(
+                "its picture is {}×{}; cutlist needs at least {MIN_INPUT_SIDE} px a side and at most {MAX_INPUT_ASPECT}:1",
+                vs.width, vs.height
+            )));
+        }
+        if let Some(fps) = vs.fps.filter(|f| !vs.still && f.as_f64() > MAX_INPUT_FPS) {
+            return Err(ProbeError::Rejected(format!("its frame rate is {fps}; the limit is {MAX_INPUT_FPS} fps")));
+        }
         if vs.width > MAX_INPUT_SIDE || vs.height > MAX_INPUT_SIDE || vs.width as u64 * vs.height as u64 > MAX_PIXELS {
             return Err(ProbeError::Rejected(format!(
                 "its picture is {}×{}; the limit is {MAX_INPUT_SIDE} px a side and {} MP",
@@ -296,6 +351,9 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
         channels: s.channels.unwrap_or(0),
         duration: s.duration,
     });
+    if let Some(a) = audio.as_ref().filter(|a| !ACCEPTED_CODECS.contains(&a.codec.as_str())) {
+        return Err(ProbeError::Rejected(format!("its sound is {}, a codec cutlist does not decode", a.codec)));
+    }
     if let Some(a) = &audio {
         if a.channels == 0 || a.channels > MAX_CHANNELS || a.sample_rate == 0 || a.sample_rate > MAX_SAMPLE_RATE {
             return Err(ProbeError::Rejected(format!(
@@ -354,6 +412,8 @@ async fn run(
 ) -> Result<String, ProbeError> {
     let mut args: Vec<String> = ["-v", "error", "-hide_banner"].map(String::from).to_vec();
     args.extend(input_guard_args());
+    // No decoder outside the list opens, not even to probe.
+    args.extend(["-codec_whitelist".to_string(), CODEC_WHITELIST.to_string()]);
     args.extend(["-max_pixels".to_string(), MAX_PIXELS.to_string()]);
     args.extend(["-print_format", "json", "-show_format", "-show_streams"].map(String::from));
     if first_frame {
@@ -363,6 +423,11 @@ async fn run(
     match process::capture(ffprobe, &args, timeout, cancel).await {
         Ok(out) => Ok(out.stdout),
         Err(RunError::Failed { stderr, .. }) => {
+            // `[magicyuv @ 0x…] Codec (magicyuv) not on whitelist '…'`
+            let refused = stderr.split("Codec (").nth(1).and_then(|r| r.split_once(") not on whitelist"));
+            if let Some((codec, _)) = refused {
+                return Err(ProbeError::Rejected(format!("it is {codec}, a codec cutlist does not decode")));
+            }
             let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
             Err(ProbeError::Rejected(format!("FFmpeg cannot read it: {}", last.trim())))
         }

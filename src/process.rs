@@ -30,6 +30,9 @@ impl Default for Tools {
     }
 }
 
+/// The variables FFmpeg and ffprobe keep from cutlist's environment; every other is cleared.
+pub const CHILD_ENV: &[&str] = &["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ"];
+
 /// The most of a child's stdout kept when it is captured (ffprobe's JSON, FFmpeg's listings).
 pub const MAX_STDOUT: usize = 16 << 20;
 
@@ -154,6 +157,9 @@ pub async fn run(
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Output, RunError> {
     let mut cmd = Command::new(program);
+    // Children get only what they need: no credentials, no webhook secret (a decoder exploit
+    // must find nothing worth stealing in its environment).
+    cmd.env_clear().envs(std::env::vars_os().filter(|(k, _)| CHILD_ENV.iter().any(|keep| k == keep)));
     cmd.args(args)
         .current_dir(opts.cwd)
         .stdin(Stdio::null())

@@ -141,7 +141,7 @@ pub async fn measure_loudness(
 /// Move `rendered` to `dest` atomically: a rename when on the same filesystem, otherwise
 /// a copy to a hidden temp name beside `dest` and a rename (the temp is removed on failure).
 pub fn move_into_place(rendered: &Path, dest: &Path) -> Result<()> {
-    let fail = |reason: String| Error::Publish { dest: dest.display().to_string(), reason };
+    let fail = |reason: String| Error::Publish { dest: dest.display().to_string(), reason, retryable: true };
     let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     if std::fs::rename(rendered, dest).is_ok() {
@@ -174,7 +174,7 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
 /// Write `text` to `path`, atomically.
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
-    let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason };
+    let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason, retryable: true };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     let mut tmp = tempfile::Builder::new()
@@ -199,8 +199,11 @@ impl Destination {
     /// directory: a spec's own paths are resolved at its base first).
     pub fn parse(s: &str) -> Result<Destination> {
         if crate::spec::address::is_object(s) {
-            let loc =
-                crate::storage::locate(s).map_err(|e| Error::Publish { dest: s.to_string(), reason: e.to_string() })?;
+            let loc = crate::storage::locate(s).map_err(|e| Error::Publish {
+                dest: s.to_string(),
+                reason: e.to_string(),
+                retryable: false,
+            })?;
             return Ok(Destination::Object(loc));
         }
         Ok(Destination::Local(PathBuf::from(s)))
@@ -274,7 +277,7 @@ impl Destination {
             Destination::Local(p) => move_into_place(file, p),
             Destination::Object(l) => l.upload_create_only(file, cancel).await.map(|_| ()).map_err(|e| match e {
                 crate::storage::StoreError::Cancelled => Error::Cancelled,
-                e => Error::Publish { dest: l.uri.clone(), reason: e.to_string() },
+                e => store_failure(&l.uri, e),
             }),
         }
     }
@@ -284,12 +287,17 @@ impl Destination {
     pub async fn put_text(&self, text: &str) -> Result<()> {
         match self {
             Destination::Local(p) => write_text(p, text),
-            Destination::Object(l) => l
-                .put_small_create_only(text.as_bytes().to_vec())
-                .await
-                .map_err(|e| Error::Publish { dest: l.uri.clone(), reason: e.to_string() }),
+            Destination::Object(l) => {
+                l.put_small_create_only(text.as_bytes().to_vec()).await.map_err(|e| store_failure(&l.uri, e))
+            }
         }
     }
+}
+
+/// A store's refusal to take an object: retryable unless it refused for good.
+fn store_failure(uri: &str, e: crate::storage::StoreError) -> Error {
+    let retryable = !matches!(e, crate::storage::StoreError::Permanent(_));
+    Error::Publish { dest: uri.to_string(), reason: e.to_string(), retryable }
 }
 
 fn path_with_suffix(output: &Path, suffix: &str) -> PathBuf {

@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 /// `PART_BYTES × (PARTS_IN_FLIGHT + 1)` in memory (24 MiB).
 pub const PART_BYTES: usize = 8 << 20;
 pub const PARTS_IN_FLIGHT: usize = 2;
+/// How long aborting an upload may take before cutlist goes on without its answer.
+const ABORT_WITHIN: Duration = Duration::from_secs(2);
 
 /// An object in a store.
 #[derive(Debug, Clone)]
@@ -218,7 +220,7 @@ impl Location {
             self.sibling(&format!(".{}.cutlist-staging-{:08x}", self.path.filename().unwrap_or("object"), rand_u32()));
         let bytes = staging.upload(file, cancel).await?;
         if cancel.is_cancelled() {
-            let _ = self.store.delete(&staging.path).await;
+            let _ = tokio::time::timeout(ABORT_WITHIN, self.store.delete(&staging.path)).await;
             return Err(StoreError::Cancelled);
         }
         let copied = self.store.copy_if_not_exists(&staging.path, &self.path).await;
@@ -262,16 +264,23 @@ impl Location {
             Ok(total)
         }
         .await;
+        // Wait for the parts in flight before completing, so that a cancel in the meantime
+        // aborts the upload (no part left behind) instead of completing it.
+        let result = match result {
+            Ok(total) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Err(StoreError::Cancelled),
+                r = w.wait_for_capacity(0) => r.map(|()| total).map_err(classify),
+            },
+            e => e,
+        };
         match result {
-            Ok(_) if cancel.is_cancelled() => {
-                let _ = w.abort().await;
-                Err(StoreError::Cancelled)
-            }
             // Completing is one short request; a cancel that comes during it is seen by the
             // caller, which deletes the (staging) object.
             Ok(total) => w.finish().await.map_err(classify).map(|_| total),
             Err(e) => {
-                let _ = w.abort().await;
+                // Bounded: a cancelled job must exit well inside a platform's grace period.
+                let _ = tokio::time::timeout(ABORT_WITHIN, w.abort()).await;
                 Err(e)
             }
         }

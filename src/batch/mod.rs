@@ -216,7 +216,7 @@ mod tests {
             Error::FfmpegKilled { step: String::new(), signal: 9, stderr: String::new() },
             Error::Stalled { step: String::new(), secs: 1 },
             Error::Deadline { step: String::new(), secs: 1 },
-            Error::Publish { dest: String::new(), reason: String::new() },
+            Error::Publish { dest: String::new(), reason: String::new(), retryable: true },
         ] {
             assert!(e.retryable(), "{e}");
         }

@@ -189,18 +189,30 @@ async fn download_once(
             .get("content-range")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(&format!("bytes {}-", partial.written)));
-    if !resumed {
-        job_bytes.fetch_sub(partial.written, Ordering::Relaxed);
-        partial.written = 0;
-    }
-    partial.validator = resp
+    let validator = resp
         .headers()
         .get("etag")
         .or_else(|| resp.headers().get("last-modified"))
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.starts_with("W/")) // a weak ETag cannot vouch for bytes
-        .map(str::to_string)
-        .or(if resumed { partial.validator.take() } else { None });
+        .map(str::to_string);
+    // A part of another version of the object (a server that ignores If-Range), or a part we
+    // did not ask for: never appended. Start over, whole.
+    let changed = resumed && validator.is_some() && validator != partial.validator;
+    if changed || (status.as_u16() == 206 && !resumed) {
+        job_bytes.fetch_sub(partial.written, Ordering::Relaxed);
+        *partial = Partial::default();
+        return Err(Failure::Unreachable(if changed {
+            "the object changed while it was downloaded; starting over".into()
+        } else {
+            "the server sent a part that was not asked for; starting over".into()
+        }));
+    }
+    if !resumed {
+        job_bytes.fetch_sub(partial.written, Ordering::Relaxed);
+        partial.written = 0;
+    }
+    partial.validator = validator.or(if resumed { partial.validator.take() } else { None });
     if let Some(len) = resp.content_length().map(|l| l + partial.written) {
         if len > policy.max_asset_bytes {
             return Err(Failure::Rejected(format!(

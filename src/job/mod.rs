@@ -166,7 +166,27 @@ async fn render_job(
     tracing::info!(job_id = id, event = "accepted", output = %dest.display(), workspace = %ws.path().display(), memory_limit = limit, limit_source, ffmpeg = %ffmpeg_version, "job {id} accepted");
     reporter.notify(Event::Accepted { output: dest.display() });
 
-    let outcome = run_stages(job, &dest, &ws, opts, cancel, &sampler, reporter).await;
+    // The deadline covers every phase: when it passes, the job is cancelled (FFmpeg stopped,
+    // downloads dropped, an upload aborted) and the cancellation reported as the deadline.
+    let deadline = opts.deadline.map(Deadline::after);
+    let job_cancel = cancel.child_token();
+    let timer = deadline.map(|d| {
+        let c = job_cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(d.at.into()).await;
+            c.cancel();
+        })
+    });
+    let outcome = run_stages(job, &dest, &ws, opts, deadline, &job_cancel, &sampler, reporter).await;
+    if let Some(t) = timer {
+        t.abort();
+    }
+    let outcome = match (outcome, deadline) {
+        (Err(Error::Cancelled), Some(d)) if !cancel.is_cancelled() => {
+            Err(Error::Deadline { step: format!("in the {} phase", sampler.current()), secs: d.secs })
+        }
+        (o, _) => o,
+    };
     reporter.finish();
     let record = sampler.finish();
     let peak = record.peaks;
@@ -388,18 +408,19 @@ struct Staged {
     sidecars: Vec<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_stages(
     job: &Opened,
     dest: &Destination,
     ws: &Workspace,
     opts: &JobOptions,
+    deadline: Option<Deadline>,
     cancel: &CancellationToken,
     sampler: &Sampler,
     reporter: &mut Reporter,
 ) -> Result<Staged> {
     let (spec, base) = (&job.spec, &job.base);
     let id = spec.id.as_str();
-    let deadline = opts.deadline.map(Deadline::after);
     let Prepared { plan, texts } = prepare(job, ws, opts, cancel, sampler, reporter).await?;
     sampler.estimate(plan.encoder.estimate);
 
@@ -427,6 +448,9 @@ async fn run_stages(
     };
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
+    }
+    if opts.keep_workspace {
+        return Err(Error::Internal("--keep-workspace: rendered and verified, nothing published".into()));
     }
     sampler.phase(Phase::Upload);
     reporter.notify(Event::Uploading { output: dest.display(), bytes: facts.bytes });

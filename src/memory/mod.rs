@@ -481,6 +481,11 @@ impl Sampler {
         Sampler { stop, state, started, thread }
     }
 
+    /// The phase the job is in.
+    pub fn current(&self) -> Phase {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1.phase
+    }
+
     /// Mark the start of a phase (fetch, probe, render, publish): later samples count for it.
     pub fn phase(&self, name: Phase) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());

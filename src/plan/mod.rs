@@ -34,6 +34,9 @@ use segment::{ArgsExt, Edge, Part, Segment};
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// Most overlay items and captions tracks on screen in one run (each is an input and a blend).
+pub const MAX_LAYERS: usize = 32;
+
 /// A probed local input, for one clip.
 #[derive(Debug, Clone)]
 pub struct ClipMedia {
@@ -440,6 +443,25 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         .map_err(|e| crate::error::Error::InvalidSpec(ValidationErrors(e)))?;
 
     let pieces = pieces(&layout);
+    // Each layer on screen is one more input and blend in its run: bound them.
+    let mut at = 0;
+    for piece in &pieces {
+        let (frames, clip) = match *piece {
+            Piece::Body { clip, from, to } => (to - from, clip),
+            Piece::Transition { into } => (transitions[into], into),
+        };
+        let layers = overlays.iter().filter(|p| p.in_play(at, frames)).count();
+        if layers > MAX_LAYERS {
+            let reason = format!(
+                "{layers} overlays and captions are on screen at once during this clip; at most {MAX_LAYERS} may be"
+            );
+            return Err(crate::error::Error::InvalidSpec(ValidationErrors(vec![SpecError {
+                path: format!("timeline.tracks[0].clips[{clip}]"),
+                reason,
+            }])));
+        }
+        at += frames;
+    }
     let target = budget::Target::of(o);
     let loads = run_loads(spec, &media, &pieces, &transitions, &overlays, &target);
     let workspace = match budget_in.ram_workspace {

@@ -47,7 +47,7 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.event_format(JsonLines).try_init(),
-        LogFormat::Text => builder.with_target(false).without_time().try_init(),
+        LogFormat::Text => builder.event_format(TextLines).try_init(),
     };
 }
 
@@ -62,6 +62,36 @@ pub fn severity(level: &Level) -> &'static str {
 }
 
 struct JsonLines;
+
+/// Readable lines for a terminal: `LEVEL message field=value …`, control characters escaped
+/// (a value with a newline cannot forge a line).
+struct TextLines;
+
+/// `s` with control characters written as escapes (`\n`, `\u{1b}`).
+fn escape_controls(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+impl<S, N> FormatEvent<S, N> for TextLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &tracing::Event<'_>) -> fmt::Result {
+        let mut fields = Fields(Map::new());
+        event.record(&mut fields);
+        let text = |v: &Value| match v {
+            Value::String(s) => escape_controls(s),
+            other => escape_controls(&other.to_string()),
+        };
+        let message = fields.0.remove("message").map(|m| text(&m)).unwrap_or_default();
+        write!(w, "{:>7} {message}", severity(event.metadata().level()))?;
+        for (k, v) in &fields.0 {
+            write!(w, " {k}={}", text(v))?;
+        }
+        writeln!(w)
+    }
+}
 
 /// Labels every JSON line carries (Cloud Logging's `logging.googleapis.com/labels`): the
 /// task's index and attempt, set once by `cutlist job`.
@@ -133,5 +163,13 @@ where
         }
         line.extend(fields.0);
         writeln!(w, "{}", Value::Object(line))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_lines_cannot_be_forged() {
+        assert_eq!(super::escape_controls("a.mp4\n INFO job done\u{1b}[2J"), "a.mp4\\n INFO job done\\u{1b}[2J");
     }
 }

@@ -20,6 +20,8 @@ pub const MAX_SECONDS: f64 = 4.0 * 3600.0;
 
 /// Most clips on one track.
 pub const MAX_CLIPS: usize = 2000;
+/// Most tracks on a timeline.
+pub const MAX_TRACKS: usize = 32;
 
 /// Largest output side in pixels.
 pub const MAX_SIDE: u32 = 7680;
@@ -124,15 +126,91 @@ pub fn parse_with(text: &str, set: &[(String, Value)]) -> Result<Spec, Validatio
             return Err(ValidationErrors(errs.0));
         }
     };
+    // JSON readers differ on a key given twice (serde keeps the last); refuse it instead.
+    duplicate_keys(text, &mut errs);
+    if !errs.0.is_empty() {
+        return Err(capped(errs.0));
+    }
     let unfilled = super::template::apply(&mut doc, set);
     if !unfilled.is_empty() {
-        return Err(ValidationErrors(unfilled));
+        return Err(capped(unfilled));
     }
     let spec = read_spec(&doc, &mut errs);
     match spec {
         Some(s) if errs.0.is_empty() => Ok(s),
-        _ => Err(ValidationErrors(errs.0)),
+        _ => Err(capped(errs.0)),
     }
+}
+
+/// Most errors reported for one spec; the rest are counted.
+pub const MAX_ERRORS: usize = 100;
+
+fn capped(mut errs: Vec<SpecError>) -> ValidationErrors {
+    if errs.len() > MAX_ERRORS {
+        let more = errs.len() - MAX_ERRORS;
+        errs.truncate(MAX_ERRORS);
+        errs.push(SpecError { path: String::new(), reason: format!("… and {more} more errors") });
+    }
+    ValidationErrors(errs)
+}
+
+/// Record every key an object of `text` (valid JSON) names more than once, with its path.
+fn duplicate_keys(text: &str, errs: &mut Errors) {
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    struct Walk<'a> {
+        path: String,
+        errs: &'a mut Errors,
+    }
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = m.next_key::<String>()? {
+                let path = join(&self.path, &key);
+                if !seen.insert(key.clone()) {
+                    self.errs.add(path.clone(), format!("{key:?} is given more than once (name each key once)"));
+                }
+                m.next_value_seed(Walk { path, errs: &mut *self.errs })?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while s.next_element_seed(Walk { path: format!("{}[{i}]", self.path), errs: &mut *self.errs })?.is_some() {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    let _ = Walk { path: String::new(), errs }.deserialize(&mut d);
 }
 
 fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
@@ -227,6 +305,10 @@ fn read_timeline(v: &Value, fps: Option<Rational>, errs: &mut Errors) -> Option<
     };
     if arr.is_empty() {
         errs.add("timeline.tracks", "the timeline is empty: give one track of type \"video\" with at least one clip");
+    }
+    if arr.len() > MAX_TRACKS {
+        errs.add("timeline.tracks", format!("{} tracks; the limit is {MAX_TRACKS}", arr.len()));
+        return None;
     }
     let mut tracks = Vec::new();
     let mut ok = true;
@@ -540,6 +622,24 @@ mod tests {
         assert!(paths.contains(&"output.height"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[0].in"), "{e:?}");
         assert!(paths.contains(&"timeline.tracks[0].clips[0].volume"), "{e:?}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_paths() {
+        let text = spec_with(r##"{"type":"color","color":"red","duration":1,"duration":2}"##, "")
+            .replace(r#""id":"t""#, r#""id":"t","id":"u""#);
+        let e = errors(&text);
+        assert!(e.iter().any(|(p, r)| p == "id" && r.contains("more than once")), "{e:?}");
+        assert!(e.iter().any(|(p, _)| p == "timeline.tracks[0].clips[0].duration"), "{e:?}");
+    }
+
+    #[test]
+    fn errors_are_capped() {
+        let clips: Vec<String> =
+            (0..300).map(|_| r#"{"type":"color","color":"red","duration":-1}"#.to_string()).collect();
+        let e = errors(&spec_with(&clips.join(","), ""));
+        assert_eq!(e.len(), MAX_ERRORS + 1);
+        assert!(e.last().unwrap().1.contains("and 200 more errors"), "{:?}", e.last());
     }
 
     #[test]

@@ -101,6 +101,58 @@ fn a_dropped_connection_resumes_where_it_stopped() {
     assert_eq!(reqs[1].get("if-range").unwrap(), "\"v1\"");
 }
 
+/// A server that ignores If-Range and answers a resume with a part of a new version: the
+/// part is never appended to the old bytes; the download starts over and gets the new one whole.
+#[test]
+fn a_resume_from_a_changed_object_starts_over() {
+    let d = tmp();
+    let old = media(d.path());
+    color_clip(d.path(), "new.mp4", "blue", Some(880), "160x120", "30", 2.0);
+    let new = std::fs::read(d.path().join("new.mp4")).unwrap();
+    let behave: Behaviour = Arc::new(move |n, headers, old| {
+        if n == 0 {
+            let half = old[..old.len() / 2].to_vec();
+            let stream = futures_util::stream::unfold(Some(half), |left| async move {
+                match left {
+                    Some(h) => Some((Ok::<_, std::io::Error>(h), None)),
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Some((Err(std::io::Error::other("cut")), None))
+                    }
+                }
+            });
+            return Response::builder()
+                .header("content-length", old.len())
+                .header("etag", "\"v1\"")
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        let from: Option<usize> = headers
+            .get("range")
+            .and_then(|r| r.to_str().ok())
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.trim_end_matches('-').parse().ok());
+        match from {
+            Some(from) => Response::builder()
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header("etag", "\"v2\"")
+                .header("content-range", format!("bytes {from}-{}/{}", new.len() - 1, new.len()))
+                .body(Body::from(new[from.min(new.len())..].to_vec()))
+                .unwrap(),
+            None => Response::builder().header("etag", "\"v2\"").body(Body::from(new.clone())).unwrap(),
+        }
+    });
+    let server = serve(old, behave);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network"]);
+    assert_ok(&out);
+    let reqs = server.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 3, "the first, the refused resume, the whole new version");
+    assert!(reqs[2].get("range").is_none(), "the third request asks for the whole object");
+    let f = frame(&d.path().join("out.mp4"), 30, 4, 4);
+    assert!(near(f.at(2, 2), (0, 0, 255), 40), "the new version, whole: {:?}", f.at(2, 2));
+}
+
 #[test]
 fn a_trickle_is_stopped_by_the_stall_timeout() {
     let d = tmp();

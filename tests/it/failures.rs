@@ -90,6 +90,81 @@ fn media_problems_name_the_clip() {
     }
 }
 
+/// Media cutlist does not decode, or whose shape or rate no output needs, is refused when
+/// probed (exit 4, naming the clip); MJPEG *video* is video, not a still.
+#[test]
+fn hostile_media_is_refused_when_probed() {
+    let d = tmp();
+    let p = |name: &str| d.path().join(name).to_str().unwrap().to_string();
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc=s=64x64:r=30:d=1", "-c:v", "magicyuv", &p("magic.avi")]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=s=64x64:r=1000:d=0.2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        &p("fast.mp4"),
+    ]);
+    ffmpeg(&["-f", "lavfi", "-i", "color=red:s=16x400", "-frames:v", "1", &p("thin.png")]);
+    ffmpeg(&["-f", "lavfi", "-i", "color=red:s=64x64:r=30:d=1", "-c:v", "mjpeg", &p("motion.avi")]);
+    let work = d.path().join("work");
+    let cases = [
+        (r#"{"type":"video","src":"magic.avi"}"#, "magicyuv, a codec cutlist does not decode"),
+        (r#"{"type":"video","src":"fast.mp4"}"#, "its frame rate is 1000/1; the limit is 240 fps"),
+        (r#"{"type":"image","src":"thin.png","duration":1}"#, "at most 20:1"),
+    ];
+    for (clip, needle) in cases {
+        let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", clip);
+        let out = render(&spec, &work, &[]);
+        assert_eq!(out.status.code(), Some(ASSET_REJECTED), "{clip}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{needle} not in {}", stderr(&out));
+        assert!(stderr(&out).contains("timeline.tracks[0].clips[0].src"), "{}", stderr(&out));
+        assert_clean(&work, &d.path().join("out.mp4"));
+    }
+    let spec =
+        write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"motion.avi"}"#);
+    let out = render(&spec, &work, &[]);
+    assert_ok(&out);
+    assert_eq!(video_frames(&probe(&d.path().join("out.mp4"))), 30);
+}
+
+/// FFmpeg and ffprobe run without cutlist's credentials and secrets in their environment.
+#[test]
+fn children_get_no_secrets() {
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "160x120", "30", 1.0);
+    let dump = d.path().join("env.txt");
+    for tool in ["ffmpeg", "ffprobe"] {
+        let wrapper = d.path().join(format!("{tool}-wrapper"));
+        std::fs::write(&wrapper, format!("#!/bin/sh\nenv >> {}\nexec {tool} \"$@\"\n", dump.display())).unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"a.mp4"}"#);
+    let out = cutlist()
+        .arg("render")
+        .arg(&spec)
+        .arg("--workdir")
+        .arg(d.path().join("work"))
+        .arg("--ffmpeg")
+        .arg(d.path().join("ffmpeg-wrapper"))
+        .arg("--ffprobe")
+        .arg(d.path().join("ffprobe-wrapper"))
+        .env("CUTLIST_WEBHOOK_SECRET", "hook-secret-1")
+        .env("AWS_SECRET_ACCESS_KEY", "aws-secret-2")
+        .env("AZURE_STORAGE_ACCOUNT_KEY", "azure-secret-3")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let env = std::fs::read_to_string(&dump).unwrap();
+    assert!(env.contains("PATH="), "{env}");
+    for secret in ["hook-secret-1", "aws-secret-2", "azure-secret-3", "AWS_", "CUTLIST_"] {
+        assert!(!env.contains(secret), "{secret} reached a child:\n{env}");
+    }
+}
+
 #[test]
 fn private_addresses_and_outside_paths_are_refused_without_a_request() {
     let d = tmp();
