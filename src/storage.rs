@@ -144,7 +144,14 @@ impl Location {
     /// Stream the object into `dest` (a 64 KiB buffer; never whole in memory). `max` bytes
     /// at most; no byte for `stall` ends it (object_store itself resumes a broken body by
     /// range). Returns the byte count.
-    pub async fn download(&self, dest: &Path, max: u64, stall: Duration) -> Result<u64, StoreError> {
+    /// `check` sees each chunk's size and may end the download (a throughput floor).
+    pub async fn download(
+        &self,
+        dest: &Path,
+        max: u64,
+        stall: Duration,
+        mut check: impl FnMut(usize) -> Result<(), String>,
+    ) -> Result<u64, StoreError> {
         use futures_util::StreamExt;
         let got = self.store.get(&self.path).await.map_err(classify)?;
         if got.meta.size > max {
@@ -166,6 +173,7 @@ impl Location {
                 .map_err(|_| StoreError::Transient(format!("no data for {} s", stall.as_secs())))?;
             let Some(chunk) = next else { break };
             let chunk = chunk.map_err(classify)?;
+            check(chunk.len()).map_err(StoreError::Transient)?;
             written += chunk.len() as u64;
             if written > max {
                 return Err(StoreError::Permanent(format!(

@@ -45,9 +45,13 @@ pub struct RunArgs {
     /// Largest total of a job's downloads (suffixes K, M, G).
     #[arg(long, default_value = "8G", value_parser = parse_bytes)]
     pub max_job_bytes: u64,
-    /// Seconds without a byte before a download is abandoned.
+    /// Seconds without a byte before a download is abandoned (and the window of --min-rate).
     #[arg(long, default_value_t = 30)]
     pub read_timeout: u64,
+    /// A download slower than this (bytes a second, suffixes K, M) over a --read-timeout
+    /// window is abandoned, and retried.
+    #[arg(long, default_value = "16K", value_parser = parse_bytes)]
+    pub min_rate: u64,
     /// Seconds without FFmpeg progress before it is stopped.
     #[arg(long, default_value_t = 60)]
     pub stall_timeout: u64,
@@ -109,6 +113,7 @@ impl RunArgs {
                 max_asset_bytes: self.max_asset_bytes,
                 max_job_bytes: self.max_job_bytes,
                 read_timeout: Duration::from_secs(self.read_timeout.max(1)),
+                min_rate: self.min_rate,
                 ..FetchPolicy::default()
             },
             tools: Tools {

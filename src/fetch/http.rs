@@ -263,7 +263,9 @@ async fn download_once(
     }
     partial.md5 = declared.clone();
     let outcome: Result<(), Failure> = async {
+        let mut rate = super::Rate::new(policy);
         while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
+            rate.add(chunk.len()).map_err(Failure::Unreachable)?;
             partial.written += chunk.len() as u64;
             let job = job_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
             if partial.written > policy.max_asset_bytes {

@@ -31,6 +31,9 @@ pub struct FetchPolicy {
     pub connect_timeout: Duration,
     /// No byte for this long ends a download (stall).
     pub read_timeout: Duration,
+    /// Fewer bytes a second than this, over any `read_timeout` window, end a download too (a
+    /// trickle that beats the read timeout byte by byte).
+    pub min_rate: u64,
     /// The longest one download may take.
     pub asset_timeout: Duration,
     /// Attempts per asset on transient failures (5xx, 429, resets, timeouts).
@@ -47,6 +50,7 @@ impl Default for FetchPolicy {
             max_job_bytes: 8 << 30,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
+            min_rate: 16 << 10,
             asset_timeout: Duration::from_secs(600),
             attempts: crate::retry::ATTEMPTS,
         }
@@ -87,6 +91,39 @@ pub(crate) enum Failure {
     /// The machine, not the asset (no space in the workdir).
     Environment(String),
     Cancelled,
+}
+
+/// The throughput check of a download: at least `min_rate` bytes a second over each window
+/// of `read_timeout`.
+pub(crate) struct Rate {
+    window: Duration,
+    min_rate: u64,
+    since: std::time::Instant,
+    bytes: u64,
+}
+
+impl Rate {
+    pub(crate) fn new(policy: &FetchPolicy) -> Rate {
+        Rate { window: policy.read_timeout, min_rate: policy.min_rate, since: std::time::Instant::now(), bytes: 0 }
+    }
+
+    /// Count `n` bytes that arrived; an error once a whole window passed below the rate.
+    pub(crate) fn add(&mut self, n: usize) -> Result<(), String> {
+        self.bytes += n as u64;
+        let elapsed = self.since.elapsed();
+        if elapsed < self.window {
+            return Ok(());
+        }
+        if (self.bytes as f64) < self.min_rate as f64 * elapsed.as_secs_f64() {
+            return Err(format!(
+                "slower than {} KiB/s for {} s (--min-rate)",
+                self.min_rate >> 10,
+                self.window.as_secs()
+            ));
+        }
+        (self.since, self.bytes) = (std::time::Instant::now(), 0);
+        Ok(())
+    }
 }
 
 /// Refuse content that would make FFmpeg open something else or is not media at all.
@@ -185,7 +222,10 @@ async fn fetch_one(
                 .unwrap_or("bin");
             let dest = ws.file(&format!("in_{index:04}.{}", ext.to_ascii_lowercase()));
             let got = tokio::select! {
-                r = loc.download(&dest, policy.max_asset_bytes, policy.read_timeout) => r,
+                r = loc.download(&dest, policy.max_asset_bytes, policy.read_timeout, {
+                    let mut rate = Rate::new(policy);
+                    move |n| rate.add(n)
+                }) => r,
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
             };
             let head = got.as_ref().ok().and_then(|_| std::fs::File::open(&dest).ok()).map(|mut f| {

@@ -182,6 +182,36 @@ fn a_trickle_is_stopped_by_the_stall_timeout() {
     assert!(leftovers(&d.path().join("work")).is_empty());
 }
 
+/// A slow-loris body (a byte now and then, each beating the read timeout) is stopped by the
+/// throughput floor; a --deadline covers downloads as well.
+#[test]
+fn a_slow_loris_is_stopped_and_the_deadline_covers_downloads() {
+    let d = tmp();
+    let bytes = media(d.path());
+    let behave: Behaviour = Arc::new(|_, _, media| {
+        let stream = futures_util::stream::unfold(0u32, |k| async move {
+            if k > 0 {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+            }
+            Some((Ok::<_, std::io::Error>(vec![0u8, 0, 0, 0x20][..1 + (k == 0) as usize * 3].to_vec()), k + 1))
+        });
+        Response::builder().header("content-length", media.len()).body(Body::from_stream(stream)).unwrap()
+    });
+    let server = serve(bytes, behave);
+    let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
+    let t = Instant::now();
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network", "--read-timeout", "2"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("slower than 16 KiB/s for 2 s"), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    let t = Instant::now();
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network", "--deadline", "2", "--min-rate", "0"]);
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    assert!(stderr(&out).contains("deadline of 2 s passed while in the fetch phase"), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(leftovers(&d.path().join("work")).is_empty());
+}
+
 #[test]
 fn retry_after_is_honoured_and_4xx_fails_at_once() {
     let d = tmp();
