@@ -75,10 +75,15 @@ pub struct RunArgs {
     pub ffmpeg: PathBuf,
     #[arg(long, default_value = "ffprobe", env = "CUTLIST_FFPROBE")]
     pub ffprobe: PathBuf,
-    /// Post signed status events here (the spec's webhook.url wins). The signing secret is
-    /// read from CUTLIST_WEBHOOK_SECRET only, never from the command line.
+    /// Post status events here, signed with CUTLIST_WEBHOOK_SECRET (read from the
+    /// environment only). Trusted: it may be on a private network.
     #[arg(long, env = "CUTLIST_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
+    /// An origin (`https://hooks.example.com`) a spec's own `webhook.url` may have; the spec's
+    /// receiver gets the same events, unsigned. Repeatable; none by default (a spec naming a
+    /// receiver is refused).
+    #[arg(long = "webhook-allow", value_name = "ORIGIN", env = "CUTLIST_WEBHOOK_ALLOW", value_delimiter = ',')]
+    pub webhook_allow: Vec<String>,
     /// Debugging: leave the workspace (segments, graphs) in place and do not publish.
     #[arg(long, hide = true)]
     pub keep_workspace: bool,
@@ -130,6 +135,7 @@ impl RunArgs {
                 memory_warn_fraction: self.memory_warn.clamp(0.01, 1.0),
                 memory_report: self.memory_report,
                 webhook_url: self.webhook_url.clone(),
+                webhook_allow: self.webhook_allow.clone(),
                 webhook_secret: std::env::var("CUTLIST_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()),
                 ..ReportOptions::default()
             },

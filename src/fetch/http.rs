@@ -40,6 +40,29 @@ pub(crate) fn client(policy: &FetchPolicy) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// A client for status webhooks: redirects are never followed; `guard` (`Some(allow_private)`,
+/// for a receiver the spec names) puts the address guard in its resolver.
+pub(crate) fn webhook_client(guard: Option<bool>) -> reqwest::Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("cutlist/", env!("CARGO_PKG_VERSION")));
+    if let Some(allow_private) = guard {
+        b = b.dns_resolver(Arc::new(GuardedResolver { allow_private }));
+    }
+    b.build()
+}
+
+/// What went wrong with a request, for a log line (a refused address named as such).
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    match classify(e) {
+        Failure::Rejected(r) | Failure::Unreachable(r) | Failure::Environment(r) => r,
+        Failure::Cancelled => "cancelled".into(),
+    }
+}
+
 /// A file extension for the download, from the URL path (`bin` if none fits).
 pub(super) fn extension(url: &url::Url) -> String {
     url.path_segments()

@@ -14,7 +14,7 @@ use crate::plan::{self, Assets, ClipMedia, ClipTiming, EncoderSettings};
 use crate::probe::{self, ProbeError};
 use crate::publish::{self, Destination, OutputFacts};
 use crate::render::{self, Deadline};
-use crate::report::webhook::Webhook;
+use crate::report::webhook::{Target, Webhook};
 use crate::report::{Event, Phase, Reporter, Status};
 use crate::source::{Base, Opened};
 use crate::spec::{self, Spec};
@@ -80,18 +80,32 @@ pub async fn plan_spec(job: &Opened, opts: &JobOptions, cancel: &CancellationTok
 pub async fn render_spec(job: &Opened, opts: &JobOptions, cancel: &CancellationToken) -> Result<JobResult> {
     let spec = &job.spec;
     let r = &opts.report;
-    let hook = match spec.webhook.as_ref().map(|w| w.url.clone()).or_else(|| r.webhook_url.clone()) {
-        Some(u) => {
-            let url = url::Url::parse(&u)
-                .map_err(|e| Error::Environment(format!("the webhook URL {u:?} is not a URL: {e}")))?;
-            let client = fetch::http::client(&opts.fetch)
-                .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
-            Some(Webhook::start(client, url, r.webhook_secret.clone(), &spec.id, r.attempt, r.task_index))
+    let client = |guard| {
+        fetch::http::webhook_client(guard).map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
+    };
+    let mut targets = Vec::new();
+    if let Some(u) = &r.webhook_url {
+        let url = url::Url::parse(u)
+            .map_err(|e| Error::Environment(format!("the webhook URL {u:?} (--webhook-url) is not a URL: {e}")))?;
+        targets.push(Target { url, secret: r.webhook_secret.clone(), client: client(None)?, guard: None });
+    }
+    // The spec's receiver: only at an origin the operator allows, guarded, unsigned. A spec
+    // that names another fails (and the operator's receiver hears it).
+    let refused = match spec.webhook.as_ref().map(|w| spec_webhook(&w.url, &r.webhook_allow)) {
+        Some(Ok(url)) => {
+            let guard = Some(opts.fetch.allow_private_network);
+            targets.push(Target { url, secret: None, client: client(guard)?, guard });
+            None
         }
+        Some(Err(e)) => Some(e),
         None => None,
     };
+    let hook = (!targets.is_empty()).then(|| Webhook::start(targets, &spec.id, r.attempt, r.task_index));
     let mut reporter = Reporter::new(&spec.id, r.interactive, hook.as_ref().map(|h| h.notifier.clone()));
-    let outcome = render_job(job, opts, cancel, &mut reporter).await;
+    let outcome = match refused {
+        Some(e) => Err(e),
+        None => render_job(job, opts, cancel, &mut reporter).await,
+    };
     reporter.notify(match &outcome {
         Ok(res) => Event::Succeeded {
             output: res.output.clone(),
@@ -109,9 +123,25 @@ pub async fn render_spec(job: &Opened, opts: &JobOptions, cancel: &CancellationT
     });
     drop(reporter);
     if let Some(h) = hook {
-        h.finish(Duration::from_secs(5)).await;
+        h.finish().await;
     }
     outcome
+}
+
+/// The spec's `webhook.url`, if its origin is one of `allowed` (`--webhook-allow`).
+fn spec_webhook(url: &str, allowed: &[String]) -> Result<url::Url> {
+    let refuse = |reason: String| {
+        Error::InvalidSpec(spec::ValidationErrors(vec![spec::SpecError { path: "webhook.url".into(), reason }]))
+    };
+    let u = url::Url::parse(url).map_err(|e| refuse(format!("not a URL: {e}")))?;
+    let origin = u.origin();
+    if !allowed.iter().filter_map(|a| url::Url::parse(a).ok()).any(|a| a.origin() == origin) {
+        return Err(refuse(format!(
+            "its origin {} is not one this deployment allows (the operator adds origins with --webhook-allow)",
+            origin.ascii_serialization()
+        )));
+    }
+    Ok(u)
 }
 
 async fn render_job(

@@ -40,9 +40,12 @@ pub struct ReportOptions {
     pub memory_warn_fraction: f64,
     /// Print a memory table when the job ends (and publish a picture of it).
     pub memory_report: crate::memory::report::Mode,
-    /// The operator's status webhook (the spec's `webhook.url` wins) and the secret that signs its events.
+    /// The operator's status webhook (trusted; the only one whose events are signed) and the
+    /// secret that signs its events.
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// Origins (`https://hooks.example.com`) a spec's own `webhook.url` may have.
+    pub webhook_allow: Vec<String>,
     /// Which attempt and task this is (from the platform), for status events.
     pub attempt: u64,
     pub task_index: u64,
@@ -57,6 +60,7 @@ impl Default for ReportOptions {
             memory_report: crate::memory::report::Mode::Off,
             webhook_url: None,
             webhook_secret: None,
+            webhook_allow: Vec::new(),
             attempt: 0,
             task_index: 0,
         }

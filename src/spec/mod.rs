@@ -44,7 +44,8 @@ pub struct Spec {
     pub id: String,
     pub output: Output,
     pub timeline: Timeline,
-    /// Where to post status events (`http(s)://`); wins over `CUTLIST_WEBHOOK_URL`.
+    /// A receiver of status events (`http(s)://`) besides the operator's: accepted only at an
+    /// origin the deployment allows (`--webhook-allow`); its events are never signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookSpec>,
     /// Values for `{{placeholders}}` in any string of the spec (`--set` wins); filled in, and
@@ -53,8 +54,8 @@ pub struct Spec {
     pub merge: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// A status webhook named by the spec (it goes through the same address guard as assets;
-/// the signing secret only ever comes from the environment).
+/// A status webhook named by the spec (it goes through the same address guard as assets, and
+/// its events are never signed).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSpec {

@@ -384,9 +384,14 @@ impl Receiver {
     }
 
     pub fn start() -> Receiver {
+        Self::start_at("127.0.0.1")
+    }
+
+    /// A receiver on another loopback address (`127.0.0.2`: a canary that must hear nothing).
+    pub fn start_at(ip: &str) -> Receiver {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let got = Arc::new(Mutex::new(Vec::new()));
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = rt.block_on(tokio::net::TcpListener::bind((ip, 0))).unwrap();
         let port = listener.local_addr().unwrap().port();
         let rec = got.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {

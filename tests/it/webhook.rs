@@ -134,3 +134,84 @@ fn crossing_the_warning_threshold_is_reported_once() {
     assert_eq!(kinds.iter().filter(|k| *k == "memory_warning").count(), 1, "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("succeeded"));
 }
+
+/// The operator's receiver is trusted (no --allow-private-network needed) and alone gets signed
+/// events; a spec's receiver must be at an origin the operator allows, passes the address
+/// guard, and gets the same events unsigned; a canary on 127.0.0.2 hears nothing it should not.
+#[test]
+fn a_spec_names_a_receiver_only_where_the_operator_allows() {
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "160x120", "30", 1.0);
+    let operator = Receiver::start();
+    let canary = Receiver::start_at("127.0.0.2");
+    let canary_origin = format!("http://127.0.0.2:{}", canary.port);
+    let spec = serde_json::json!({
+        "version": 1, "id": "hooked",
+        "output": {"path": "out.mp4", "width": 160, "height": 120, "fps": 30, "video": {"preset": "ultrafast"}},
+        "timeline": {"tracks": [{"type": "video", "clips": [{"type": "video", "src": "a.mp4"}]}]},
+        "webhook": {"url": format!("{canary_origin}/steal")}
+    });
+    let spec = write_json(d.path(), "spec.json", &spec);
+    let run = |extra: &[&str]| {
+        let _ = std::fs::remove_file(d.path().join("out.mp4"));
+        let _ = std::fs::remove_file(d.path().join("out.mp4.json"));
+        cutlist()
+            .arg("render")
+            .arg(&spec)
+            .arg("--workdir")
+            .arg(d.path().join("work"))
+            .args(extra)
+            .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{}/hooks", operator.port))
+            .env("CUTLIST_WEBHOOK_SECRET", "s3cret")
+            .output()
+            .unwrap()
+    };
+    let signed = |r: &Receiver| r.got.lock().unwrap().iter().all(|(h, _)| h.contains_key("cutlist-signature"));
+
+    // No origin allowed: the spec is refused, naming the field; the operator hears why.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("webhook.url"), "{}", stderr(&out));
+    assert_eq!(operator.kinds(), vec!["failed"]);
+    assert!(signed(&operator));
+    assert!(canary.got.lock().unwrap().is_empty());
+
+    // Allowed, but on a private address without --allow-private-network: the guard refuses it.
+    operator.got.lock().unwrap().clear();
+    let out = run(&["--webhook-allow", &canary_origin]);
+    assert_ok(&out);
+    assert!(canary.got.lock().unwrap().is_empty(), "{:?}", canary.kinds());
+    assert_eq!(operator.kinds().last().map(String::as_str), Some("succeeded"));
+    assert!(signed(&operator));
+
+    // Allowed and reachable: the same events, unsigned.
+    operator.got.lock().unwrap().clear();
+    let out = run(&["--webhook-allow", &canary_origin, "--allow-private-network"]);
+    assert_ok(&out);
+    assert_eq!(canary.kinds(), operator.kinds());
+    assert!(canary.got.lock().unwrap().iter().all(|(h, _)| !h.contains_key("cutlist-signature")));
+    assert!(signed(&operator));
+}
+
+/// A receiver that accepts connections and never answers delays nothing but its own events,
+/// and the job ends within its bounds.
+#[test]
+fn a_hanging_receiver_does_not_hold_the_job() {
+    let d = tmp();
+    let spec = job_spec(d.path());
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hang.local_addr().unwrap().port();
+    let t = std::time::Instant::now();
+    let out = cutlist()
+        .arg("render")
+        .arg(&spec)
+        .args(["--workdir", d.path().join("work").to_str().unwrap()])
+        .env("CUTLIST_WEBHOOK_URL", format!("http://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    drop(hang);
+    assert_ok(&out);
+    // The render takes a few seconds; the webhook adds at most its 2 s drain.
+    assert!(t.elapsed() < std::time::Duration::from_secs(15), "took {:?}", t.elapsed());
+    assert!(stderr(&out).contains("not done within 5 s") || stderr(&out).contains("undelivered"), "{}", stderr(&out));
+}
