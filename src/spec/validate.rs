@@ -539,9 +539,15 @@ pub(super) fn check_src(src: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// A spec with these clips; `output_extra` (`,"key":value…`) adds to or replaces the
+    /// output's fields.
     fn spec_with(clips: &str, output_extra: &str) -> String {
+        let mut output = serde_json::json!({"path": "o.mp4", "width": 320, "height": 240, "fps": 30});
+        let extra: Map<String, Value> =
+            serde_json::from_str(&format!("{{{}}}", output_extra.trim_start_matches(','))).unwrap();
+        output.as_object_mut().unwrap().extend(extra);
         format!(
-            r##"{{"version":1,"id":"t","output":{{"path":"o.mp4","width":320,"height":240,"fps":30{output_extra}}},
+            r##"{{"version":1,"id":"t","output":{output},
                "timeline":{{"tracks":[{{"type":"video","clips":[{clips}]}}]}}}}"##
         )
     }
