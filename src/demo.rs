@@ -4,13 +4,13 @@
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// The demo timeline; `{out}` is replaced by the output path.
+/// The demo timeline (`cutlist demo -o` says where its output goes).
 pub const DEMO_SPEC: &str = r##"{
   "version": 1,
   "id": "demo",
   "merge": { "title": "cutlist demo" },
   "output": {
-    "path": "{out}",
+    "path": "cutlist-demo.mp4",
     "width": 1280,
     "height": 720,
     "fps": 30,

@@ -66,7 +66,7 @@ pub fn record_place(records: Option<&str>, spec: &Spec, hash: &str, output: &Des
         Some(dir) if crate::spec::address::is_object(dir) => {
             Destination::parse(&format!("{}/{name}", dir.trim_end_matches('/')))
         }
-        Some(dir) => Ok(Destination::Local(std::path::Path::new(dir).join(name))),
+        Some(dir) => Destination::parse(&std::path::Path::new(dir).join(name).to_string_lossy()),
         None => Ok(output.sibling_hidden(&format!("{}.cutlist-record.json", &hash[..16]))),
     }
 }

@@ -28,6 +28,14 @@ pub struct RunArgs {
     /// Write the result manifest here (also on failure); default: <output>.json on success.
     #[arg(long)]
     pub result: Option<PathBuf>,
+    /// Local paths a spec writes (output, poster, thumbnail) land beneath this directory
+    /// instead of the spec's own.
+    #[arg(long, env = "CUTLIST_OUTPUT_ROOT")]
+    pub output_root: Option<PathBuf>,
+    /// Replace local files that exist already (regular files only). Objects in buckets are
+    /// never replaced.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Where the job's temp directory goes.
     #[arg(long, env = "CUTLIST_WORKDIR")]
     pub workdir: Option<PathBuf>,
@@ -129,6 +137,8 @@ impl RunArgs {
             limits: Limits::detect(self.memory_limit, self.cpus),
             deadline: self.deadline.map(Duration::from_secs),
             output,
+            output_root: self.output_root.clone(),
+            overwrite: self.overwrite,
             result: self.result.clone(),
             report: ReportOptions {
                 interactive: std::io::stderr().is_terminal(),

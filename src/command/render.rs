@@ -51,7 +51,9 @@ pub struct DemoArgs {
 }
 
 pub async fn demo(args: DemoArgs) -> ExitCode {
-    let DemoArgs { output, run: opts } = args;
+    let DemoArgs { output, run: mut opts } = args;
+    // The demo's own output: a second demo replaces the first.
+    opts.overwrite = true;
     let dir = match tempfile::Builder::new().prefix("cutlist-demo-media-").tempdir() {
         Ok(d) => d,
         Err(e) => return fail(&Error::Environment(format!("cannot create a temp directory: {e}")), None, None),
@@ -62,9 +64,7 @@ pub async fn demo(args: DemoArgs) -> ExitCode {
     }
     let output = std::path::absolute(&output).unwrap_or(output);
     let spec_path = dir.path().join("demo.json");
-    let text = crate::demo::DEMO_SPEC
-        .replace("{out}", &output.display().to_string().replace('\\', "\\\\").replace('"', "\\\""));
-    if let Err(e) = std::fs::write(&spec_path, text) {
+    if let Err(e) = std::fs::write(&spec_path, crate::demo::DEMO_SPEC) {
         return fail(&Error::Environment(format!("cannot write the demo spec: {e}")), None, None);
     }
     run(&spec_path.display().to_string(), Some(output), &opts).await

@@ -40,12 +40,14 @@ pub fn report_failure(e: &Error, job_id: Option<&str>, result: Option<&Path>) ->
     e.exit_code()
 }
 
-/// Where a job's output goes: `-o`, else the spec's `output.path` resolved at its base.
+/// Where a job's output goes: `-o`, else the spec's `output.path` at its base (a local one
+/// beneath `--output-root` when given).
 pub fn destination(spec: &Spec, base: &Base, opts: &JobOptions) -> Result<Destination> {
-    match &opts.output {
-        Some(p) => Destination::parse(&p.to_string_lossy()),
-        None => Destination::parse(&base.resolve(&spec.output.path)),
-    }
+    let d = match &opts.output {
+        Some(p) => Destination::parse(&p.to_string_lossy())?,
+        None => Destination::of_spec(&spec.output.path, base, opts.output_root.as_deref())?,
+    };
+    Ok(d.overwriting(opts.overwrite))
 }
 
 /// Fetch, probe and plan a spec without rendering it: what would run, within which budget.
@@ -156,6 +158,8 @@ async fn render_job(
     let id = spec.id.as_str();
     let o = &spec.output;
     let dest = destination(spec, &job.base, opts)?;
+    // A taken name fails now, not after the render.
+    dest.check_free()?;
 
     // Facts known before any media: FFmpeg works, the output settings fit the budget.
     let mut encoders = vec![plan::encoder_name(o.video_codec())];
@@ -489,7 +493,7 @@ async fn run_stages(
     let mut sidecars = write_sidecars(spec, &texts, dest).await?;
     for still in &plan.stills {
         let to = match still.kind.of(&spec.output).and_then(|s| s.path.as_ref()) {
-            Some(p) => Destination::parse(&base.resolve(p))?,
+            Some(p) => Destination::of_spec(p, base, opts.output_root.as_deref())?.overwriting(opts.overwrite),
             None => {
                 let ext = Path::new(&still.name).extension().and_then(|e| e.to_str()).unwrap_or("jpg");
                 dest.with_extension(&format!("{}.{ext}", still.kind.suffix()))

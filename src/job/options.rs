@@ -22,6 +22,10 @@ pub struct JobOptions {
     pub deadline: Option<Duration>,
     /// Where the output goes when the command line says (`-o`); else the spec's `output.path`.
     pub output: Option<PathBuf>,
+    /// Local paths a spec writes land beneath this directory (default: the spec's own).
+    pub output_root: Option<PathBuf>,
+    /// Replace an existing local file (a regular file only); objects are always create-only.
+    pub overwrite: bool,
     /// Where to write the result manifest (always, also on failure); default beside the output, on success.
     pub result: Option<PathBuf>,
     pub report: ReportOptions,
@@ -76,6 +80,8 @@ impl Default for JobOptions {
             limits: Limits::detect(None, None),
             deadline: None,
             output: None,
+            output_root: None,
+            overwrite: false,
             result: None,
             report: ReportOptions::default(),
             keep_workspace: false,

@@ -245,6 +245,19 @@ fn default_channels() -> u8 {
     2
 }
 
+/// A local path a spec writes to: relative to the spec's directory (or `--output-root`) and
+/// staying beneath it. The command line's `-o` may go anywhere; a spec may not.
+fn check_local_path(path: &str, field: &str, errs: &mut Errors) {
+    if path.starts_with('/') {
+        errs.add(
+            field,
+            "must be relative (to the spec's directory); an absolute path is the command line's to give (-o)",
+        );
+    } else if path.split('/').any(|part| part == ".." || part == "." || part.is_empty()) {
+        errs.add(field, "must stay beneath the spec's directory: no `..`, `.` or empty parts");
+    }
+}
+
 pub(super) fn check_output(o: &Output, errs: &mut Errors) {
     if o.path.trim().is_empty() {
         errs.add("output.path", "must not be empty");
@@ -259,6 +272,8 @@ pub(super) fn check_output(o: &Output, errs: &mut Errors) {
         errs.add("output.path", reason);
     } else if o.path.ends_with('/') {
         errs.add("output.path", "names a directory; give a file name such as out.mp4");
+    } else if scheme_of(&o.path).is_none() {
+        check_local_path(&o.path, "output.path", errs);
     }
     for (field, v) in [("width", o.width), ("height", o.height)] {
         if !(16..=MAX_SIDE).contains(&v) {
@@ -301,11 +316,15 @@ pub(super) fn check_output(o: &Output, errs: &mut Errors) {
         Container::Webm => ["webm"].as_slice(),
         Container::Gif => ["gif"].as_slice(),
     };
-    if let Some(ext) = ext.filter(|e| !want.contains(&e.as_str())) {
-        errs.add(
+    match ext {
+        Some(ext) if !want.contains(&ext.as_str()) => errs.add(
             "output.path",
             format!("ends in .{ext} but the format is {}: name it .{} or set output.format", want[0], want[0]),
-        );
+        ),
+        None if !o.path.trim().is_empty() => {
+            errs.add("output.path", format!("has no extension: name it .{} (the format is {})", want[0], want[0]))
+        }
+        _ => {}
     }
     for (name, still) in [("poster", &o.poster), ("thumbnail", &o.thumbnail)] {
         let Some(st) = still else { continue };
@@ -322,6 +341,8 @@ pub(super) fn check_output(o: &Output, errs: &mut Errors) {
                 errs.add(format!("{p}.path"), "must be a local path");
             } else if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
                 errs.add(format!("{p}.path"), "must end in .jpg, .jpeg or .png");
+            } else {
+                check_local_path(path, &format!("{p}.path"), errs);
             }
         }
     }

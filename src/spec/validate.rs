@@ -728,7 +728,7 @@ mod doc_examples {
             n += 1;
         }
         assert!(n >= 2);
-        let demo = crate::demo::DEMO_SPEC.replace("{out}", "demo.mp4");
+        let demo = crate::demo::DEMO_SPEC.to_string();
         super::parse(&demo).unwrap();
     }
 

@@ -235,7 +235,7 @@ fn retry_after_is_honoured_and_4xx_fails_at_once() {
         Arc::new(|_, _, _| Response::builder().status(StatusCode::FORBIDDEN).body(Body::empty()).unwrap());
     let server = serve(bytes, gone);
     let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
-    let out = render(&spec, &d.path().join("work"), &["--allow-private-network"]);
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network", "--overwrite"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("HTTP 403"), "{}", stderr(&out));
     assert_eq!(server.requests.lock().unwrap().len(), 1, "no retry on 4xx");
@@ -309,7 +309,7 @@ fn a_declared_checksum_is_verified() {
     });
     let server = serve(bytes, bad);
     let spec = spec_for(d.path(), &format!("http://127.0.0.1:{}/m.mp4", server.port));
-    let out = render(&spec, &d.path().join("work"), &["--allow-private-network"]);
+    let out = render(&spec, &d.path().join("work"), &["--allow-private-network", "--overwrite"]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("MD5"), "{}", stderr(&out));
     assert_eq!(server.requests.lock().unwrap().len(), 3, "tried three times");

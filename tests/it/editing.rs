@@ -515,7 +515,7 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
         let name = output["path"].as_str().unwrap().to_string();
         let mut s = spec(clips.clone(), json!([]));
         s["output"] = output;
-        let spec_path = write_json(d.path(), &format!("{name}.json"), &s);
+        let spec_path = write_json(d.path(), &format!("{name}.spec.json"), &s);
         let r = render(&spec_path, &d.path().join("work"), &[]);
         assert_ok(&r);
         let file = d.path().join(&name);

@@ -12,6 +12,7 @@ const ASSET_UNREACHABLE: i32 = 5;
 const RENDER_FAILED: i32 = 7;
 const STALLED: i32 = 9;
 const CANCELLED: i32 = 143;
+const PUBLISH_FAILED: i32 = 10;
 
 fn assert_clean(work: &Path, output: &Path) {
     assert!(leftovers(work).is_empty(), "workdir not empty: {:?}", leftovers(work));
@@ -163,6 +164,67 @@ fn children_get_no_secrets() {
     for secret in ["hook-secret-1", "aws-secret-2", "azure-secret-3", "AWS_", "CUTLIST_"] {
         assert!(!env.contains(secret), "{secret} reached a child:\n{env}");
     }
+}
+
+/// Paths a spec writes stay beneath the spec's directory (or --output-root), follow no link
+/// and replace nothing; only the command line's -o may go elsewhere.
+#[test]
+fn output_paths_stay_where_they_belong() {
+    let d = tmp();
+    let outside = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "160x120", "30", 0.5);
+    std::fs::write(outside.path().join(".profile"), "keep").unwrap();
+    let work = d.path().join("work");
+    let spec_to = |out: &str, extra: &str| {
+        let text = format!(
+            r#"{{"version":1,"id":"p","output":{{"path":{out:?},"width":160,"height":120,"fps":30,"video":{{"preset":"ultrafast"}}{extra}}},
+               "timeline":{{"tracks":[{{"type":"video","clips":[{{"type":"video","src":"a.mp4"}}]}}]}}}}"#
+        );
+        let p = d.path().join("p.json");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // Written in the spec: relative, beneath, with the container's extension.
+    let victim = format!("../{}/.profile", outside.path().file_name().unwrap().to_str().unwrap());
+    for (out, extra, field) in [
+        (victim.as_str(), "", "output.path"),
+        ("/tmp/cutlist-abs.mp4", "", "output.path"),
+        (".profile", "", "output.path"),
+        ("o.mp4", r#","poster":{"path":"../p.jpg"}"#, "output.poster.path"),
+    ] {
+        let out = render(&spec_to(out, extra), &work, &[]);
+        assert_eq!(out.status.code(), Some(INVALID_SPEC), "{}", stderr(&out));
+        assert!(stderr(&out).contains(field), "{field}: {}", stderr(&out));
+    }
+    assert_eq!(std::fs::read_to_string(outside.path().join(".profile")).unwrap(), "keep");
+
+    // A name that is taken: refused at once (exit 10), untouched; --overwrite replaces a file.
+    std::fs::write(d.path().join("taken.mp4"), "mine").unwrap();
+    let spec = spec_to("taken.mp4", "");
+    let out = render(&spec, &work, &[]);
+    assert_eq!(out.status.code(), Some(PUBLISH_FAILED), "{}", stderr(&out));
+    assert!(stderr(&out).contains("taken.mp4") && stderr(&out).contains("--overwrite"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(r#""phase":"render""#), "refused before rendering: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(d.path().join("taken.mp4")).unwrap(), "mine");
+    assert_ok(&render(&spec, &work, &["--overwrite"]));
+    assert_eq!(video_frames(&probe(&d.path().join("taken.mp4"))), 15);
+
+    // Links are never followed: not at the name, not in a directory on the way.
+    std::os::unix::fs::symlink(outside.path().join(".profile"), d.path().join("link.mp4")).unwrap();
+    let out = render(&spec_to("link.mp4", ""), &work, &["--overwrite"]);
+    assert_eq!(out.status.code(), Some(PUBLISH_FAILED), "{}", stderr(&out));
+    std::os::unix::fs::symlink(outside.path(), d.path().join("sub")).unwrap();
+    let out = render(&spec_to("sub/o.mp4", ""), &work, &[]);
+    assert_eq!(out.status.code(), Some(PUBLISH_FAILED), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(outside.path().join(".profile")).unwrap(), "keep");
+    assert_eq!(leftovers(outside.path()), vec![".profile".to_string()]);
+
+    // --output-root: the spec's paths land beneath it.
+    let root = tmp();
+    assert_ok(&render(&spec_to("reels/o.mp4", ""), &work, &["--output-root", root.path().to_str().unwrap()]));
+    assert_eq!(video_frames(&probe(&root.path().join("reels/o.mp4"))), 15);
+    assert!(root.path().join("reels/o.mp4.json").exists());
+    assert!(leftovers(&work).is_empty());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The integration tests, one binary (so `common` is compiled once): real FFmpeg, real
 //! HTTP, S3, Azure and GCS servers on 127.0.0.1, the `cutlist` binary run as users run it.
-//! The `memory` tests measure the machine: `./dev test` runs them alone, one at a time.
+//! The `memory_measured` tests measure the machine: `./dev test` runs them alone, one at a time.
 
 mod common;
 
@@ -8,7 +8,7 @@ mod cli;
 mod downloads;
 mod editing;
 mod failures;
-mod memory;
+mod memory_measured;
 mod render;
 mod storage;
 mod webhook;

@@ -5,6 +5,10 @@ use crate::error::{Error, Result};
 use crate::plan::Expected;
 use crate::probe::ffprobe;
 use crate::process::{self, RunError, RunOptions, Tools};
+use crate::source::Base;
+
+mod local;
+pub use local::Place;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -138,126 +142,118 @@ pub async fn measure_loudness(
     })
 }
 
-/// Move `rendered` to `dest` atomically: a rename when on the same filesystem, otherwise
-/// a copy to a hidden temp name beside `dest` and a rename (the temp is removed on failure).
-pub fn move_into_place(rendered: &Path, dest: &Path) -> Result<()> {
-    let fail = |reason: String| Error::Publish { dest: dest.display().to_string(), reason, retryable: true };
-    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-    if std::fs::rename(rendered, dest).is_ok() {
-        return Ok(());
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(".cutlist-partial-")
-        .permissions(published_mode())
-        .tempfile_in(dir)
-        .map_err(|e| fail(format!("cannot write in {}: {e}", dir.display())))?;
-    let mut src = std::fs::File::open(rendered).map_err(|e| fail(e.to_string()))?;
-    std::io::copy(&mut src, &mut tmp.as_file()).map_err(|e| fail(format!("copy failed: {e}")))?;
-    tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
-    tmp.persist(dest).map_err(|e| fail(format!("rename failed: {}", e.error)))?;
-    Ok(())
-}
-
-/// Published files get the mode any new file gets (0666 less the umask), not the 0600 of a
-/// temp file: a manifest or a caption file is for others to read.
-fn published_mode() -> std::fs::Permissions {
-    std::os::unix::fs::PermissionsExt::from_mode(0o666)
-}
-
-/// Write `value` as pretty JSON to `path`, atomically.
+/// Write `value` as pretty JSON to the operator's `path` (`--result`), atomically, replacing
+/// the file an earlier run wrote.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(format!("cannot serialize: {e}")))?;
-    write_text(path, &text)
+    Place::trusted(path).put_text(&text, true).map_err(|e| local_failure(&path.display().to_string(), e))
 }
 
-/// Write `text` to `path`, atomically.
-pub fn write_text(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let fail = |reason: String| Error::Publish { dest: path.display().to_string(), reason, retryable: true };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".cutlist-partial-")
-        .permissions(published_mode())
-        .tempfile_in(dir)
-        .map_err(|e| fail(e.to_string()))?;
-    tmp.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))?;
-    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
-    Ok(())
-}
-
-/// Where a published file goes: a local path or an object in a store.
+/// Where a published file goes: a local place or an object in a store.
 #[derive(Debug, Clone)]
 pub enum Destination {
-    Local(PathBuf),
+    /// A local file: beneath its root, never replacing anything unless `overwrite` (then a
+    /// regular file only).
+    Local { place: Place, overwrite: bool },
+    /// An object, published create-only.
     Object(crate::storage::Location),
 }
 
 impl Destination {
-    /// `s3://…`, `gs://…`, `az://…`, or a local path (a relative one starts at the current
-    /// directory: a spec's own paths are resolved at its base first).
+    /// An address the operator gives (`-o`, `--records`): `s3://…`, `gs://…`, `az://…`, or a
+    /// local path anywhere (a relative one starts at the current directory).
     pub fn parse(s: &str) -> Result<Destination> {
         if crate::spec::address::is_object(s) {
-            let loc = crate::storage::locate(s).map_err(|e| Error::Publish {
-                dest: s.to_string(),
-                reason: e.to_string(),
-                retryable: false,
-            })?;
-            return Ok(Destination::Object(loc));
+            return Self::object(s);
         }
-        Ok(Destination::Local(PathBuf::from(s)))
+        Ok(Destination::Local { place: Place::trusted(Path::new(s)), overwrite: false })
+    }
+
+    /// A path a spec writes: an object, a name beside a spec read from a bucket, or a local
+    /// path relative to the spec's directory, kept beneath `output_root` when given (else
+    /// beneath that directory).
+    pub fn of_spec(addr: &str, base: &Base, output_root: Option<&Path>) -> Result<Destination> {
+        match base {
+            _ if crate::spec::address::is_object(addr) => Self::object(addr),
+            Base::Prefix(_) => Self::object(&base.resolve(addr)),
+            Base::Dir(dir) => {
+                let rel = PathBuf::from(addr);
+                if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                    return Err(Error::Publish {
+                        dest: addr.into(),
+                        reason: "a path in a spec must be relative, without `..`".into(),
+                        retryable: false,
+                    });
+                }
+                let root = output_root.unwrap_or(dir).to_path_buf();
+                Ok(Destination::Local { place: Place { root, rel }, overwrite: false })
+            }
+        }
+    }
+
+    fn object(uri: &str) -> Result<Destination> {
+        let loc = crate::storage::locate(uri).map_err(|e| Error::Publish {
+            dest: uri.to_string(),
+            reason: e.to_string(),
+            retryable: false,
+        })?;
+        Ok(Destination::Object(loc))
+    }
+
+    /// Allow replacing an existing local file (`--overwrite`); objects stay create-only.
+    pub fn overwriting(self, yes: bool) -> Destination {
+        match self {
+            Destination::Local { place, .. } => Destination::Local { place, overwrite: yes },
+            d => d,
+        }
     }
 
     pub fn display(&self) -> String {
         match self {
-            Destination::Local(p) => p.display().to_string(),
+            Destination::Local { place, .. } => place.path().display().to_string(),
             Destination::Object(l) => l.uri.clone(),
+        }
+    }
+
+    fn with_name(&self, name: impl FnOnce(&str) -> String) -> Destination {
+        match self {
+            Destination::Local { place, overwrite } => {
+                Destination::Local { place: place.sibling(&name(&place.file_name())), overwrite: *overwrite }
+            }
+            Destination::Object(l) => Destination::Object(l.sibling(&name(l.path.filename().unwrap_or("output")))),
         }
     }
 
     /// The file beside this one with its extension replaced (`out.mp4` → `out.srt`).
     pub fn with_extension(&self, ext: &str) -> Destination {
-        match self {
-            Destination::Local(p) => Destination::Local(p.with_extension(ext)),
-            Destination::Object(l) => {
-                let name = l.path.filename().unwrap_or("output");
-                let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
-                Destination::Object(l.sibling(&format!("{stem}.{ext}")))
-            }
-        }
+        self.with_name(|n| format!("{}.{ext}", n.rsplit_once('.').map(|(stem, _)| stem).unwrap_or(n)))
     }
 
     /// The file beside this one named `name + suffix` (`out.mp4` → `out.mp4.json`).
     pub fn with_suffix(&self, suffix: &str) -> Destination {
-        match self {
-            Destination::Local(p) => Destination::Local(path_with_suffix(p, suffix)),
-            Destination::Object(l) => {
-                Destination::Object(l.sibling(&format!("{}{suffix}", l.path.filename().unwrap_or("output"))))
-            }
-        }
+        self.with_name(|n| format!("{n}{suffix}"))
     }
 
     /// A hidden file beside this one: `.<name>.<suffix>`.
     pub fn sibling_hidden(&self, suffix: &str) -> Destination {
+        self.with_name(|n| format!(".{n}.{suffix}"))
+    }
+
+    /// Refuse at once, before any work, a local destination that is taken (exit 10).
+    pub fn check_free(&self) -> Result<()> {
         match self {
-            Destination::Local(p) => {
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
-                Destination::Local(p.with_file_name(format!(".{name}.{suffix}")))
-            }
-            Destination::Object(l) => {
-                Destination::Object(l.sibling(&format!(".{}.{suffix}", l.path.filename().unwrap_or("output"))))
-            }
+            Destination::Local { place, overwrite: false } if place.exists() => Err(taken(&self.display())),
+            _ => Ok(()),
         }
     }
 
     /// The text of the (small) file here, or `None` if there is none.
     pub async fn read_text(&self) -> Result<Option<String>> {
         let bytes = match self {
-            Destination::Local(p) => match std::fs::read(p) {
+            Destination::Local { place, .. } => match std::fs::read(place.path()) {
                 Ok(b) => Some(b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(Error::Environment(format!("cannot read {}: {e}", p.display()))),
+                Err(e) => return Err(Error::Environment(format!("cannot read {}: {e}", self.display()))),
             },
             Destination::Object(l) => l.read_optional(1 << 20).await.map_err(|e| match e {
                 crate::storage::StoreError::Transient(r) => {
@@ -271,10 +267,12 @@ impl Destination {
     }
 
     /// Publish `file` here: an atomic move for a local path, a create-only upload for an
-    /// object (an existing object is never overwritten).
+    /// object; an existing file or object is never replaced (a local one with `--overwrite`).
     pub async fn put_file(&self, file: &Path, cancel: &CancellationToken) -> Result<()> {
         match self {
-            Destination::Local(p) => move_into_place(file, p),
+            Destination::Local { place, overwrite } => {
+                place.put_file(file, *overwrite).map_err(|e| local_failure(&self.display(), e))
+            }
             Destination::Object(l) => l.upload_create_only(file, cancel).await.map(|_| ()).map_err(|e| match e {
                 crate::storage::StoreError::Cancelled => Error::Cancelled,
                 e => store_failure(&l.uri, e),
@@ -282,11 +280,12 @@ impl Destination {
         }
     }
 
-    /// Publish a small `text` here: atomically for a local path, in one create-only PUT for an
-    /// object (no temp file).
+    /// Publish a small `text` here, on the same terms (one create-only PUT for an object).
     pub async fn put_text(&self, text: &str) -> Result<()> {
         match self {
-            Destination::Local(p) => write_text(p, text),
+            Destination::Local { place, overwrite } => {
+                place.put_text(text, *overwrite).map_err(|e| local_failure(&self.display(), e))
+            }
             Destination::Object(l) => {
                 l.put_small_create_only(text.as_bytes().to_vec()).await.map_err(|e| store_failure(&l.uri, e))
             }
@@ -294,16 +293,34 @@ impl Destination {
     }
 }
 
+fn taken(dest: &str) -> Error {
+    Error::Publish {
+        dest: dest.into(),
+        reason: "it exists already: outputs never replace a file (pass --overwrite to replace it)".into(),
+        retryable: false,
+    }
+}
+
+/// A local write that failed: a taken name or a refused path is for good; the rest may pass.
+fn local_failure(dest: &str, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::AlreadyExists => taken(dest),
+        _ if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::EXDEV) => Error::Publish {
+            dest: dest.into(),
+            reason: "its path leads through a link or out of its directory; outputs never follow one".into(),
+            retryable: false,
+        },
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::InvalidInput => {
+            Error::Publish { dest: dest.into(), reason: e.to_string(), retryable: false }
+        }
+        _ => Error::Publish { dest: dest.into(), reason: e.to_string(), retryable: true },
+    }
+}
+
 /// A store's refusal to take an object: retryable unless it refused for good.
 fn store_failure(uri: &str, e: crate::storage::StoreError) -> Error {
     let retryable = !matches!(e, crate::storage::StoreError::Permanent(_));
     Error::Publish { dest: uri.to_string(), reason: e.to_string(), retryable }
-}
-
-fn path_with_suffix(output: &Path, suffix: &str) -> PathBuf {
-    let mut s = output.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 #[cfg(test)]
@@ -321,7 +338,7 @@ mod tests {
         } as u32;
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("out.mp4.json");
-        write_text(&p, "{}").unwrap();
+        write_json(&p, &serde_json::json!({})).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o666 & !mask);
     }
 }

@@ -272,8 +272,7 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
     let entries: Vec<String> = (0..20)
         .map(|i| {
             format!(
-                r#"{{"version":1,"id":"again{i}","output":{{"path":"{}/again{i}.mp4","width":640,"height":360,"fps":30,"video":{{"preset":"ultrafast"}}}},"timeline":{{"tracks":[{{"type":"video","clips":[{},{},{{"type":"color","color":"navy","duration":0.3}}]}}]}}}}"#,
-                d.path().display(),
+                r#"{{"version":1,"id":"again{i}","output":{{"path":"again{i}.mp4","width":640,"height":360,"fps":30,"video":{{"preset":"ultrafast"}}}},"timeline":{{"tracks":[{{"type":"video","clips":[{},{},{{"type":"color","color":"navy","duration":0.3}}]}}]}}}}"#,
                 clip(2, 0.0).replace("clip", &format!("{}/clip", d.path().display())),
                 clip(3, 0.5).replace("clip", &format!("{}/clip", d.path().display())),
             )
@@ -287,6 +286,8 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
         .arg("--workdir")
         .arg(d.path().join("work"))
         .arg("--allow-root")
+        .arg(d.path())
+        .arg("--output-root")
         .arg(d.path())
         .env("CUTLIST_TASK_COUNT", "1")
         .output()
