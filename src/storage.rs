@@ -79,19 +79,77 @@ fn retry() -> RetryConfig {
     }
 }
 
+/// An object address split as written: (scheme, bucket, key). The key is taken as it stands
+/// in the text (a URL parser would fold `a/%2e%2e/b` into `b`: another prefix); one that,
+/// percent-decoded, has an empty, `.` or `..` segment or a control character is refused, and
+/// so are query strings and credentials.
+pub fn object_parts(s: &str) -> Result<(&str, &str, &str), String> {
+    let (scheme, rest) = s.split_once("://").ok_or("not an object address")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err("no bucket: write s3://bucket/key".into());
+    }
+    if bucket.contains(['@', ':']) || key.contains(['?', '#']) {
+        return Err(
+            "no query string, port or credentials in a bucket address (credentials come from the environment)".into()
+        );
+    }
+    if !bucket.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        return Err(format!("{bucket:?} is not a bucket name"));
+    }
+    if key.is_empty() || key.ends_with('/') {
+        return Err("no object name after the bucket".into());
+    }
+    let decoded = percent_decode(key);
+    if decoded.split('/').any(|p| p.is_empty() || p == "." || p == "..") || decoded.chars().any(char::is_control) {
+        return Err(
+            "the object name has an empty, . or .. segment (percent-encoded or not) or a control character".into()
+        );
+    }
+    Ok((scheme, bucket, key))
+}
+
+/// Whether `uri` lies within one of `prefixes` (`s3://media/tenantA/`; a prefix without a
+/// final `/` is a whole segment: `s3://media/tenantA` does not hold `s3://media/tenantAB/x`).
+/// No prefixes: every object is within.
+pub fn within(uri: &str, prefixes: &[String]) -> bool {
+    prefixes.is_empty()
+        || prefixes.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            uri.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))
+        })
+}
+
+/// `%2e` → `.`; invalid escapes stay as written.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Open the object `uri` names, its store built from the environment.
 pub fn locate(uri: &str) -> Result<Location, StoreError> {
     // object_store's HTTP client takes the process-wide TLS provider (installing it twice is harmless).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let bad = |why: &str| StoreError::Permanent(format!("{uri}: {why}"));
-    let u = url::Url::parse(uri).map_err(|e| bad(&e.to_string()))?;
-    let bucket = u.host_str().filter(|b| !b.is_empty()).ok_or_else(|| bad("no bucket"))?.to_string();
-    let key = u.path().trim_start_matches('/');
-    if key.is_empty() || key.ends_with('/') {
-        return Err(bad("no object name after the bucket"));
-    }
+    let (scheme, bucket, key) = object_parts(uri).map_err(|e| bad(&e))?;
+    let bucket = bucket.to_string();
     let path = ObjectPath::parse(key).map_err(|e| bad(&format!("bad object name: {e}")))?;
-    let built: object_store::Result<Arc<dyn ObjectStore>> = match u.scheme() {
+    let built: object_store::Result<Arc<dyn ObjectStore>> = match scheme {
         "s3" => {
             let mut b = AmazonS3Builder::from_env().with_bucket_name(&bucket).with_retry(retry());
             for (k, v) in CLIENT {
@@ -308,5 +366,14 @@ mod tests {
     fn addresses() {
         assert!(matches!(locate("s3://bucket/"), Err(StoreError::Permanent(m)) if m.contains("no object name")));
         assert!(matches!(locate("s3:///key"), Err(StoreError::Permanent(_))));
+        for escape in ["s3://b/tenantA/%2e%2e/tenantB/a.mp4", "s3://b/a/../b.mp4", "s3://b/a/%2E/b.mp4", "s3://b/a//b"]
+        {
+            assert!(object_parts(escape).is_err(), "{escape}");
+        }
+        assert_eq!(object_parts("s3://b/tenantA/a%20b.mp4").unwrap(), ("s3", "b", "tenantA/a%20b.mp4"));
+        assert!(object_parts("s3://user:pw@b/k").is_err() && object_parts("s3://b/k?x=1").is_err());
+        let allowed = ["s3://media/tenantA".to_string()];
+        assert!(within("s3://media/tenantA/x.mp4", &allowed) && !within("s3://media/tenantAB/x.mp4", &allowed));
+        assert!(!within("s3://other/tenantA/x.mp4", &allowed) && within("s3://any/k", &[]));
     }
 }

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// A directory local sources may come from (the spec's directory always may). Repeatable.
     #[arg(long = "allow-root")]
     pub allow_roots: Vec<PathBuf>,
+    /// An object prefix (`s3://media/tenantA/`) sources and a spec's outputs may be in; when
+    /// given (repeatable), objects elsewhere are refused.
+    #[arg(long = "allow-bucket", value_name = "PREFIX", env = "CUTLIST_ALLOW_BUCKET", value_delimiter = ',')]
+    pub allow_buckets: Vec<String>,
     /// Allow sources on loopback, private and link-local addresses (tests, private networks).
     #[arg(long, env = "CUTLIST_ALLOW_PRIVATE_NETWORK")]
     pub allow_private_network: bool,
@@ -122,6 +126,7 @@ impl RunArgs {
             fetch: FetchPolicy {
                 allow_private_network: self.allow_private_network,
                 allowed_roots: self.allow_roots.clone(),
+                allowed_buckets: self.allow_buckets.clone(),
                 max_parallel: self.max_parallel_downloads.max(1),
                 max_asset_bytes: self.max_asset_bytes,
                 max_job_bytes: self.max_job_bytes,

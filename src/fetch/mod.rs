@@ -24,6 +24,9 @@ pub struct FetchPolicy {
     pub allow_private_network: bool,
     /// Local sources must lie beneath one of these (the spec's directory is added by the job).
     pub allowed_roots: Vec<PathBuf>,
+    /// When not empty, objects (sources and a spec's outputs) must lie within one of these
+    /// prefixes (`s3://media/tenantA/`).
+    pub allowed_buckets: Vec<String>,
     pub max_parallel: usize,
     pub max_asset_bytes: u64,
     /// Largest total of all of a job's downloads.
@@ -45,6 +48,7 @@ impl Default for FetchPolicy {
         FetchPolicy {
             allow_private_network: false,
             allowed_roots: Vec::new(),
+            allowed_buckets: Vec::new(),
             max_parallel: 4,
             max_asset_bytes: 2 << 30,
             max_job_bytes: 8 << 30,
@@ -190,6 +194,9 @@ async fn fetch_one(
 ) -> Result<Fetched> {
     let source = match Address::parse(&req.src) {
         Ok(Address::Http(url)) => Ok(Source::Http(url)),
+        Ok(Address::Object(uri)) if !crate::storage::within(&uri, &policy.allowed_buckets) => {
+            Err("is outside the buckets this deployment allows (--allow-bucket)".to_string())
+        }
         Ok(Address::Object(uri)) => crate::storage::locate(&uri).map(Source::Object).map_err(|e| e.to_string()),
         Ok(Address::Local(p)) => Ok(Source::Local(p)),
         Err(reason) => Err(reason),

@@ -43,11 +43,25 @@ pub fn report_failure(e: &Error, job_id: Option<&str>, result: Option<&Path>) ->
 /// Where a job's output goes: `-o`, else the spec's `output.path` at its base (a local one
 /// beneath `--output-root` when given).
 pub fn destination(spec: &Spec, base: &Base, opts: &JobOptions) -> Result<Destination> {
-    let d = match &opts.output {
-        Some(p) => Destination::parse(&p.to_string_lossy())?,
-        None => Destination::of_spec(&spec.output.path, base, opts.output_root.as_deref())?,
-    };
-    Ok(d.overwriting(opts.overwrite))
+    match &opts.output {
+        Some(p) => Ok(Destination::parse(&p.to_string_lossy())?.overwriting(opts.overwrite)),
+        None => spec_destination(&spec.output.path, "output.path", base, opts),
+    }
+}
+
+/// A path the spec writes (`field`), where it goes: beneath `--output-root` when local, within
+/// an allowed bucket (`--allow-bucket`) when an object.
+fn spec_destination(addr: &str, field: &str, base: &Base, opts: &JobOptions) -> Result<Destination> {
+    let d = Destination::of_spec(addr, base, opts.output_root.as_deref())?.overwriting(opts.overwrite);
+    match &d {
+        Destination::Object(l) if !crate::storage::within(&l.uri, &opts.fetch.allowed_buckets) => {
+            Err(Error::InvalidSpec(spec::ValidationErrors(vec![spec::SpecError {
+                path: field.into(),
+                reason: format!("{} is outside the buckets this deployment allows (--allow-bucket)", l.uri),
+            }])))
+        }
+        _ => Ok(d),
+    }
 }
 
 /// Fetch, probe and plan a spec without rendering it: what would run, within which budget.
@@ -493,7 +507,7 @@ async fn run_stages(
     let mut sidecars = write_sidecars(spec, &texts, dest).await?;
     for still in &plan.stills {
         let to = match still.kind.of(&spec.output).and_then(|s| s.path.as_ref()) {
-            Some(p) => Destination::of_spec(p, base, opts.output_root.as_deref())?.overwriting(opts.overwrite),
+            Some(p) => spec_destination(p, &format!("output.{}.path", still.kind.as_str()), base, opts)?,
             None => {
                 let ext = Path::new(&still.name).extension().and_then(|e| e.to_str()).unwrap_or("jpg");
                 dest.with_extension(&format!("{}.{ext}", still.kind.suffix()))

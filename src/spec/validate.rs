@@ -486,23 +486,7 @@ fn check_track_refs(tracks: &[Track], errs: &mut Errors) {
 
 /// `s3://bucket/key`, `gs://bucket/key`, `az://container/key`: a bucket and an object name.
 pub(super) fn check_object_uri(s: &str) -> Result<(), String> {
-    let u = url::Url::parse(s).map_err(|e| format!("not a valid address: {e}"))?;
-    if u.host_str().is_none_or(str::is_empty) {
-        return Err("no bucket: write s3://bucket/key".into());
-    }
-    let key = u.path().trim_start_matches('/');
-    if key.is_empty() || key.ends_with('/') {
-        return Err("no object name after the bucket".into());
-    }
-    // The URL parser folds `a/../b` away: look at the text as written.
-    let raw_key = s.split_once("://").and_then(|(_, rest)| rest.split_once('/')).map(|(_, k)| k).unwrap_or("");
-    if raw_key.split(['/', '?', '#']).any(|p| p == ".." || p == ".") || key.split('/').any(str::is_empty) {
-        return Err("the object name has an empty, . or .. segment".into());
-    }
-    if u.query().is_some() || !u.username().is_empty() {
-        return Err("no query string or credentials in a bucket address (credentials come from the environment)".into());
-    }
-    Ok(())
+    crate::storage::object_parts(s).map(|_| ())
 }
 
 /// Source addresses this version reads: `http(s)://` URLs, `s3://`, `gs://` and `az://`

@@ -140,6 +140,45 @@ fn plan_and_validate_read_a_spec_from_a_bucket() {
     assert!(stderr(&out).contains("s3://media/jobs/missing.json"), "{}", stderr(&out));
 }
 
+/// Object keys are judged as written and decoded, never folded into another prefix; with
+/// --allow-bucket, objects outside the allowed prefixes are refused, naming the field.
+#[test]
+fn object_keys_stay_in_their_prefix() {
+    let s3 = S3::start(&["media"]);
+    let d = tmp();
+    for t in ["tenantA", "tenantB"] {
+        std::fs::create_dir_all(s3.file("media", t)).unwrap();
+        color_clip(&s3.file("media", t), "a.mp4", "red", Some(440), "160x120", "30", 0.5);
+    }
+    let run = |src: &str, out: &str, extra: &[&str]| {
+        let spec = json!({
+            "version": 1, "id": "keys",
+            "output": {"path": out, "width": 160, "height": 120, "fps": 30, "video": {"preset": "ultrafast"}},
+            "timeline": {"tracks": [{"type": "video", "clips": [{"type": "video", "src": src}]}]}
+        });
+        let path = write_json(d.path(), "keys.json", &spec);
+        let mut c = cutlist();
+        c.arg("render").arg(&path).arg("--workdir").arg(d.path().join("work")).args(extra);
+        for (k, v) in s3.env() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run("s3://media/tenantA/%2e%2e/tenantB/a.mp4", "s3://media/tenantA/out.mp4", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("timeline.tracks[0].clips[0].src"), "{}", stderr(&out));
+    let allow = ["--allow-bucket", "s3://media/tenantA/"];
+    let out = run("s3://media/tenantB/a.mp4", "s3://media/tenantA/out.mp4", &allow);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--allow-bucket"), "{}", stderr(&out));
+    let out = run("s3://media/tenantA/a.mp4", "s3://media/tenantB/out.mp4", &allow);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("output.path"), "{}", stderr(&out));
+    assert!(!s3.file("media", "tenantB/out.mp4").exists());
+    assert_ok(&run("s3://media/tenantA/a.mp4", "s3://media/tenantA/out.mp4", &allow));
+    assert!(s3.file("media", "tenantA/out.mp4").exists());
+}
+
 #[test]
 fn outputs_larger_than_a_part_go_up_in_parts_and_never_clobber() {
     let s3 = S3::start(&["big"]);
