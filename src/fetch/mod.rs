@@ -76,6 +76,8 @@ pub struct Fetched {
     pub path: PathBuf,
     pub bytes: u64,
     pub downloaded: bool,
+    /// A local source's open file, which `path` names: keep it while the job reads it.
+    pub handle: Option<std::sync::Arc<std::fs::File>>,
 }
 
 /// Where an asset comes from.
@@ -203,11 +205,12 @@ async fn fetch_one(
     };
     let outcome = match source {
         Err(reason) => Err(Failure::Rejected(reason)),
-        Ok(Source::Local(p)) => local::open(&p, policy).map(|(path, bytes)| Fetched {
+        Ok(Source::Local(p)) => local::open(&p, policy).map(|o| Fetched {
             src: req.src.clone(),
-            path,
-            bytes,
+            path: o.path,
+            bytes: o.bytes,
             downloaded: false,
+            handle: Some(o.file),
         }),
         Ok(Source::Http(url)) => {
             let dest = ws.file(&format!("in_{index:04}.{}", http::extension(&url)));
@@ -217,6 +220,7 @@ async fn fetch_one(
                     path: dest,
                     bytes,
                     downloaded: true,
+                    handle: None,
                 }),
                 _ = cancel.cancelled() => Err(Failure::Cancelled),
             }
@@ -252,6 +256,7 @@ async fn fetch_one(
                     path: dest,
                     bytes,
                     downloaded: true,
+                    handle: None,
                 }),
                 Err(crate::storage::StoreError::Permanent(r)) => Err(Failure::Rejected(r)),
                 Err(crate::storage::StoreError::Transient(r)) => Err(Failure::Unreachable(r)),

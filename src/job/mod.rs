@@ -338,6 +338,8 @@ async fn write_sidecars(spec: &Spec, texts: &TextImages, dest: &Destination) -> 
 struct Prepared {
     plan: plan::Plan,
     texts: TextImages,
+    /// The local sources, open: the plan reads them by their open files.
+    _sources: Vec<std::sync::Arc<std::fs::File>>,
 }
 
 /// Fetch, probe, draw the texts, plan; check the workspace has room for the render.
@@ -379,6 +381,7 @@ async fn prepare(
     sampler.phase(Phase::Probe);
     let mut assets = Assets::new();
     let mut files = HashMap::new();
+    let open: Vec<_> = fetched.iter().filter_map(|f| f.handle.clone()).collect();
     for ((f, r), a) in fetched.into_iter().zip(&requests).zip(&sources) {
         if a.kind != spec::AssetKind::Media {
             files.insert(a.src.clone(), f.path); // fonts and captions: read by the text stage
@@ -430,7 +433,7 @@ async fn prepare(
         plan.encoder.threads,
         plan.encoder.lookahead
     );
-    Ok(Prepared { plan, texts })
+    Ok(Prepared { plan, texts, _sources: open })
 }
 
 /// Refuse a job whose render would not fit in the workdir's free space.
@@ -469,7 +472,7 @@ async fn run_stages(
 ) -> Result<Staged> {
     let (spec, base) = (&job.spec, &job.base);
     let id = spec.id.as_str();
-    let Prepared { plan, texts } = prepare(job, ws, opts, cancel, sampler, reporter).await?;
+    let Prepared { plan, texts, _sources } = prepare(job, ws, opts, cancel, sampler, reporter).await?;
     sampler.estimate(plan.encoder.estimate);
 
     sampler.phase(Phase::Render);

@@ -309,7 +309,12 @@ fn process_name(raw: &[u8]) -> String {
         !a.starts_with('-') && matches!(ext, "ts" | "webm" | "mp4" | "gif" | "png" | "jpg" | "wav" | "mov" | "mkv")
     };
     let shown = if program.starts_with("ffprobe") {
-        args.iter().rev().find(|a| !a.starts_with('-')).map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        // A local source is read through cutlist's open file (`/proc/<pid>/fd/<n>`): name it.
+        let real = |a: &str| std::fs::read_link(a).ok().map(|p| p.display().to_string()).unwrap_or(a.to_string());
+        args.iter().rev().find(|a| !a.starts_with('-')).map(|a| {
+            let a = if a.starts_with("/proc/") { real(a) } else { a.to_string() };
+            a.rsplit('/').next().unwrap_or(&a).to_string()
+        })
     } else {
         // The first file that is not an input (`-i x`).
         args.windows(2).filter(|w| w[0] != "-i").map(|w| w[1]).find(|a| file(a) && !a.contains('/')).map(String::from)

@@ -557,13 +557,23 @@ impl Running {
         }
     }
 
+    /// The process id of the cutlist run.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Send `sig`; then the rest of the log, the exit status and how long the exit took.
-    pub fn signal(mut self, sig: i32) -> (std::process::ExitStatus, Vec<String>, std::time::Duration) {
-        let t = std::time::Instant::now();
+    pub fn signal(self, sig: i32) -> (std::process::ExitStatus, Vec<String>, std::time::Duration) {
         // SAFETY: kill(2) on our own child.
         unsafe {
             libc::kill(self.child.id() as i32, sig);
         }
+        self.wait()
+    }
+
+    /// Wait for the run to end: the rest of the log, the exit status and how long it took.
+    pub fn wait(mut self) -> (std::process::ExitStatus, Vec<String>, std::time::Duration) {
+        let t = std::time::Instant::now();
         let rest: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();
         let status = self.child.wait().unwrap();
         (status, rest, t.elapsed())

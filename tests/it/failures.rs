@@ -227,6 +227,68 @@ fn output_paths_stay_where_they_belong() {
     assert!(leftovers(&work).is_empty());
 }
 
+/// A local source is opened once and FFmpeg reads that open file: a directory swapped for a
+/// link after the check changes nothing. A FIFO is refused at once; a name with `%d` is one
+/// file, not an image sequence.
+#[test]
+fn local_sources_cannot_be_swapped_or_stall() {
+    let d = tmp();
+    let outside = tmp();
+    std::fs::create_dir(d.path().join("media")).unwrap();
+    color_clip(&d.path().join("media"), "a.mp4", "red", Some(440), "160x120", "30", 1.0);
+    color_clip(outside.path(), "a.mp4", "blue", Some(880), "160x120", "30", 1.0);
+    let clips = r#"{"type":"video","src":"media/a.mp4"},{"type":"color","color":"green","duration":2},{"type":"video","src":"media/a.mp4"}"#;
+    let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", clips);
+    let work = d.path().join("work");
+    let mut cmd = cutlist();
+    cmd.arg("render").arg(&spec).arg("--workdir").arg(&work);
+    let run = Running::until(&mut cmd, r#""event":"planned""#);
+    // Hold cutlist while the directory is swapped for a link to another with the same names.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(run.pid() as i32, libc::SIGSTOP) };
+    std::fs::rename(d.path().join("media"), d.path().join("media-away")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.path().join("media")).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(run.pid() as i32, libc::SIGCONT) };
+    let (status, rest, _) = run.wait();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    let out = d.path().join("out.mp4");
+    assert_eq!(video_frames(&probe(&out)), 120);
+    let last = frame(&out, 110, 4, 4).at(2, 2);
+    assert!(near(last, (255, 0, 0), 40), "the last clip is still the checked file: {last:?}");
+
+    // A FIFO beneath the root: refused at once, nothing left behind.
+    let fifo = d.path().join("pipe.mp4");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let spec = write_spec(d.path(), "f.json", "f.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"pipe.mp4"}"#);
+    let t = Instant::now();
+    let out = render(&spec, &work, &[]);
+    assert_eq!(out.status.code(), Some(ASSET_REJECTED), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_clean(&work, &d.path().join("f.mp4"));
+
+    // `a%d.jpg` names one file; the sequence a1.jpg, a2.jpg… is not read.
+    std::fs::create_dir(d.path().join("pat")).unwrap();
+    for (name, color) in [("red.jpg", "red"), ("a1.jpg", "blue"), ("a2.jpg", "blue")] {
+        let p = d.path().join("pat").join(name);
+        ffmpeg(&["-f", "lavfi", "-i", &format!("color={color}:s=64x64"), "-frames:v", "1", p.to_str().unwrap()]);
+    }
+    std::fs::rename(d.path().join("pat/red.jpg"), d.path().join("pat/a%d.jpg")).unwrap();
+    let spec = write_spec(
+        d.path(),
+        "p.json",
+        "p.mp4",
+        160,
+        120,
+        "30",
+        "black",
+        r#"{"type":"image","src":"pat/a%d.jpg","duration":1}"#,
+    );
+    assert_ok(&render(&spec, &work, &[]));
+    assert!(near(frame(&d.path().join("p.mp4"), 15, 4, 4).at(2, 2), (255, 0, 0), 40));
+}
+
 #[test]
 fn private_addresses_and_outside_paths_are_refused_without_a_request() {
     let d = tmp();
