@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(refused(Path::new("/dev/zero")), outside);
         assert!(refused(&at("missing.mp4")).contains("no such file"));
         // A FIFO is refused at once, not waited on.
-        rustix::fs::mknodat(rustix::fs::CWD, &at("fifo.mp4"), FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, at("fifo.mp4"), FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
         assert!(refused(&at("fifo.mp4")).contains("not a regular file"));
     }
 }
