@@ -60,8 +60,9 @@ const MAX_STREAMS: usize = 16;
 /// but a declared length this absurd is a bomb or a broken file).
 const MAX_SOURCE_SECONDS: f64 = 24.0 * 3600.0;
 const MAX_CHANNELS: u32 = 8;
-/// Highest frame rate accepted from a video source.
+/// Highest and lowest frame rates accepted from a video source.
 pub const MAX_INPUT_FPS: f64 = 240.0;
+pub const MIN_INPUT_FPS: f64 = 1.0;
 /// Smallest side of a picture, and its most elongated shape (long side to short side).
 pub const MIN_INPUT_SIDE: u32 = 16;
 pub const MAX_INPUT_ASPECT: f64 = 20.0;
@@ -101,6 +102,9 @@ pub struct VideoStream {
     pub color_space: Option<String>,
     /// A still picture (image codec, or a single frame).
     pub still: bool,
+    /// The frames really there (packets counted by reading the file), when known.
+    #[serde(default)]
+    pub frames: Option<u64>,
 }
 
 impl VideoStream {
@@ -129,9 +133,19 @@ pub struct AudioStream {
 }
 
 impl MediaInfo {
-    /// The media's length: the video stream's if known, else the container's.
-    pub fn video_duration(&self) -> Option<f64> {
+    /// The length the media declares: the video stream's if known, else the container's.
+    pub fn declared_duration(&self) -> Option<f64> {
         self.video.as_ref().and_then(|v| v.duration).or(self.duration)
+    }
+
+    /// The media's real length: as far as its frames go (a file may declare hours and hold a
+    /// second, or be cut short), never more than it declares.
+    pub fn video_duration(&self) -> Option<f64> {
+        let real = self.video.as_ref().and_then(|v| Some(v.frames? as f64 / v.fps?.as_f64()));
+        match (real, self.declared_duration()) {
+            (Some(r), Some(d)) => Some(r.min(d)),
+            (r, d) => r.or(d),
+        }
     }
 }
 
@@ -314,6 +328,7 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
             color_transfer: tag(&s.color_transfer),
             color_primaries: tag(&s.color_primaries),
             color_space: tag(&s.color_space),
+            frames: s.nb_read_packets.map(|n| n as u64),
         }
     });
     if let Some(vs) = &video {
@@ -335,6 +350,12 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
         }
         if let Some(fps) = vs.fps.filter(|f| !vs.still && f.as_f64() > MAX_INPUT_FPS) {
             return Err(ProbeError::Rejected(format!("its frame rate is {fps}; the limit is {MAX_INPUT_FPS} fps")));
+        }
+        // A few frames spread over hours: its declared length is no measure of its content.
+        if let Some(fps) = vs.fps.filter(|f| !vs.still && f.as_f64() < MIN_INPUT_FPS) {
+            return Err(ProbeError::Rejected(format!(
+                "its frame rate is {fps}; cutlist needs at least {MIN_INPUT_FPS} fps"
+            )));
         }
         if vs.width > MAX_INPUT_SIDE || vs.height > MAX_INPUT_SIDE || vs.width as u64 * vs.height as u64 > MAX_PIXELS {
             return Err(ProbeError::Rejected(format!(
@@ -418,6 +439,10 @@ async fn run(
     args.extend(["-print_format", "json", "-show_format", "-show_streams"].map(String::from));
     if first_frame {
         args.extend(["-show_frames", "-read_intervals", "%+#1", "-select_streams", "v:0"].map(String::from));
+    } else {
+        // Read the whole file, demuxing only (no decoding): the frames really there, not what
+        // the header declares.
+        args.push("-count_packets".into());
     }
     args.push(file.display().to_string());
     match process::capture(ffprobe, &args, timeout, cancel).await {

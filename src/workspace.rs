@@ -40,7 +40,8 @@ pub fn sweep(parent: &Path) -> Vec<PathBuf> {
         }
         // Only directories with our lock file are workspaces (other `cutlist-*` temp
         // directories are left alone); the kernel releases a lock when its holder dies.
-        let free = std::fs::File::open(path.join(LOCK)).is_ok_and(|f| flock(&f, false));
+        let owned = std::fs::metadata(path.join(LOCK)).is_ok_and(|m| m.len() > 0);
+        let free = owned && std::fs::File::open(path.join(LOCK)).is_ok_and(|f| flock(&f, false));
         if free && std::fs::remove_dir_all(&path).is_ok() {
             removed.push(path);
         }
@@ -53,10 +54,13 @@ impl Workspace {
     pub fn create(parent: &Path, job_id: &str) -> io::Result<Workspace> {
         std::fs::create_dir_all(parent)?;
         let dir = tempfile::Builder::new().prefix(&format!("{PREFIX}{job_id}-")).tempdir_in(parent)?;
-        let lock = std::fs::File::create(dir.path().join(LOCK))?;
+        let mut lock = std::fs::File::create(dir.path().join(LOCK))?;
         if !flock(&lock, true) {
             return Err(io::Error::last_os_error());
         }
+        // Written once the lock is held: a sweep takes only a lock file with an owner written
+        // in it (one still empty is being created by a live job).
+        std::io::Write::write_all(&mut lock, std::process::id().to_string().as_bytes())?;
         Ok(Workspace { dir, _lock: lock })
     }
 
@@ -154,7 +158,7 @@ mod tests {
         let parent = tempfile::tempdir().unwrap();
         let ws = Workspace::create(parent.path(), "job-1").unwrap();
         std::fs::write(ws.file("a.ts"), vec![0u8; 1000]).unwrap();
-        assert_eq!(ws.bytes(), 1000, "the lock file is empty");
+        assert!((1000..1032).contains(&ws.bytes()), "the file, and the lock file with its owner");
         let p = ws.path().to_path_buf();
         assert!(p.file_name().unwrap().to_str().unwrap().starts_with("cutlist-job-1-"));
         drop(ws);
@@ -168,12 +172,16 @@ mod tests {
         // Left by a killed attempt: a lock file nobody holds.
         let dead = parent.path().join("cutlist-dead-abc123");
         std::fs::create_dir(&dead).unwrap();
-        std::fs::write(dead.join(LOCK), b"").unwrap();
+        std::fs::write(dead.join(LOCK), b"4242").unwrap();
+        // Being created by a live job: its lock file has no owner written in it yet.
+        let young = parent.path().join("cutlist-young-def456");
+        std::fs::create_dir(&young).unwrap();
+        std::fs::write(young.join(LOCK), b"").unwrap();
         std::fs::write(dead.join("seg_0000.ts"), vec![0u8; 100]).unwrap();
         let other = parent.path().join("not-ours");
         std::fs::create_dir(&other).unwrap();
         let removed = sweep(parent.path());
         assert_eq!(removed, vec![dead.clone()]);
-        assert!(live.path().exists() && other.exists() && !dead.exists());
+        assert!(live.path().exists() && other.exists() && young.exists() && !dead.exists());
     }
 }

@@ -401,9 +401,23 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
                     Some(_) => {}
                 }
                 let media_end = info.and_then(MediaInfo::video_duration);
+                let declared = info.and_then(MediaInfo::declared_duration);
                 let in_f = fps.frame_at(v.in_);
+                let half = 0.5 / fps.as_f64();
+                // The clip asks for frames the file declares but does not hold: truncated or broken.
+                if let (Some(out), Some(end), Some(d)) = (v.out, media_end, declared) {
+                    if out > end + half && out <= d + half {
+                        return Err(crate::error::Error::AssetRejected {
+                            path: format!("{path}.src"),
+                            src: crate::fetch::redact(clip.src().unwrap_or_default()),
+                            reason: format!(
+                                "holds {end:.3} s of frames where it declares {d:.3} s: truncated or broken (the clip needs {out} s)"
+                            ),
+                        });
+                    }
+                }
                 let out_f = match (v.out, media_end) {
-                    (Some(out), Some(end)) if out > end + 0.5 / fps.as_f64() => {
+                    (Some(out), Some(end)) if out > end + half => {
                         err(
                             &mut errs,
                             format!("{path}.out"),
@@ -439,6 +453,17 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         return Err(crate::error::Error::InvalidSpec(ValidationErrors(errs)));
     }
     let layout = timing::layout(&lengths, &transitions);
+    // The limit on a timeline's length, now that every clip's real length is known.
+    if fps.seconds_at(layout.total) > crate::spec::MAX_SECONDS {
+        return Err(crate::error::Error::InvalidSpec(ValidationErrors(vec![SpecError {
+            path: "timeline".into(),
+            reason: format!(
+                "the timeline lasts {:.0} s; the limit is {:.0} s",
+                fps.seconds_at(layout.total),
+                crate::spec::MAX_SECONDS
+            ),
+        }])));
+    }
     let overlays = overlay::place(spec, assets, texts, layout.total)
         .map_err(|e| crate::error::Error::InvalidSpec(ValidationErrors(e)))?;
 

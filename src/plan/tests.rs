@@ -22,6 +22,7 @@ fn video(w: u32, h: u32, dur: f64) -> VideoStream {
         color_primaries: None,
         color_space: None,
         still: false,
+        frames: None,
     }
 }
 

@@ -26,7 +26,7 @@ pub use output::*;
 pub use overlays::*;
 pub use schema::json_schema;
 pub use time::{even, Rational};
-pub use validate::{parse, parse_with, SpecError, ValidationErrors};
+pub use validate::{parse, parse_with, SpecError, ValidationErrors, MAX_SECONDS};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
