@@ -143,7 +143,11 @@ fn draw_captions(
     track: usize,
     write: &dyn Fn(&str, &Raster) -> Result<()>,
 ) -> Result<CaptionImages> {
-    let mut pictures: Vec<(f64, f64, Raster)> = Vec::new();
+    // What to draw, cheaply: each state's span, text and highlighted word. The pictures are
+    // drawn one at a time (twice: once to size the shared canvas, once to write it), so a
+    // track of thousands of cues holds one picture in memory, not thousands.
+    type Highlight = Option<(std::ops::Range<usize>, Color)>;
+    let mut pictures: Vec<(f64, f64, std::rc::Rc<str>, Highlight)> = Vec::new();
     let mut texts = Vec::new();
     for cue in cues {
         let (start, end) = (cue.start + c.offset, cue.end + c.offset);
@@ -152,6 +156,7 @@ fn draw_captions(
         }
         let text = cue.display();
         texts.push((start.max(0.0), end, text.clone()));
+        let shared: std::rc::Rc<str> = text.as_str().into();
         match (&cue.words, c.highlight) {
             (Some(words), Some(color)) if !words.is_empty() => {
                 // Where each word sits in the text (found in order).
@@ -168,23 +173,26 @@ fn draw_captions(
                     .collect();
                 let first = words[0].start + c.offset;
                 if first > start {
-                    pictures.push((start, first, r.render_text(&text, &c.style, family, frame, None)));
+                    pictures.push((start, first, shared.clone(), None));
                 }
                 for (i, w) in words.iter().enumerate() {
                     let a = (w.start + c.offset).max(start);
                     let b = words.get(i + 1).map(|n| n.start + c.offset).unwrap_or(end).min(end);
                     if b > a {
                         let hl = ranges[i].clone().map(|rg| (rg, color));
-                        pictures.push((a, b, r.render_text(&text, &c.style, family, frame, hl)));
+                        pictures.push((a, b, shared.clone(), hl));
                     }
                 }
             }
-            _ => pictures.push((start, end, r.render_text(&text, &c.style, family, frame, None))),
+            _ => pictures.push((start, end, shared, None)),
         }
     }
     // One canvas for all: aligned as the text is, and towards the side the track sits on.
-    let width = pictures.iter().map(|p| p.2.width).max().unwrap_or(2);
-    let height = pictures.iter().map(|p| p.2.height).max().unwrap_or(2);
+    let (mut width, mut height) = (2, 2);
+    for (_, _, text, hl) in &pictures {
+        let raster = r.render_text(text, &c.style, family, frame, hl.clone());
+        (width, height) = (width.max(raster.width), height.max(raster.height));
+    }
     let vertical = match c.position {
         Position::Named(Anchor::Top | Anchor::TopLeft | Anchor::TopRight) => 0.0,
         Position::Named(Anchor::Bottom | Anchor::BottomLeft | Anchor::BottomRight) => 1.0,
@@ -198,8 +206,9 @@ fn draw_captions(
     let blank = format!("cap{track}_blank.png");
     write(&blank, &Raster { width, height, rgba: vec![0; (width * height * 4) as usize] })?;
     let mut states = Vec::with_capacity(pictures.len());
-    for (k, (a, b, raster)) in pictures.into_iter().enumerate() {
+    for (k, (a, b, text, hl)) in pictures.into_iter().enumerate() {
         let file = format!("cap{track}_{k:05}.png");
+        let raster = r.render_text(&text, &c.style, family, frame, hl);
         write(&file, &raster.placed_on(width, height, horizontal, vertical))?;
         states.push(CaptionState { start: a.max(0.0), end: b, file });
     }

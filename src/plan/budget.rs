@@ -99,6 +99,12 @@ pub struct Load {
     pub bytes: u64,
 }
 
+/// The text stage's peak beyond cutlist's own share: the pictures it holds at once while it
+/// draws one (the picture, its canvas, the PNG encoder's buffers), each at most a frame of RGBA.
+pub fn text_stage(width: u32, height: u32) -> u64 {
+    3 * 4 * width as u64 * height as u64
+}
+
 /// A yuv420p frame of `pixels`.
 pub fn frame_bytes(pixels: u64) -> u64 {
     pixels * 3 / 2

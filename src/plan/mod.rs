@@ -493,8 +493,13 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         Some(already) => already + budget::temp_bytes(o, layout.total),
         None => 0,
     };
-    let encoder = budget::fit(&target, &loads, workspace, budget_in.limit, budget_in.cpus)
+    let mut encoder = budget::fit(&target, &loads, workspace, budget_in.limit, budget_in.cpus)
         .map_err(crate::error::Error::MemoryBudget)?;
+    // The text stage ran before any FFmpeg run, in cutlist itself: its peak counts too.
+    if !texts.items.is_empty() || !texts.captions.is_empty() {
+        encoder.estimate =
+            encoder.estimate.max(budget::CUTLIST_OWN + budget::text_stage(o.width, o.height) + workspace);
+    }
 
     let part = |clip: usize, from: u64, frames: u64, at: u64| Part {
         clip: &track.clips[clip],

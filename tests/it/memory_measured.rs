@@ -7,6 +7,7 @@
 //! FFmpeg child, sampled from /proc, plus the workspace's bytes when it is in RAM.
 
 use crate::common::*;
+use serde_json::json;
 use std::path::Path;
 
 const MIB: u64 = 1024 * 1024;
@@ -578,4 +579,37 @@ fn memory_inside_a_real_cgroup() {
     assert!(mem["limit_source"].as_str().unwrap().contains("cgroup"), "{mem}");
     assert_eq!(cg.oom_kills(), 0);
     assert!(mem["peak"]["total"].as_u64().unwrap() < BUDGET);
+}
+
+/// A captions track of many cues on a tall 1080×1920 frame: the text stage draws one picture
+/// at a time, so cutlist's own memory stays flat whatever the number of cues.
+#[test]
+fn memory_of_many_captions_stays_flat() {
+    let d = job_dir();
+    let cues = |n: usize| -> Vec<serde_json::Value> {
+        (0..n)
+            .map(|i| json!({"start": i as f64 * 0.5, "end": i as f64 * 0.5 + 0.5, "text": format!("caption number {i} of many, drawn by cutlist")}))
+            .collect()
+    };
+    let mut peaks = Vec::new();
+    for n in [20, 300] {
+        let spec = json!({
+            "version": 1, "id": format!("cues{n}"),
+            "output": {"path": format!("cues{n}.mp4"), "width": 1080, "height": 1920, "fps": 2, "video": {"preset": "ultrafast"}},
+            "timeline": {"tracks": [
+                {"type": "video", "clips": [{"type": "color", "color": "navy", "duration": n as f64 * 0.5}]},
+                {"type": "captions", "cues": cues(n)}
+            ]}
+        });
+        let path = d.path().join(format!("cues{n}.json"));
+        std::fs::write(&path, spec.to_string()).unwrap();
+        let out = render(&path, &d.path().join("work"), &["--memory-limit", "512Mi"]);
+        assert_ok(&out);
+        let m = manifest(&d.path().join(format!("cues{n}.mp4")));
+        let text = mib(&m["memory"]["phases"]["text"]["cutlist"]);
+        println!("{n} cues on 1080×1920: cutlist {text:.1} MiB in the text stage");
+        peaks.push(text);
+    }
+    assert!(peaks[1] <= peaks[0] + 8.0, "cutlist's memory grew with the cues: {peaks:?}");
+    assert!(peaks[1] < 48.0, "{peaks:?}");
 }
