@@ -62,7 +62,19 @@ pub const MAX_FONT_BYTES: u64 = 64 << 20;
 
 /// Draw every text item and captions track of `spec` into `dir` (the workspace). `files`
 /// maps the address of each font and captions file in the spec to its fetched file.
-pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &Path) -> Result<TextImages> {
+pub fn draw_all(
+    spec: &Spec,
+    files: &HashMap<String, std::path::PathBuf>,
+    dir: &Path,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<TextImages> {
+    let write = |file: &str, raster: &Raster| {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        write_png(&dir.join(file), raster)
+            .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))
+    };
     let mut r = Rasterizer::new();
     let mut families: HashMap<String, String> = HashMap::new();
     let mut family_of = |r: &mut Rasterizer, src: &Option<String>, path: &str| -> Result<Option<String>> {
@@ -82,10 +94,6 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
         let fam = r.load_font(file).map_err(reject)?;
         families.insert(src.clone(), fam.clone());
         Ok(Some(fam))
-    };
-    let write = |file: &str, raster: &Raster| {
-        write_png(&dir.join(file), raster)
-            .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", dir.display())))
     };
     let mut out = TextImages::new();
     for (k, (place, item)) in spec.overlays().into_iter().enumerate() {
@@ -127,13 +135,23 @@ pub fn draw_all(spec: &Spec, files: &HashMap<String, std::path::PathBuf>, dir: &
         let family = family_of(&mut r, &c.style.font, &path)?;
         out.captions.insert(
             ti,
-            draw_captions(&mut r, c, &cues, family.as_deref(), (spec.output.width, spec.output.height), ti, &write)?,
+            draw_captions(
+                &mut r,
+                c,
+                &cues,
+                family.as_deref(),
+                (spec.output.width, spec.output.height),
+                ti,
+                &write,
+                cancel,
+            )?,
         );
     }
     Ok(out)
 }
 
 /// Draw one captions track: a picture per cue, or per word when the spoken word is highlighted.
+#[allow(clippy::too_many_arguments)]
 fn draw_captions(
     r: &mut Rasterizer,
     c: &CaptionsTrack,
@@ -142,6 +160,7 @@ fn draw_captions(
     frame: (u32, u32),
     track: usize,
     write: &dyn Fn(&str, &Raster) -> Result<()>,
+    cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<CaptionImages> {
     // What to draw, cheaply: each state's span, text and highlighted word. The pictures are
     // drawn one at a time (twice: once to size the shared canvas, once to write it), so a
@@ -190,6 +209,9 @@ fn draw_captions(
     // One canvas for all: aligned as the text is, and towards the side the track sits on.
     let (mut width, mut height) = (2, 2);
     for (_, _, text, hl) in &pictures {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let raster = r.render_text(text, &c.style, family, frame, hl.clone());
         (width, height) = (width.max(raster.width), height.max(raster.height));
     }

@@ -360,7 +360,7 @@ async fn prepare(
     check_room(ws, opts, reserve)?;
 
     // Fetch each distinct source once.
-    sampler.phase(Phase::Fetch);
+    enter(sampler, id, Phase::Fetch);
     let sources = spec.sources();
     let requests: Vec<Request> =
         sources.iter().map(|a| Request { src: base.resolve(&a.src), used_at: a.used_at.clone() }).collect();
@@ -378,7 +378,7 @@ async fn prepare(
     .await?;
 
     // Probe each media asset (fonts are read by the text stage).
-    sampler.phase(Phase::Probe);
+    enter(sampler, id, Phase::Probe);
     let mut assets = Assets::new();
     let mut files = HashMap::new();
     let open: Vec<_> = fetched.iter().filter_map(|f| f.handle.clone()).collect();
@@ -398,12 +398,14 @@ async fn prepare(
     }
 
     // Text: laid out and drawn into the workspace (CPU work, off the async threads).
-    sampler.phase(Phase::Text);
+    enter(sampler, id, Phase::Text);
     let has_text = spec.overlays().iter().any(|(_, o)| matches!(o, spec::OverlayItem::Text(_)))
         || spec.timeline.tracks.iter().any(|t| matches!(t, spec::Track::Captions(_)));
     let texts = if has_text {
-        let (spec2, dir) = (spec.clone(), ws.path().to_path_buf());
-        tokio::task::spawn_blocking(move || text::draw_all(&spec2, &files, &dir))
+        // Off the async threads; it stops at the next picture when the job is cancelled (and is
+        // waited for, so that nothing writes into the workspace once it is removed).
+        let (spec2, dir, stop) = (spec.clone(), ws.path().to_path_buf(), cancel.clone());
+        tokio::task::spawn_blocking(move || text::draw_all(&spec2, &files, &dir, &stop))
             .await
             .map_err(|e| Error::Internal(format!("the text stage panicked: {e}")))??
     } else {
@@ -434,6 +436,12 @@ async fn prepare(
         plan.encoder.lookahead
     );
     Ok(Prepared { plan, texts, _sources: open })
+}
+
+/// Mark the start of a phase: the memory sampler counts from here, and the log says so.
+fn enter(sampler: &Sampler, job_id: &str, phase: Phase) {
+    sampler.phase(phase);
+    tracing::info!(job_id, event = "phase", phase = phase.as_str(), "{phase}");
 }
 
 /// Refuse a job whose render would not fit in the workdir's free space.
@@ -475,13 +483,13 @@ async fn run_stages(
     let Prepared { plan, texts, _sources } = prepare(job, ws, opts, cancel, sampler, reporter).await?;
     sampler.estimate(plan.encoder.estimate);
 
-    sampler.phase(Phase::Render);
+    enter(sampler, id, Phase::Render);
     render::render(&plan, ws, &opts.tools, deadline, cancel, |done, total, label| {
         reporter.update(Phase::Render, done, total, label)
     })
     .await?;
 
-    sampler.phase(Phase::Publish);
+    enter(sampler, id, Phase::Publish);
     let rendered = ws.file(&plan.output);
     let facts = publish::verify(&opts.tools, &rendered, &plan.expected, cancel).await?;
     let loudness = match &plan.loudness {
@@ -503,7 +511,7 @@ async fn run_stages(
     if opts.keep_workspace {
         return Err(Error::Internal("--keep-workspace: rendered and verified, nothing published".into()));
     }
-    sampler.phase(Phase::Upload);
+    enter(sampler, id, Phase::Upload);
     reporter.notify(Event::Uploading { output: dest.display(), bytes: facts.bytes });
     tracing::info!(job_id = id, event = "uploading", output = %dest.display(), bytes = facts.bytes, "publishing {}", dest.display());
     dest.put_file(&rendered, cancel).await?;

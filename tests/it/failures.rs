@@ -574,6 +574,109 @@ fn sigterm_during_the_loudness_measurement_cancels_cleanly() {
     assert_clean(&work, &d.path().join("out.mp4"));
 }
 
+/// SIGTERM in each phase — fetch, probe, text, the join — ends the job within 5 s with exit
+/// 143, no output and no workspace (render, upload and the loudness measurement have tests
+/// of their own).
+#[test]
+fn sigterm_in_every_phase_ends_the_job_within_5_s() {
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "160x120", "30", 1.0);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:d=1",
+        d.path().join("tone.wav").to_str().unwrap(),
+    ]);
+    // A server that sends a byte now and then (fetch), an ffprobe that takes its time (probe).
+    let trickle = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = trickle.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in trickle.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut s = stream;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n\x00\x00\x00\x20ftypisom");
+                for _ in 0..60 {
+                    std::thread::sleep(Duration::from_millis(500));
+                    if s.write_all(b"\x00").is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let slow_probe = d.path().join("slow-ffprobe");
+    std::fs::write(&slow_probe, "#!/bin/sh\nsleep 30\nexec ffprobe \"$@\"\n").unwrap();
+    std::fs::set_permissions(&slow_probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cues: Vec<serde_json::Value> =
+        (0..4000).map(|i| serde_json::json!({"start": i as f64 * 0.1, "end": i as f64 * 0.1 + 0.1, "text": format!("caption {i}")})).collect();
+    let spec = |clips: serde_json::Value, tracks: serde_json::Value, w: u32, h: u32, fps: u32| {
+        let mut t = vec![serde_json::json!({"type": "video", "clips": clips})];
+        t.extend(tracks.as_array().cloned().unwrap_or_default());
+        serde_json::json!({"version": 1, "id": "phases",
+            "output": {"path": "out.mp4", "width": w, "height": h, "fps": fps, "video": {"preset": "ultrafast"}, "audio": {"bitrate": 32000}},
+            "timeline": {"tracks": t}})
+    };
+    let cases = [
+        (
+            "fetch",
+            spec(
+                serde_json::json!([{"type": "video", "src": format!("http://127.0.0.1:{port}/a.mp4")}]),
+                serde_json::json!([]),
+                160,
+                120,
+                30,
+            ),
+            vec!["--min-rate", "0", "--allow-private-network"],
+        ),
+        (
+            "probe",
+            spec(serde_json::json!([{"type": "video", "src": "a.mp4"}]), serde_json::json!([]), 160, 120, 30),
+            vec!["--ffprobe", slow_probe.to_str().unwrap()],
+        ),
+        (
+            "text",
+            spec(
+                serde_json::json!([{"type": "color", "color": "navy", "duration": 400}]),
+                serde_json::json!([{"type": "captions", "cues": cues}]),
+                1080,
+                1920,
+                1,
+            ),
+            vec![],
+        ),
+        (
+            "join",
+            spec(
+                serde_json::json!([{"type": "color", "color": "navy", "duration": 900}]),
+                serde_json::json!([{"type": "audio", "clips": [{"src": "tone.wav", "loop": true}]}]),
+                64,
+                64,
+                1,
+            ),
+            vec![],
+        ),
+    ];
+    for (phase, spec, extra) in cases {
+        let path = write_json(d.path(), &format!("{phase}.json"), &spec);
+        let work = d.path().join("work");
+        let mut cmd = cutlist();
+        cmd.arg("render").arg(&path).arg("--workdir").arg(&work).args(&extra);
+        let marker = match phase {
+            "join" => r#""detail":"joining segments""#.to_string(),
+            p => format!(r#""phase":"{p}""#),
+        };
+        let run = Running::until(&mut cmd, &marker);
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, rest, took) = run.signal(libc::SIGTERM);
+        println!("SIGTERM during {phase}: exit {:?} after {took:?}", status.code());
+        assert_eq!(status.code(), Some(CANCELLED), "{phase}: {rest:?}");
+        assert!(took < Duration::from_secs(5), "{phase}: took {took:?}");
+        assert_clean(&work, &d.path().join("out.mp4"));
+    }
+}
+
 #[test]
 fn sigterm_mid_render_cancels_cleanly() {
     let d = tmp();
