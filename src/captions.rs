@@ -135,6 +135,69 @@ pub fn to_vtt(cues: &[(f64, f64, String)]) -> String {
 mod tests {
     use super::*;
 
+    /// Fuzzing the SRT/WebVTT reader: valid files cut, spliced, flipped and filled with odd
+    /// characters never make it panic, and every cue it returns has finite times in order.
+    #[test]
+    fn mangled_captions_never_panic() {
+        let seeds = [
+            "1\n00:00:01,000 --> 00:00:02,500\nHello <i>world</i>\n\n2\n00:00:03,000 --> 00:00:04,000\n{\\an8}Top\n",
+            "WEBVTT\n\nNOTE x\n\n00:01.000 --> 00:02.000 align:start\n<v Ana>Hi <00:01.500>there</v>\n\n00:02.500 --> 00:03.000\n<c.loud>Yes</c>\n",
+        ];
+        let odd = [
+            "-->",
+            "\n\n",
+            "<",
+            ">",
+            "{",
+            "}",
+            ":",
+            ",",
+            "\u{feff}",
+            "99999999999:00:00,000",
+            "\r",
+            "é",
+            "😀",
+            "<00:",
+            "NaN",
+            "-1",
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let started = std::time::Instant::now();
+        let mut runs = 0;
+        while runs < 200_000 && started.elapsed() < std::time::Duration::from_secs(10) {
+            runs += 1;
+            let mut t: Vec<char> = seeds[(next() % 2) as usize].chars().collect();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % (t.len() + 1);
+                match next() % 4 {
+                    0 => t.truncate(at),
+                    1 => t.splice(at..at, odd[(next() as usize) % odd.len()].chars()).for_each(drop),
+                    2 if at < t.len() => {
+                        t.remove(at);
+                    }
+                    _ => {
+                        let end = (at + (next() as usize) % 8).min(t.len());
+                        let copy: Vec<char> = t[at..end].to_vec();
+                        t.splice(at..at, copy).for_each(drop);
+                    }
+                }
+            }
+            let text: String = t.into_iter().collect();
+            if let Ok(cues) = parse(&text) {
+                for c in cues {
+                    assert!(c.start.is_finite() && c.end.is_finite() && c.start < c.end, "{c:?} from {text:?}");
+                }
+            }
+        }
+        println!("captions fuzz: {runs} mangled files in {:.1} s", started.elapsed().as_secs_f64());
+    }
+
     #[test]
     fn reads_srt() {
         let cues = parse("1\r\n00:00:01,000 --> 00:00:02,500\r\n<i>Hello</i> there\r\nsecond line\r\n\r\n2\r\n00:00:03,000 --> 00:00:04,000\r\nBye\r\n").unwrap();

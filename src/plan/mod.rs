@@ -614,4 +614,6 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
