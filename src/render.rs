@@ -21,15 +21,30 @@ impl Deadline {
     }
 }
 
-/// Run every step. `progress(done_frames, total_frames, label)` follows along.
+/// What FFmpeg reported while decoding a run's sources (at `-loglevel error`: errors only).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DecodeErrors {
+    /// The JSON paths of the sources the run decoded.
+    pub sources: Vec<String>,
+    /// Lines FFmpeg printed (of the last 8 KiB it printed).
+    pub lines: u64,
+    /// The first of them.
+    pub first: String,
+}
+
+/// Run every step. `progress(done_frames, total_frames, label)` follows along. Returns the
+/// decoding errors FFmpeg reported; with `strict_decode`, the first such run fails the job,
+/// naming its source (exit 4).
 pub async fn render(
     plan: &Plan,
     ws: &Workspace,
     tools: &Tools,
     deadline: Option<Deadline>,
+    strict_decode: bool,
     cancel: &CancellationToken,
     mut progress: impl FnMut(f64, f64, &str),
-) -> Result<()> {
+) -> Result<Vec<DecodeErrors>> {
+    let mut reports = Vec::new();
     // Runs that do not encode video (the join copies it; loudness is sound only) weigh a twentieth.
     let weight = |s: &Step| if s.encodes_video { s.frames as f64 } else { s.frames as f64 / 20.0 };
     let total: f64 = plan.steps.iter().map(weight).sum();
@@ -68,6 +83,25 @@ pub async fn render(
         })
         .await;
         let out = run.map_err(|e| to_error(e, &step.label, deadline))?;
+        let complaints: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        if !step.decodes.is_empty() && !complaints.is_empty() {
+            let report = DecodeErrors {
+                sources: step.decodes.iter().map(|(path, _)| path.clone()).collect(),
+                lines: complaints.len() as u64,
+                first: complaints[0].chars().take(300).collect(),
+            };
+            tracing::warn!(event = "decode_errors", sources = ?report.sources, lines = report.lines,
+                "FFmpeg reported {} decoding errors while {}: {}", report.lines, step.label, report.first);
+            if strict_decode {
+                let (path, src) = step.decodes[0].clone();
+                return Err(Error::AssetRejected {
+                    path,
+                    src: crate::fetch::redact(&src),
+                    reason: format!("it does not decode cleanly (--strict-decode): {}", report.first),
+                });
+            }
+            reports.push(report);
+        }
         if step.capture == Some(Capture::Loudness) {
             let stats = LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
                 step: step.label.clone(),
@@ -87,7 +121,7 @@ pub async fn render(
         done += w;
     }
     progress(total, total, "rendered");
-    Ok(())
+    Ok(reports)
 }
 
 /// A script file's final text: a graph's pending loudness filter filled in from the first pass.
@@ -212,6 +246,7 @@ mod tests {
             frames: 1,
             encodes_video: true,
             capture: None,
+            decodes: vec![],
         };
         let plan = |s: Step| Plan {
             expected: Expected {
@@ -247,7 +282,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let refused = |p: Plan| {
             let (ws, tools, cancel) = (&ws, &tools, &cancel);
-            async move { render(&p, ws, tools, None, cancel, |_, _, _| {}).await.unwrap_err().to_string() }
+            async move { render(&p, ws, tools, None, false, cancel, |_, _, _| {}).await.unwrap_err().to_string() }
         };
         let e = refused(plan(step(&["-i", "a.mp4", "-vf", "movie=/etc/passwd", "o.mp4"], vec![]))).await;
         assert!(e.contains("\"movie\" is outside cutlist's vocabulary"), "{e}");

@@ -96,6 +96,10 @@ pub struct RunArgs {
     /// receiver is refused).
     #[arg(long = "webhook-allow", value_name = "ORIGIN", env = "CUTLIST_WEBHOOK_ALLOW", value_delimiter = ',')]
     pub webhook_allow: Vec<String>,
+    /// Refuse a source FFmpeg reports decoding errors in (exit 4); without it they are a
+    /// warning (log, webhook, manifest) and the output is made.
+    #[arg(long, env = "CUTLIST_STRICT_DECODE")]
+    pub strict_decode: bool,
     /// Debugging: leave the workspace (segments, graphs) in place and do not publish.
     #[arg(long, hide = true)]
     pub keep_workspace: bool,
@@ -155,6 +159,7 @@ impl RunArgs {
                 ..ReportOptions::default()
             },
             keep_workspace: self.keep_workspace,
+            strict_decode: self.strict_decode,
         }
     }
 }

@@ -248,7 +248,7 @@ async fn render_job(
             .err()
             .unwrap_or(Error::Internal("workspace kept; run without --keep-workspace to publish".into())));
     }
-    let Staged { facts, encoder, clips, loudness, sidecars } = outcome?;
+    let Staged { facts, encoder, clips, loudness, sidecars, decode_errors } = outcome?;
     drop(ws);
 
     let result = JobResult {
@@ -277,6 +277,7 @@ async fn render_job(
         clips,
         loudness,
         sidecars,
+        decode_errors,
     };
     if opts.report.memory_report == crate::memory::report::Mode::Detailed {
         dest.with_suffix(".memory.svg").put_text(&crate::memory::report::svg(&record, &report)).await?;
@@ -465,6 +466,7 @@ struct Staged {
     clips: Vec<ClipTiming>,
     loudness: Option<LoudnessReport>,
     sidecars: Vec<String>,
+    decode_errors: Vec<render::DecodeErrors>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -484,10 +486,16 @@ async fn run_stages(
     sampler.estimate(plan.encoder.estimate);
 
     enter(sampler, id, Phase::Render);
-    render::render(&plan, ws, &opts.tools, deadline, cancel, |done, total, label| {
-        reporter.update(Phase::Render, done, total, label)
-    })
-    .await?;
+    let decode_errors =
+        render::render(&plan, ws, &opts.tools, deadline, opts.strict_decode, cancel, |done, total, label| {
+            reporter.update(Phase::Render, done, total, label)
+        })
+        .await?;
+    if !decode_errors.is_empty() {
+        let lines = decode_errors.iter().map(|d| d.lines).sum();
+        let sources = decode_errors.iter().flat_map(|d| d.sources.clone()).collect();
+        reporter.notify(Event::DecodeErrors { lines, sources });
+    }
 
     enter(sampler, id, Phase::Publish);
     let rendered = ws.file(&plan.output);
@@ -527,5 +535,5 @@ async fn run_stages(
         to.put_file(&ws.file(&still.name), cancel).await?;
         sidecars.push(to.display());
     }
-    Ok(Staged { facts, encoder: plan.encoder, clips: plan.clips, loudness, sidecars })
+    Ok(Staged { facts, encoder: plan.encoder, clips: plan.clips, loudness, sidecars, decode_errors })
 }

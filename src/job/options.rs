@@ -31,6 +31,8 @@ pub struct JobOptions {
     pub report: ReportOptions,
     /// Leave the workspace in place for debugging (its path is logged; nothing is published).
     pub keep_workspace: bool,
+    /// Refuse a source FFmpeg reports decoding errors in (else: a warning).
+    pub strict_decode: bool,
 }
 
 /// How a job reports: progress, memory, the status webhook, and its place in a batch.
@@ -85,6 +87,7 @@ impl Default for JobOptions {
             result: None,
             report: ReportOptions::default(),
             keep_workspace: false,
+            strict_decode: false,
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct JobResult {
     /// The finished file's loudness, measured, when the spec sets a target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loudness: Option<LoudnessReport>,
+    /// Decoding errors FFmpeg reported in the sources (the output was still made; see
+    /// `--strict-decode`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decode_errors: Vec<crate::render::DecodeErrors>,
 }
 
 /// Loudness of the finished file (EBU R128), beside the target it was normalized to.

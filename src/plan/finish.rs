@@ -92,6 +92,7 @@ pub(super) fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str
             frames: total,
             encodes_video: false,
             capture: None,
+            decodes: vec![],
         },
         Step {
             label: "writing the GIF".into(),
@@ -100,6 +101,7 @@ pub(super) fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str
             frames: total,
             encodes_video: true,
             capture: None,
+            decodes: vec![],
         },
     ]
 }
@@ -144,6 +146,7 @@ pub(super) fn join_steps(
             frames: total,
             encodes_video: false,
             capture: Some(Capture::Loudness),
+            decodes: vec![],
         });
     }
 
@@ -216,6 +219,7 @@ pub(super) fn join_steps(
         frames: total,
         encodes_video: false,
         capture: None,
+        decodes: vec![],
     });
     Ok(steps)
 }
@@ -255,6 +259,7 @@ pub(super) fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<
             frames: 1,
             encodes_video: false,
             capture: None,
+            decodes: vec![],
         });
         stills.push(StillFile { kind, name });
     }

@@ -112,6 +112,10 @@ pub struct Step {
     /// What the render must read from this run's stderr for later steps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<Capture>,
+    /// The main-track sources this run decodes: (JSON path of the field, address), for a
+    /// report or a refusal that names them when their decoding fails.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decodes: Vec<(String, String)>,
 }
 
 /// Something a step measures that a later step needs.
@@ -553,6 +557,14 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             .arg2("-c:a", "pcm_s16le")
             .arg2("-f", "wav")
             .arg(segment_name(k, "wav"));
+        let in_play = match *piece {
+            Piece::Body { clip, .. } => vec![clip],
+            Piece::Transition { into } => vec![into - 1, into],
+        };
+        let decodes = in_play
+            .into_iter()
+            .filter_map(|i| Some((format!("timeline.tracks[0].clips[{i}].src"), track.clips[i].src()?.to_string())))
+            .collect();
         steps.push(Step {
             label,
             args,
@@ -563,6 +575,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             frames,
             encodes_video: true,
             capture: None,
+            decodes,
         });
         at += frames;
     }

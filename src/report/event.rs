@@ -67,14 +67,44 @@ impl std::fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
-    Accepted { output: String },
-    Fetching { done: u64, total: u64 },
-    Rendering { percent: f64 },
-    Uploading { output: String, bytes: u64 },
-    Succeeded { output: String, manifest: String, sidecars: Vec<String>, duration: f64, bytes: u64 },
-    Failed { error: &'static str, exit_code: u8, retryable: bool, message: String, path: Option<String> },
+    Accepted {
+        output: String,
+    },
+    Fetching {
+        done: u64,
+        total: u64,
+    },
+    Rendering {
+        percent: f64,
+    },
+    Uploading {
+        output: String,
+        bytes: u64,
+    },
+    Succeeded {
+        output: String,
+        manifest: String,
+        sidecars: Vec<String>,
+        duration: f64,
+        bytes: u64,
+    },
+    Failed {
+        error: &'static str,
+        exit_code: u8,
+        retryable: bool,
+        message: String,
+        path: Option<String>,
+    },
     Cancelled {},
-    MemoryWarning { bytes: u64, limit: u64 },
+    MemoryWarning {
+        bytes: u64,
+        limit: u64,
+    },
+    /// FFmpeg reported decoding errors in these sources (the output is still made).
+    DecodeErrors {
+        lines: u64,
+        sources: Vec<String>,
+    },
 }
 
 impl Event {
@@ -89,6 +119,7 @@ impl Event {
             Event::Failed { .. } => "failed",
             Event::Cancelled {} => "cancelled",
             Event::MemoryWarning { .. } => "memory_warning",
+            Event::DecodeErrors { .. } => "decode_errors",
         }
     }
 

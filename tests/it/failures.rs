@@ -357,6 +357,54 @@ fn declared_lengths_are_bounded_by_the_real_frames() {
     assert_clean(&work, &d.path().join("c.mp4"));
 }
 
+/// A source with damaged frames: the output is made and the damage reported (log, manifest);
+/// with --strict-decode the job is refused, naming the clip (exit 4). A clean one reports none.
+#[test]
+fn decoding_errors_are_reported_or_refused() {
+    let d = tmp();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=30:d=2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "10",
+        d.path().join("clean.mp4").to_str().unwrap(),
+    ]);
+    let mut bytes = std::fs::read(d.path().join("clean.mp4")).unwrap();
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
+    let moov = bytes.windows(4).position(|w| w == b"moov").unwrap();
+    let (from, to) = (mdat + 5000, if moov > mdat { moov - 100 } else { bytes.len() - 100 });
+    for i in (from..to).step_by(997) {
+        bytes[i] ^= 0x5a;
+    }
+    std::fs::write(d.path().join("damaged.mp4"), bytes).unwrap();
+    let work = d.path().join("work");
+    let spec =
+        write_spec(d.path(), "s.json", "out.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"damaged.mp4"}"#);
+    let out = render(&spec, &work, &[]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains(r#""event":"decode_errors""#), "{}", stderr(&out));
+    let m = manifest(&d.path().join("out.mp4"));
+    assert_eq!(m["decode_errors"][0]["sources"][0], "timeline.tracks[0].clips[0].src", "{m}");
+    assert!(m["decode_errors"][0]["lines"].as_u64().unwrap() > 0);
+    let out = render(&spec, &work, &["--strict-decode", "--overwrite"]);
+    assert_eq!(out.status.code(), Some(ASSET_REJECTED), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timeline.tracks[0].clips[0].src") && stderr(&out).contains("--strict-decode"),
+        "{}",
+        stderr(&out)
+    );
+    let spec =
+        write_spec(d.path(), "c.json", "c.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"clean.mp4"}"#);
+    assert_ok(&render(&spec, &work, &["--strict-decode"]));
+    assert!(manifest(&d.path().join("c.mp4")).get("decode_errors").is_none());
+}
+
 #[test]
 fn private_addresses_and_outside_paths_are_refused_without_a_request() {
     let d = tmp();
