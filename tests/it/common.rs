@@ -282,6 +282,18 @@ pub fn set_exif_orientation(jpeg: &Path, orientation: u16) {
     std::fs::write(jpeg, out).unwrap();
 }
 
+/// Stretch an MP4's frames (one `stts` entry, version 0) so that they span `seconds`: a file of
+/// a few frames that declares hours.
+pub fn stretch_frames(file: &Path, frames: u32, seconds: u32) {
+    let mut b = std::fs::read(file).unwrap();
+    let be = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let mdhd = b.windows(4).position(|w| w == b"mdhd").unwrap();
+    let scale = be(&b, mdhd + 16);
+    let stts = b.windows(4).position(|w| w == b"stts").unwrap();
+    b[stts + 16..stts + 20].copy_from_slice(&(scale * seconds / frames).to_be_bytes());
+    std::fs::write(file, b).unwrap();
+}
+
 /// Wait (10 s at most) until a server `child` listens on `port`; kill it and fail otherwise.
 fn wait_for_port(child: &mut std::process::Child, port: u16, name: &str) {
     let up = (0..400).any(|_| {

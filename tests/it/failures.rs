@@ -289,18 +289,6 @@ fn local_sources_cannot_be_swapped_or_stall() {
     assert!(near(frame(&d.path().join("p.mp4"), 15, 4, 4).at(2, 2), (255, 0, 0), 40));
 }
 
-/// Stretch an MP4's frames (one `stts` entry, version 0) so that they span `seconds`: a file of
-/// a few frames that declares hours.
-fn stretch_frames(file: &Path, frames: u32, seconds: u32) {
-    let mut b = std::fs::read(file).unwrap();
-    let be = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    let mdhd = b.windows(4).position(|w| w == b"mdhd").unwrap();
-    let scale = be(&b, mdhd + 16);
-    let stts = b.windows(4).position(|w| w == b"stts").unwrap();
-    b[stts + 16..stts + 20].copy_from_slice(&(scale * seconds / frames).to_be_bytes());
-    std::fs::write(file, b).unwrap();
-}
-
 /// A file of 20 frames that declares hours is refused when probed; one cut short is refused
 /// (exit 4, naming it) when the clip needs frames it no longer holds.
 #[test]

@@ -8,6 +8,7 @@ mod cli;
 mod downloads;
 mod editing;
 mod failures;
+mod hostile;
 mod memory_measured;
 mod render;
 mod storage;
