@@ -434,6 +434,8 @@ fn http_assets_download_and_fail_clearly() {
     let clip = color_clip(d.path(), "c.mp4", "red", Some(440), "160x120", "30", 1.0);
     let server = Server::start(vec![
         ("/c.mp4", 200, std::fs::read(&clip).unwrap()),
+        // Whole as declared (Content-Length 1000), but only the first 1000 bytes of a file.
+        ("/short.mp4", 200, std::fs::read(&clip).unwrap()[..1000].to_vec()),
         ("/busy.mp4", 503, vec![]),
         ("/playlist.mp4", 200, b"#EXTM3U\n#EXTINF:1,\nhttp://169.254.169.254/x.ts\n".to_vec()),
     ]);
@@ -458,6 +460,7 @@ fn http_assets_download_and_fail_clearly() {
         ("/gone.mp4", ASSET_REJECTED, "404"),
         ("/busy.mp4", ASSET_UNREACHABLE, "503"),
         ("/playlist.mp4", ASSET_REJECTED, "HLS playlist"),
+        ("/short.mp4", ASSET_REJECTED, "/short.mp4"),
     ] {
         let spec = write_spec(
             d.path(),

@@ -179,6 +179,27 @@ fn object_keys_stay_in_their_prefix() {
     assert!(s3.file("media", "tenantA/out.mp4").exists());
 }
 
+/// A store that refuses the output (wrong credentials: 403) fails the job for good: exit 10,
+/// not retryable, so a batch records it instead of retrying forever.
+#[test]
+fn a_refused_publish_is_not_retryable() {
+    let s3 = S3::start(&["out"]);
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "160x120", "30", 0.5);
+    let spec =
+        write_spec(d.path(), "s.json", "s3://out/a.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"a.mp4"}"#);
+    let mut c = cutlist();
+    c.arg("render").arg(&spec).arg("--workdir").arg(d.path().join("work"));
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    let out = c.env("AWS_SECRET_ACCESS_KEY", "not-the-secret").output().unwrap();
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    let failed = stderr(&out).lines().find(|l| l.contains(r#""event":"failed""#)).unwrap_or_default().to_string();
+    assert!(failed.contains(r#""retryable":false"#), "{failed}");
+    assert!(objects(&s3.root.path().join("out")).is_empty());
+}
+
 #[test]
 fn outputs_larger_than_a_part_go_up_in_parts_and_never_clobber() {
     let s3 = S3::start(&["big"]);
