@@ -204,3 +204,22 @@ fn report_flag_prints_a_table_and_publishes_a_picture() {
     assert!(!stderr(&out).contains("memory report"));
     assert!(!d.path().join("out.mp4.memory.svg").exists());
 }
+
+/// The debugging flag --keep-workspace keeps the segments and graphs and publishes nothing.
+#[test]
+fn keep_workspace_publishes_nothing() {
+    let d = tmp();
+    color_clip(d.path(), "a.mp4", "red", Some(440), "160x120", "30", 0.5);
+    let spec = write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"a.mp4"}"#);
+    let work = d.path().join("work");
+    let out = render(&spec, &work, &["--keep-workspace"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing published"), "{}", stderr(&out));
+    assert!(!d.path().join("out.mp4").exists() && !d.path().join("out.mp4.json").exists());
+    let kept = leftovers(&work);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(std::fs::read_dir(work.join(&kept[0]))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".graph")));
+}
