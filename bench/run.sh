@@ -29,7 +29,7 @@ spec() { # name width height clip-json...
   local name=$1 w=$2 h=$3; shift 3
   local clips; clips=$(IFS=,; echo "$*")
   cat > "$OUT/$name.json" <<JSON
-{"version":1,"id":"$name","output":{"path":"$OUT/$name-cutlist.mp4","width":$w,"height":$h,"fps":30,
+{"version":1,"id":"$name","output":{"path":"$name-cutlist.mp4","width":$w,"height":$h,"fps":30,
  "video":{"preset":"veryfast","crf":23},"audio":{"bitrate":128000}},
  "timeline":{"tracks":[{"type":"video","clips":[$clips]}]}}
 JSON
@@ -49,7 +49,7 @@ spec cuts 1080 1920 "${cuts[@]}"
 reel=("${cuts[0]}")
 for c in "${cuts[@]:1}"; do reel+=("${c%\}},\"transition\":{\"type\":\"crossfade\",\"duration\":0.5}}"); done
 cat > "$OUT/reel.json" <<JSON
-{"version":1,"id":"reel","output":{"path":"$OUT/reel-cutlist.mp4","width":1080,"height":1920,"fps":30,
+{"version":1,"id":"reel","output":{"path":"reel-cutlist.mp4","width":1080,"height":1920,"fps":30,
  "video":{"preset":"veryfast","crf":23},"audio":{"bitrate":128000}},
  "timeline":{"tracks":[{"type":"video","clips":[$(IFS=,; echo "${reel[*]}")]},
   {"type":"audio","volume":"-14dB","clips":[{"src":"$MEDIA/music.mp3","fade_in":1,"fade_out":2}]},
@@ -62,11 +62,11 @@ graph+="${concat}concat=n=10:v=1:a=1[v][a]"
 run() { python3 bench/measure.py "$@"; }
 results=()
 for r in $(seq 1 "$RUNS"); do
-  results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --allow-root "$MEDIA" --memory-limit 300Mi)")
+  results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --overwrite --allow-root "$MEDIA" --memory-limit 300Mi)")
   results+=("$(run reel/ffmpeg bench/ffmpeg_w1.sh "$MEDIA" "$OUT/reel-ffmpeg.mp4")")
-  results+=("$(run cuts/cutlist "$CUTLIST" --log-format json render "$OUT/cuts.json" --allow-root "$MEDIA")")
+  results+=("$(run cuts/cutlist "$CUTLIST" --log-format json render "$OUT/cuts.json" --overwrite --allow-root "$MEDIA")")
   results+=("$(run cuts/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex "$graph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/cuts-ffmpeg.mp4")")
-  results+=("$(run concat/cutlist "$CUTLIST" --log-format json render "$OUT/concat.json" --allow-root "$MEDIA")")
+  results+=("$(run concat/cutlist "$CUTLIST" --log-format json render "$OUT/concat.json" --overwrite --allow-root "$MEDIA")")
   results+=("$(run concat/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list.txt" -map 0:v -map 0:a "${ENC[@]}" "$OUT/concat-ffmpeg.mp4")")
 done
 printf '%s\n' "${results[@]}" | python3 bench/summary.py
