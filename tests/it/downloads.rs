@@ -38,6 +38,28 @@ fn serve(media: Vec<u8>, behave: Behaviour) -> Flaky {
     Flaky { port, requests, _rt: rt }
 }
 
+/// Announce the whole length of `full` (ETag `"v1"`), send half, then fail the body: the
+/// connection drops.
+fn half_then_cut(full: &[u8]) -> Response<Body> {
+    let half = full[..full.len() / 2].to_vec();
+    let stream = futures_util::stream::unfold(Some(half), |left| async move {
+        match left {
+            Some(h) => Some((Ok::<_, std::io::Error>(h), None)),
+            None => {
+                // Let the first half reach the client before the connection drops.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Some((Err(std::io::Error::other("cut")), None))
+            }
+        }
+    });
+    Response::builder()
+        .header("content-length", full.len())
+        .header("etag", "\"v1\"")
+        .header("accept-ranges", "bytes")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
 fn spec_for(d: &std::path::Path, url: &str) -> std::path::PathBuf {
     write_spec(d, "s.json", "out.mp4", 160, 120, "30", "black", &format!(r#"{{"type":"video","src":"{url}"}}"#))
 }
@@ -54,24 +76,7 @@ fn a_dropped_connection_resumes_where_it_stopped() {
     let behave: Behaviour = Arc::new(|n, headers, media| {
         let full = media.to_vec();
         if n == 0 {
-            // Announce the whole length, send half, then fail the body: the connection drops.
-            let half = full[..full.len() / 2].to_vec();
-            let stream = futures_util::stream::unfold(Some(half), |left| async move {
-                match left {
-                    Some(h) => Some((Ok::<_, std::io::Error>(h), None)),
-                    None => {
-                        // Let the first half reach the client before the connection drops.
-                        tokio::time::sleep(Duration::from_millis(300)).await;
-                        Some((Err(std::io::Error::other("cut")), None))
-                    }
-                }
-            });
-            return Response::builder()
-                .header("content-length", full.len())
-                .header("etag", "\"v1\"")
-                .header("accept-ranges", "bytes")
-                .body(Body::from_stream(stream))
-                .unwrap();
+            return half_then_cut(media);
         }
         let from: usize = headers
             .get("range")
@@ -111,21 +116,7 @@ fn a_resume_from_a_changed_object_starts_over() {
     let new = std::fs::read(d.path().join("new.mp4")).unwrap();
     let behave: Behaviour = Arc::new(move |n, headers, old| {
         if n == 0 {
-            let half = old[..old.len() / 2].to_vec();
-            let stream = futures_util::stream::unfold(Some(half), |left| async move {
-                match left {
-                    Some(h) => Some((Ok::<_, std::io::Error>(h), None)),
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(300)).await;
-                        Some((Err(std::io::Error::other("cut")), None))
-                    }
-                }
-            });
-            return Response::builder()
-                .header("content-length", old.len())
-                .header("etag", "\"v1\"")
-                .body(Body::from_stream(stream))
-                .unwrap();
+            return half_then_cut(old);
         }
         let from: Option<usize> = headers
             .get("range")
