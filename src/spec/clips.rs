@@ -302,7 +302,7 @@ pub(super) fn check_transition(t: &Transition, path: &str, index: usize, fps: Op
     }
     let dpath = join(path, "transition.duration");
     if t.duration <= 0.0 {
-        errs.add(dpath, format!("{} must be positive", t.duration));
+        errs.add(dpath, format!("{} must be positive: give the transition's length in seconds, e.g. 0.5", t.duration));
     } else if check_time(t.duration, dpath.clone(), errs) {
         check_length(t.duration, dpath, fps, errs);
     }

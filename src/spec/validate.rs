@@ -70,15 +70,148 @@ pub(super) fn join(base: &str, field: &str) -> String {
 }
 
 /// Deserialize one part, recording at most one error for it with its full path.
-pub(super) fn read<T: DeserializeOwned>(value: Value, path: &str, errs: &mut Errors) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let inner = e.inner().to_string();
-            errs.add(join(path, &e.path().to_string()), inner);
-            None
+/// Deserialize one part, recording an error for every field that does not read (serde stops
+/// at the first: each failing field is set aside and the part read again), so one object
+/// with several problems lists them all. The part is returned when the rest reads, for the
+/// checks that follow; the errors recorded keep the spec from being accepted.
+pub(super) fn read<T: DeserializeOwned>(mut value: Value, path: &str, errs: &mut Errors) -> Option<T> {
+    for _ in 0..64 {
+        let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(v) => return Some(v),
+            Err(e) => e,
+        };
+        let mut keys: Vec<String> = e
+            .path()
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Map { key } => key.clone(),
+                serde_path_to_error::Segment::Seq { index } => format!("[{index}]"),
+                _ => String::new(),
+            })
+            .filter(|k| !k.is_empty())
+            .collect();
+        let mut reason = e.inner().to_string();
+        // An untagged enum's error names the object, not its field: find the field.
+        if let Some(name) = reason.split("untagged enum ").nth(1).map(snake_case) {
+            if lookup(&value, &keys).and_then(|v| v.get(&name)).is_some() {
+                keys.push(name);
+            }
+        }
+        let field = keys.iter().fold(String::new(), |p, k| join(&p, k));
+        reason = explain(&reason, lookup(&value, &keys));
+        errs.add(join(path, &field), reason);
+        // Set the field aside (its default takes its place) and read the rest; a field that
+        // is required, or the part as a whole, ends it here.
+        if !remove(&mut value, &keys) {
+            return None;
         }
     }
+    None
+}
+
+/// `Position` → `position`.
+fn snake_case(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.trim().chars().take_while(|c| c.is_ascii_alphanumeric()).enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn lookup<'a>(v: &'a Value, keys: &[String]) -> Option<&'a Value> {
+    keys.iter().try_fold(v, |v, k| match k.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
+        Some(i) => v.get(i.parse::<usize>().ok()?),
+        None => v.get(k),
+    })
+}
+
+/// Remove the field at `keys` (an object's key, not an array element); whether it was there.
+fn remove(v: &mut Value, keys: &[String]) -> bool {
+    let Some((last, parents)) = keys.split_last() else { return false };
+    if last.starts_with('[') {
+        return false;
+    }
+    let mut cur = v;
+    for k in parents {
+        cur = match k.strip_prefix('[').and_then(|k| k.strip_suffix(']')).and_then(|i| i.parse::<usize>().ok()) {
+            Some(i) => match cur.get_mut(i) {
+                Some(c) => c,
+                None => return false,
+            },
+            None => match cur.get_mut(k) {
+                Some(c) => c,
+                None => return false,
+            },
+        };
+    }
+    cur.as_object_mut().is_some_and(|m| m.remove(last).is_some())
+}
+
+/// serde's reason in the words of a spec: the names a value may take, the nearest one to what
+/// was written, the shape an object takes.
+fn explain(reason: &str, given: Option<&Value>) -> String {
+    if reason.contains("untagged enum Position") {
+        let names = "top_left, top, top_right, left, center, right, bottom_left, bottom, bottom_right";
+        let hint =
+            given.and_then(Value::as_str).and_then(|s| nearest(s, names)).map(|n| format!("; did you mean {n:?}?"));
+        return format!(
+            "expected one of {names}, or {{\"x\": …, \"y\": …}} (fractions of the frame){}",
+            hint.unwrap_or_default()
+        );
+    }
+    if let Some(rest) = reason.strip_prefix("unknown variant `") {
+        let (got, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let names: String = expected
+            .replace('`', "")
+            .trim_start_matches(", expected one of ")
+            .trim_start_matches(", expected ")
+            .to_string();
+        // Names other tools use for the same thing (Shotstack's fits).
+        let foreign = [("crop", "cover"), ("none", "contain"), ("stretch", "fill")];
+        if let Some((_, ours)) = foreign.iter().find(|(theirs, ours)| *theirs == got && names.contains(ours)) {
+            return format!("{reason}; what other tools call {got:?} is {ours:?} here");
+        }
+        if let Some(n) = nearest(got, &names) {
+            return format!("{reason}; did you mean {n:?}?");
+        }
+    }
+    if let (Some(kind), Some(Value::String(s))) = (reason.split("expected struct ").nth(1), given) {
+        return format!("{s:?} is a string; expected an object ({kind}), such as {{\"type\": {s:?}, …}}");
+    }
+    reason.to_string()
+}
+
+/// The name in `names` (comma-separated) nearest to `got`, if near enough.
+fn nearest(got: &str, names: &str) -> Option<String> {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '-', ' '], "");
+    let g = norm(got);
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| (distance(&g, &norm(n)), n))
+        .filter(|(d, _)| *d <= 2.max(g.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.to_string())
+}
+
+/// Levenshtein distance.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + (ca != *cb) as usize).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 pub(super) fn object<'a>(v: &'a Value, path: &str, errs: &mut Errors) -> Option<&'a Map<String, Value>> {

@@ -174,3 +174,25 @@ fn schemes() {
     assert!(check_src("concat:a.mp4|b.mp4").is_err());
     assert!(check_src("https://u:p@h/a.mp4").is_err());
 }
+
+#[test]
+fn one_object_lists_all_its_problems_in_plain_words() {
+    let e = errors(&spec_with(
+        r##"{"type":"video","src":"a.mp4","in":3,"out":2,"fit":"crop","speed":9},
+           {"type":"color","color":"red","duration":1,"transition":"fade"},
+           {"type":"color","color":"red","duration":1,"transition":{"type":"fade"}}"##,
+        "",
+    ));
+    let find = |p: &str| e.iter().find(|(path, _)| path == p).map(|(_, r)| r.clone()).unwrap_or_default();
+    assert!(find("timeline.tracks[0].clips[0].fit").contains("\"crop\" is \"cover\" here"), "{e:?}");
+    assert!(find("timeline.tracks[0].clips[0].out").contains("must be after in"), "{e:?}");
+    assert!(find("timeline.tracks[0].clips[0].speed").contains("out of range"), "{e:?}");
+    assert!(find("timeline.tracks[0].clips[1].transition").contains(r#"{"type": "fade""#), "{e:?}");
+    assert!(find("timeline.tracks[0].clips[2].transition.duration").contains("length in seconds"), "{e:?}");
+    let text = r##"{"version":1,"id":"t","output":{"path":"o.mp4","width":320,"height":240,"fps":30},
+        "timeline":{"tracks":[{"type":"video","clips":[{"type":"color","color":"red","duration":1}]},
+        {"type":"overlay","items":[{"type":"text","text":"x","duration":1,"position":"topRight"}]}]}}"##;
+    let e = errors(text);
+    let p = e.iter().find(|(p, _)| p == "timeline.tracks[1].items[0].position").expect("named at the field");
+    assert!(p.1.contains("top_right, left") && p.1.contains("did you mean \"top_right\""), "{p:?}");
+}
