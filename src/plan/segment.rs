@@ -180,7 +180,7 @@ fn ken_burns(motion: &Motion, from: u64, last: u64, sw: u32, sh: u32) -> Filter 
 
 /// Whether a clip plays its own audio (read from a second, unseeked input; see [`Segment::audio`]).
 pub(super) fn uses_own_audio(clip: &Clip, media: Option<&ClipMedia>) -> bool {
-    matches!((clip, media), (Clip::Video(vc), Some(m)) if m.info.audio.is_some() && !vc.mute && vc.volume > 0.0)
+    matches!((clip, media), (Clip::Video(vc), Some(m)) if m.info.audio.is_some() && !vc.mute && vc.volume.0 > 0.0)
 }
 
 impl<'a> Segment<'a> {
@@ -358,8 +358,8 @@ impl<'a> Segment<'a> {
                     c = c.then(Filter::new(Name::Atempo).opt("tempo", stage));
                     left /= stage;
                 }
-                if vc.volume != 1.0 {
-                    c = c.then(Filter::new(Name::Volume).opt("volume", vc.volume));
+                if vc.volume.0 != 1.0 {
+                    c = c.then(Filter::new(Name::Volume).opt("volume", vc.volume.0));
                 }
                 c.then(Filter::new(Name::Apad)).then(Filter::new(Name::Atrim).opt("end_sample", samples))
             }

@@ -72,9 +72,9 @@ pub struct VideoClip {
     pub out: Option<f64>,
     #[serde(default)]
     pub fit: Fit,
-    /// Linear gain of the clip's own audio, 0–10 (1 = unchanged).
-    #[serde(default = "one")]
-    pub volume: f64,
+    /// Gain of the clip's own audio: linear (0–10, 1 = unchanged) or decibels (`"-6dB"`).
+    #[serde(default)]
+    pub volume: Gain,
     /// Replace the clip's own audio with silence.
     #[serde(default)]
     pub mute: bool,
@@ -340,9 +340,6 @@ pub(super) fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rationa
                 }
             }
             check_range(v.speed, 0.25..=4.0, join(path, "speed"), "", errs);
-            if !(0.0..=10.0).contains(&v.volume) {
-                errs.add(join(path, "volume"), format!("{} is out of range 0–10", v.volume));
-            }
         }
         Clip::Image(i) => {
             if let Some(m) = &i.motion {

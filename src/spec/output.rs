@@ -12,7 +12,8 @@ pub struct Output {
     /// Where the finished file goes: a local path (relative to the spec's directory) or an
     /// `s3://`, `gs://` or `az://` object (published create-only).
     pub path: String,
-    /// Container: `mp4` (H.264 or H.265 with AAC), `webm` (VP9 with Opus) or `gif`.
+    /// Container: `mp4` (H.264 or H.265 with AAC), `webm` (VP9 with Opus) or `gif`. Absent:
+    /// what the path's extension says (`.webm`, `.gif`), else `mp4`.
     #[serde(default)]
     pub format: Container,
     /// Width in pixels (even, 16–7680).

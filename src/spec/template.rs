@@ -19,11 +19,35 @@ pub fn apply(doc: &mut Value, set: &[(String, Value)]) -> Vec<SpecError> {
         }
         None => Map::new(),
     };
+    // A --set that no placeholder uses is a typo or a stale template: say so.
+    let mut used = std::collections::BTreeSet::new();
+    names(doc, &mut used);
     for (k, v) in set {
+        if !used.contains(k) {
+            let known: Vec<&str> = used.iter().map(String::as_str).collect();
+            errs.push(SpecError {
+                path: format!("--set {k}"),
+                reason: if known.is_empty() {
+                    "the spec has no {{placeholders}}: nothing uses it".into()
+                } else {
+                    format!("no {{{{{k}}}}} in the spec uses it (its placeholders: {})", known.join(", "))
+                },
+            });
+        }
         vars.insert(k.clone(), v.clone());
     }
     walk(doc, "", &vars, &mut errs);
     errs
+}
+
+/// The names of every placeholder in `v`.
+fn names(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(m) => m.values().for_each(|c| names(c, out)),
+        Value::Array(a) => a.iter().for_each(|c| names(c, out)),
+        Value::String(s) => out.extend(placeholders(s).into_iter().map(|(_, n)| n.to_string())),
+        _ => {}
+    }
 }
 
 fn walk(v: &mut Value, path: &str, vars: &Map<String, Value>, errs: &mut Vec<SpecError>) {
@@ -119,6 +143,17 @@ pub fn parse_set(arg: &str) -> Result<(String, Value), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_set_no_placeholder_uses_is_an_error() {
+        let mut doc = serde_json::json!({"id": "a-{{order}}"});
+        let errs =
+            super::apply(&mut doc, &[("ordr".into(), serde_json::json!(1)), ("order".into(), serde_json::json!(7))]);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].path, "--set ordr");
+        assert!(errs[0].reason.contains("its placeholders: order"), "{errs:?}");
+        assert_eq!(doc["id"], "a-7");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -371,7 +371,7 @@ fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
         }
     });
 
-    let output: Option<Output> = top.get("output").and_then(|v| read(with_aspect(v, errs), "output", errs));
+    let output: Option<Output> = top.get("output").and_then(|v| read(implied_output(v, errs), "output", errs));
     if let Some(o) = &output {
         check_output(o, errs);
     }
@@ -388,10 +388,19 @@ fn read_spec(doc: &Value, errs: &mut Errors) -> Option<Spec> {
     Some(Spec { version: version?, id: id?, output: output?, timeline: timeline?, webhook, merge: None })
 }
 
-/// `output` with the dimension `aspect` implies filled in (from the one given).
-fn with_aspect(v: &Value, errs: &mut Errors) -> Value {
+/// `output` with what it implies filled in: the format its path's extension names, and the
+/// dimension `aspect` implies (from the one given).
+fn implied_output(v: &Value, errs: &mut Errors) -> Value {
     let mut v = v.clone();
     let Some(m) = v.as_object_mut() else { return v };
+    // The format follows the path's extension when the spec does not say it.
+    if !m.contains_key("format") {
+        let ext =
+            m.get("path").and_then(Value::as_str).and_then(|p| p.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase());
+        if let Some(f) = ext.as_deref().filter(|e| matches!(*e, "webm" | "gif")) {
+            m.insert("format".into(), Value::from(f));
+        }
+    }
     let Some(aspect) = m.get("aspect").and_then(Value::as_str).map(str::to_string) else { return v };
     let ratio = aspect
         .split_once(':')

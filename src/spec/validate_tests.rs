@@ -196,3 +196,14 @@ fn one_object_lists_all_its_problems_in_plain_words() {
     let p = e.iter().find(|(p, _)| p == "timeline.tracks[1].items[0].position").expect("named at the field");
     assert!(p.1.contains("top_right, left") && p.1.contains("did you mean \"top_right\""), "{p:?}");
 }
+
+#[test]
+fn the_format_follows_the_extension_and_clip_volumes_take_decibels() {
+    let s = parse(&spec_with(r##"{"type":"video","src":"a.mp4","volume":"-6dB"}"##, r#","path":"o.webm""#)).unwrap();
+    assert_eq!(s.output.format, Container::Webm);
+    assert_eq!(s.output.audio_codec(), Some(AudioCodec::Opus));
+    let Clip::Video(v) = &s.main_track().clips[0] else { panic!() };
+    assert!((v.volume.0 - 0.501187).abs() < 1e-6);
+    let gif = parse(&spec_with(r##"{"type":"color","color":"red","duration":1}"##, r#","path":"o.gif""#)).unwrap();
+    assert_eq!(gif.output.format, Container::Gif);
+}
