@@ -84,12 +84,16 @@ pub(super) fn fit_filters(v: &VideoStream, fit: Fit, w: u32, h: u32, bg: Color) 
         Fit::Fill => vec![scale(w, h), Filter::new(Name::Setsar).opt("r", 1u32)],
         Fit::Cover => {
             // Crop the source (cheaper than scaling first) to the output's shape, then scale.
+            // The crop works on the frame as autorotate hands it over: its axes are the
+            // displayed ones, and a quarter turn inverts the pixel aspect (FFmpeg's transpose).
             let target = w as f64 / h as f64;
+            let rotated = v.rotation % 180 == 90;
+            let (cw, ch) = if rotated { (v.height, v.width) } else { (v.width, v.height) };
+            let (n, d) = if rotated { (v.sar.1, v.sar.0) } else { v.sar };
+            let sar = n as f64 / d as f64;
+            // The displayed size, in rows of the frame.
+            let (dw, dh) = (cw as f64 * sar, ch as f64);
             let display = dw / dh;
-            // Stored pixels per displayed pixel, horizontally (after autorotate the
-            // stored axes are the displayed ones).
-            let (cw, ch) = if v.rotation % 180 == 90 { (v.height, v.width) } else { (v.width, v.height) };
-            let sar = if v.rotation % 180 == 90 { 1.0 } else { v.sar.0 as f64 / v.sar.1 as f64 };
             let (crop_w, crop_h) =
                 if display > target { (even(dh * target / sar).min(cw), ch) } else { (cw, even(dw / target).min(ch)) };
             let mut fs = Vec::new();
