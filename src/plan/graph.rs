@@ -12,6 +12,7 @@ use std::fmt::{self, Write};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Name {
     Setpts,
+    Settb,
     Asetpts,
     Fps,
     Scale,
@@ -54,6 +55,7 @@ pub enum Name {
 impl Name {
     pub const ALL: &'static [Name] = &[
         Name::Setpts,
+        Name::Settb,
         Name::Asetpts,
         Name::Fps,
         Name::Scale,
@@ -96,6 +98,7 @@ impl Name {
     pub fn as_str(self) -> &'static str {
         match self {
             Name::Setpts => "setpts",
+            Name::Settb => "settb",
             Name::Asetpts => "asetpts",
             Name::Fps => "fps",
             Name::Scale => "scale",

@@ -307,7 +307,9 @@ impl Segment<'_> {
                         c = c.then(Filter::new(Name::Colorchannelmixer).opt("aa", opacity));
                     }
                     // One decoded picture, repeated for the frames of this segment, timed in
-                    // the item's own time (for its fades), then moved to the segment's.
+                    // the item's own time (for its fades), then moved to the segment's. The
+                    // time base is the output's frame first: a picture's own (1/25 for a PNG)
+                    // cannot hold every frame's instant, and rounding showed items a frame early.
                     c = c
                         .then(
                             Filter::new(Name::Loop)
@@ -316,7 +318,8 @@ impl Segment<'_> {
                                 .opt("start", 0u32),
                         )
                         .then(Filter::new(Name::Trim).opt("end_frame", n))
-                        .then(Filter::new(Name::Setpts).opt("expr", format!("(N+{skip})*{den}/{fnum}/TB")));
+                        .then(Filter::new(Name::Settb).opt("expr", format!("{den}/{fnum}")))
+                        .then(Filter::new(Name::Setpts).opt("expr", format!("N+{skip}")));
                     let len = fps.seconds_at(p.frames);
                     if fades.0 > 0.0 {
                         c = c.then(
@@ -332,7 +335,7 @@ impl Segment<'_> {
                                 .opt("alpha", 1u32),
                         );
                     }
-                    c.then(Filter::new(Name::Setpts).opt("expr", format!("PTS+({local}-{skip})*{den}/{fnum}/TB")))
+                    c.then(Filter::new(Name::Setpts).opt("expr", format!("PTS+{local}-{skip}")))
                 }
             };
             chain = chain.to(&label);

@@ -566,3 +566,67 @@ fn every_output_kind_decodes_cleanly_with_the_asked_shape() {
     }
     assert!(leftovers(&d.path().join("work")).is_empty());
 }
+
+/// Every frame of a file, downscaled to w×h RGB.
+fn all_frames(file: &std::path::Path, w: usize, h: usize) -> Vec<Frame> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-vf", &format!("scale={w}:{h}:flags=area"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout.chunks_exact(w * h * 3).map(|c| Frame { w, h, rgb: c.to_vec() }).collect()
+}
+
+/// Text and image overlays start and end on exactly their frames, at 24, 25, 30 and
+/// 30000/1001 fps, for starts on every residue of the grid against a picture's own time base.
+#[test]
+fn overlays_start_and_end_on_their_frames() {
+    let d = tmp();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=white:s=32x32",
+        "-frames:v",
+        "1",
+        d.path().join("white.png").to_str().unwrap(),
+    ]);
+    for fps in ["24", "25", "30", "30000/1001"] {
+        let rate = match fps {
+            "30000/1001" => 30000.0 / 1001.0,
+            f => f.parse::<f64>().unwrap(),
+        };
+        // 25 items, two frames each, three frames apart: starts on frames 10, 13, … 82.
+        let items: Vec<serde_json::Value> = (0..25)
+            .map(|k| {
+                let start = (10 + 3 * k) as f64 / rate;
+                if k % 2 == 0 {
+                    json!({"type": "text", "text": "█", "start": start, "duration": 2.0 / rate, "position": "center",
+                           "style": {"size": 60, "box": {"color": "white", "opacity": 1, "padding": 40}}})
+                } else {
+                    json!({"type": "image", "src": "white.png", "start": start, "duration": 2.0 / rate, "position": "center", "width": 1})
+                }
+            })
+            .collect();
+        let mut s = spec(
+            json!([{"type": "color", "color": "black", "duration": 90.0 / rate}]),
+            json!([{"type": "overlay", "items": items}]),
+        );
+        s["output"] = json!({"path": "ov.mp4", "width": 64, "height": 64, "fps": fps, "video": {"preset": "ultrafast", "crf": 10}});
+        let path = write_json(d.path(), "ov.json", &s);
+        assert_ok(&render(&path, &d.path().join("work"), &["--overwrite"]));
+        let frames = all_frames(&d.path().join("ov.mp4"), 8, 8);
+        assert_eq!(frames.len(), 90, "{fps}");
+        let lit = |f: usize| frames[f].at(4, 4).0 > 128;
+        for k in 0..25 {
+            let f = 10 + 3 * k;
+            assert!(
+                !lit(f - 1) && lit(f) && lit(f + 1) && !lit(f + 2),
+                "{fps} fps: item {k} should cover frames {f} and {}",
+                f + 1
+            );
+        }
+    }
+}
