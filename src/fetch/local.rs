@@ -42,14 +42,22 @@ pub(super) fn open(src: &Path, policy: &FetchPolicy) -> Result<Opened, Failure> 
         .map_err(|_| outside())?;
     // Beneath the root, links included; never blocking (a FIFO opens at once, and is refused).
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let fd = openat2(&dir, &rel, flags, Mode::empty(), ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS).map_err(
-        |e| match e {
-            Errno::XDEV | Errno::LOOP => outside(),
-            Errno::NOENT | Errno::NOTDIR => Failure::Rejected("no such file".into()),
-            Errno::ACCESS | Errno::PERM => Failure::Rejected("permission denied".into()),
-            e => Failure::Rejected(format!("cannot open: {e}")),
+    let fd = match openat2(&dir, &rel, flags, Mode::empty(), ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS) {
+        // A kernel without openat2 (some sandboxes): resolve, check beneath, open without
+        // following a last link; the open file is still what FFmpeg reads.
+        Err(Errno::NOSYS) => match std::fs::canonicalize(src) {
+            Ok(real) if real.starts_with(&root) => rustix::fs::open(&real, flags | OFlags::NOFOLLOW, Mode::empty()),
+            Ok(_) => Err(Errno::XDEV),
+            Err(e) => Err(Errno::from_io_error(&e).unwrap_or(Errno::NOENT)),
         },
-    )?;
+        other => other,
+    }
+    .map_err(|e| match e {
+        Errno::XDEV | Errno::LOOP => outside(),
+        Errno::NOENT | Errno::NOTDIR => Failure::Rejected("no such file".into()),
+        Errno::ACCESS | Errno::PERM => Failure::Rejected("permission denied".into()),
+        e => Failure::Rejected(format!("cannot open: {e}")),
+    })?;
     let st = rustix::fs::fstat(&fd).map_err(|e| Failure::Rejected(format!("cannot read: {e}")))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Failure::Rejected("is not a regular file".into()));

@@ -54,10 +54,16 @@ impl Place {
                 name = Some(part);
                 break;
             }
-            let next = match openat2(&dir, part, flags | OFlags::NOFOLLOW, Mode::empty(), beneath) {
+            // One component at a time, never through a link. (Where the kernel lacks openat2,
+            // as some sandboxes do, openat with O_NOFOLLOW on each component does the same.)
+            let open = |dir: &OwnedFd| match openat2(dir, part, flags | OFlags::NOFOLLOW, Mode::empty(), beneath) {
+                Err(Errno::NOSYS) => rustix::fs::openat(dir, part, flags | OFlags::NOFOLLOW, Mode::empty()),
+                other => other,
+            };
+            let next = match open(&dir) {
                 Err(Errno::NOENT) => {
                     rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o777))?;
-                    openat2(&dir, part, flags | OFlags::NOFOLLOW, Mode::empty(), beneath)?
+                    open(&dir)?
                 }
                 other => other?,
             };
