@@ -78,8 +78,7 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &tracing::Event<'_>) -> fmt::Result {
-        let mut fields = Fields(Map::new());
-        event.record(&mut fields);
+        let mut fields = Fields::of(event);
         let text = |v: &Value| match v {
             Value::String(s) => escape_controls(s),
             other => escape_controls(&other.to_string()),
@@ -109,6 +108,24 @@ pub fn set_task_labels(index: u64, count: u64, attempt: u64, platform: &str) {
 
 struct Fields(Map<String, Value>);
 
+impl Fields {
+    /// An event's fields, with the data of a job event (see [`progress::log`], one JSON
+    /// field) spread among them: text and JSON lines carry the same fields.
+    fn of(event: &tracing::Event<'_>) -> Fields {
+        let mut fields = Fields(Map::new());
+        event.record(&mut fields);
+        if let Some(Value::String(data)) = fields.0.get("data").cloned() {
+            if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&data) {
+                fields.0.remove("data");
+                for (k, v) in m {
+                    fields.0.entry(k).or_insert(v);
+                }
+            }
+        }
+        fields
+    }
+}
+
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0.insert(field.name().into(), Value::String(format!("{value:?}")));
@@ -137,8 +154,7 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &tracing::Event<'_>) -> fmt::Result {
-        let mut fields = Fields(Map::new());
-        event.record(&mut fields);
+        let mut fields = Fields::of(event);
         let mut line = Map::new();
         line.insert("time".into(), rfc3339(SystemTime::now()).into());
         line.insert("severity".into(), severity(event.metadata().level()).into());
@@ -150,16 +166,6 @@ where
         }
         if !labels.is_empty() {
             line.insert("logging.googleapis.com/labels".into(), Value::Object(labels));
-        }
-        // An event's data (see [`Reporter::emit`]) arrives as one JSON field: its keys go to
-        // the top level, beside the other fields.
-        if let Some(Value::String(data)) = fields.0.remove("data") {
-            match serde_json::from_str::<Value>(&data) {
-                Ok(Value::Object(m)) => line.extend(m),
-                _ => {
-                    line.insert("data".into(), data.into());
-                }
-            }
         }
         line.extend(fields.0);
         writeln!(w, "{}", Value::Object(line))
