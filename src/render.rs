@@ -1,10 +1,13 @@
-//! Render: run a plan's FFmpeg steps in the workspace, one at a time, with progress.
+//! Render: run a plan's FFmpeg steps in the workspace, one at a time, with progress; then,
+//! with a loudness target, measure the finished file and correct its sound once if it missed.
 
 use crate::error::{Error, Result};
-use crate::plan::mix::{loudnorm_apply, LoudnessStats};
+use crate::plan::graph::{Filter, Name};
+use crate::plan::mix::{LoudnessCorrection, LoudnessStats};
 use crate::plan::{check_vocabulary, Capture, Contents, Plan, Step};
 use crate::process::{self, RunError, RunOptions, Tools};
 use crate::workspace::Workspace;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -32,9 +35,33 @@ pub struct DecodeErrors {
     pub first: String,
 }
 
-/// Run every step. `progress(done_frames, total_frames, label)` follows along. Returns the
-/// decoding errors FFmpeg reported; with `strict_decode`, the first such run fails the job,
-/// naming its source (exit 4).
+/// What the render found out beside the file it wrote.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// Decoding errors FFmpeg reported in the sources.
+    pub decode_errors: Vec<DecodeErrors>,
+    /// The finished file's loudness, when the spec sets a target.
+    pub loudness: Option<LoudnessOutcome>,
+}
+
+/// How the sound was brought to its loudness target, and what the finished file measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoudnessOutcome {
+    /// The finished (encoded) file's measurement.
+    pub measured: LoudnessStats,
+    /// The gain and limiter last applied (`None`: silent, passed unchanged).
+    pub correction: Option<LoudnessCorrection>,
+    /// How many times the sound was encoded (2 when the first encode missed and was redone).
+    pub passes: u32,
+    /// Why the file still misses its target, if it does.
+    pub warning: Option<String>,
+}
+
+/// Run every step. `progress(done_frames, total_frames, label)` follows along. With a loudness
+/// target, the finished file is measured; when it missed the target or its ceiling, the step
+/// that encodes the sound runs once more, corrected by what was measured. With
+/// `strict_decode`, the first run that reports decoding errors fails the job, naming its
+/// source (exit 4).
 pub async fn render(
     plan: &Plan,
     ws: &Workspace,
@@ -43,46 +70,25 @@ pub async fn render(
     strict_decode: bool,
     cancel: &CancellationToken,
     mut progress: impl FnMut(f64, f64, &str),
-) -> Result<Vec<DecodeErrors>> {
-    let mut reports = Vec::new();
+) -> Result<Rendered> {
+    let mut rendered = Rendered::default();
     // Runs that do not encode video (the join copies it; loudness is sound only) weigh a twentieth.
     let weight = |s: &Step| if s.encodes_video { s.frames as f64 } else { s.frames as f64 / 20.0 };
     let total: f64 = plan.steps.iter().map(weight).sum();
-    let fps = plan.expected.fps.as_f64();
     let mut done = 0.0;
-    let mut loudness: Option<LoudnessStats> = None;
-    for step in &plan.steps {
-        // The files as the run reads them, every filter in them and in the arguments checked
-        // against the planner's vocabulary before FFmpeg sees any.
-        let files: Vec<(&str, String)> = step
-            .files
-            .iter()
-            .map(|f| Ok((f.name.as_str(), final_text(&f.contents, plan, loudness.as_ref())?)))
-            .collect::<Result<_>>()?;
-        let named: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
-        check_vocabulary(&step.args, &named)
-            .map_err(|e| Error::Internal(format!("refused to run the plan's step {:?}: {e}", step.label)))?;
-        for (name, contents) in &files {
-            std::fs::write(ws.file(name), contents).map_err(|e| {
-                Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display()))
-            })?;
-        }
+    let mut correction: Option<Option<LoudnessCorrection>> = None;
+    let mut corrected_step = None;
+    for (i, step) in plan.steps.iter().enumerate() {
         let w = weight(step);
         progress(done, total, &step.label);
-        let opts = RunOptions {
-            stall_timeout: tools.stall_timeout,
-            deadline: deadline.map(|d| d.at),
-            cancel,
-            cwd: ws.path(),
-            capture_stdout: false,
-        };
-        let run = process::run(&tools.ffmpeg, &step.args, opts, |p| {
-            let frames = p.frame.map(|f| f as f64).or(p.out_time_us.map(|t| t as f64 / 1e6 * fps)).unwrap_or(0.0);
-            let part = (frames / step.frames.max(1) as f64).min(1.0) * w;
-            progress(done + part, total, &step.label);
+        let fill = correction.flatten();
+        let out = run_step(step, fill, plan, ws, tools, deadline, cancel, &mut |part| {
+            progress(done + part * w, total, &step.label)
         })
-        .await;
-        let out = run.map_err(|e| to_error(e, &step.label, deadline))?;
+        .await?;
+        if step.files.iter().any(|f| matches!(&f.contents, Contents::Graph(g) if g.has_pending())) {
+            corrected_step = Some(i);
+        }
         let complaints: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         if !step.decodes.is_empty() && !complaints.is_empty() {
             let report = DecodeErrors {
@@ -100,7 +106,7 @@ pub async fn render(
                     reason: format!("it does not decode cleanly (--strict-decode): {}", report.first),
                 });
             }
-            reports.push(report);
+            rendered.decode_errors.push(report);
         }
         if step.capture == Some(Capture::Loudness) {
             let stats = LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
@@ -108,36 +114,151 @@ pub async fn render(
                 code: 0,
                 stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&out.stderr)),
             })?;
+            let target =
+                plan.loudness.as_ref().ok_or_else(|| Error::Internal("a loudness pass without target".into()))?;
+            let c = LoudnessCorrection::first(target, &stats);
             tracing::info!(
                 event = "loudness_measured",
                 integrated = stats.integrated,
                 true_peak = stats.true_peak,
                 lra = stats.lra,
-                "mix measured at {:.1} LUFS",
-                stats.integrated
+                gain = c.map(|c| c.gain),
+                "mix measured at {:.1} LUFS, {:.1} dBTP",
+                stats.integrated,
+                stats.true_peak
             );
-            loudness = Some(stats);
+            correction = Some(c);
         }
         done += w;
     }
+    if let Some(target) = &plan.loudness {
+        let file = ws.file(&plan.output);
+        tracing::info!(event = "measuring_loudness", "measuring the output's loudness");
+        let mut measured = measure_loudness(tools, &file, deadline, cancel).await?;
+        let mut applied = correction.flatten();
+        let mut passes = 1;
+        if let (Some(c), Some(i)) = (applied, corrected_step) {
+            if let Some(again) = c.again(target, &measured) {
+                let step = &plan.steps[i];
+                let label = "encoding the sound once more, corrected to its loudness target";
+                tracing::info!(
+                    event = "loudness_corrected",
+                    integrated = measured.integrated,
+                    true_peak = measured.true_peak,
+                    gain = again.gain,
+                    limit = again.limit,
+                    "the encoded sound measured {:.1} LUFS, {:.1} dBTP: {label}",
+                    measured.integrated,
+                    measured.true_peak
+                );
+                progress(total, total, label);
+                run_step(step, Some(again), plan, ws, tools, deadline, cancel, &mut |_| {}).await?;
+                measured = measure_loudness(tools, &file, deadline, cancel).await?;
+                applied = Some(again);
+                passes = 2;
+            }
+        }
+        let warning = crate::plan::mix::loudness_warning(target, &measured);
+        rendered.loudness = Some(LoudnessOutcome { measured, correction: applied, passes, warning });
+    }
     progress(total, total, "rendered");
-    Ok(reports)
+    Ok(rendered)
 }
 
-/// A script file's final text: a graph's pending loudness filter filled in from the first pass.
-fn final_text(contents: &Contents, plan: &Plan, measured: Option<&LoudnessStats>) -> Result<String> {
+/// Write one step's files (a pending loudness correction filled in with `correction`), check
+/// every filter against the planner's vocabulary, and run it. `progress` gets the fraction done.
+#[allow(clippy::too_many_arguments)]
+async fn run_step(
+    step: &Step,
+    correction: Option<LoudnessCorrection>,
+    plan: &Plan,
+    ws: &Workspace,
+    tools: &Tools,
+    deadline: Option<Deadline>,
+    cancel: &CancellationToken,
+    progress: &mut dyn FnMut(f64),
+) -> Result<process::Output> {
+    let files: Vec<(&str, String)> = step
+        .files
+        .iter()
+        .map(|f| Ok((f.name.as_str(), final_text(&f.contents, plan, correction)?)))
+        .collect::<Result<_>>()?;
+    let named: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    check_vocabulary(&step.args, &named)
+        .map_err(|e| Error::Internal(format!("refused to run the plan's step {:?}: {e}", step.label)))?;
+    for (name, contents) in &files {
+        std::fs::write(ws.file(name), contents)
+            .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display())))?;
+    }
+    let opts = RunOptions {
+        stall_timeout: tools.stall_timeout,
+        deadline: deadline.map(|d| d.at),
+        cancel,
+        cwd: ws.path(),
+        capture_stdout: false,
+    };
+    let fps = plan.expected.fps.as_f64();
+    let run = process::run(&tools.ffmpeg, &step.args, opts, |p| {
+        let frames = p.frame.map(|f| f as f64).or(p.out_time_us.map(|t| t as f64 / 1e6 * fps)).unwrap_or(0.0);
+        progress((frames / step.frames.max(1) as f64).min(1.0));
+    })
+    .await;
+    run.map_err(|e| to_error(e, &step.label, deadline))
+}
+
+/// A script file's final text: a graph's pending loudness correction filled in (a silent mix:
+/// passed unchanged).
+fn final_text(contents: &Contents, plan: &Plan, correction: Option<LoudnessCorrection>) -> Result<String> {
     match contents {
         Contents::Text(t) => Ok(t.clone()),
         Contents::Graph(g) if !g.has_pending() => Ok(g.to_string()),
         Contents::Graph(g) => {
-            let (Some(target), Some(m)) = (plan.loudness.as_ref(), measured) else {
-                return Err(Error::Internal("the loudness pass ran without its measurement".into()));
-            };
+            if plan.loudness.is_none() {
+                return Err(Error::Internal("a loudness correction without a target".into()));
+            }
+            let rate = plan.expected.sample_rate;
             let mut g = g.clone();
-            g.fill_pending(|_| loudnorm_apply(target, m));
+            g.fill_pending(|_| match correction {
+                Some(c) => c.filters(rate),
+                None => vec![Filter::new(Name::Anull)],
+            });
             Ok(g.to_string())
         }
     }
+}
+
+/// Measure the integrated loudness, true peak and loudness range of a finished file's sound
+/// (an FFmpeg run like any other: supervised, cancellable, within the deadline).
+pub async fn measure_loudness(
+    tools: &Tools,
+    file: &Path,
+    deadline: Option<Deadline>,
+    cancel: &CancellationToken,
+) -> Result<LoudnessStats> {
+    let step = "measuring the output's loudness";
+    let graph = crate::plan::mix::loudness_report().to_string();
+    let args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
+        .into_iter()
+        .chain(["-protocol_whitelist", "file", "-i"])
+        .map(String::from)
+        .chain([file.display().to_string()])
+        .chain(["-map", "0:a:0", "-af", graph.trim(), "-f", "null", "-"].map(String::from))
+        .collect();
+    check_vocabulary(&args, &[]).map_err(Error::Internal)?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let opts = RunOptions {
+        stall_timeout: tools.stall_timeout,
+        deadline: deadline.map(|d| d.at),
+        cancel,
+        cwd: dir,
+        capture_stdout: false,
+    };
+    let out = process::run(&tools.ffmpeg, &args, opts, |_| {}).await.map_err(|e| to_error(e, step, deadline))?;
+    LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
+        step: step.into(),
+        code: 0,
+        stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&out.stderr)),
+    })
 }
 
 fn last_lines(s: &str) -> String {

@@ -486,7 +486,7 @@ async fn run_stages(
     sampler.estimate(plan.encoder.estimate);
 
     enter(sampler, id, Phase::Render);
-    let decode_errors =
+    let render::Rendered { decode_errors, loudness } =
         render::render(&plan, ws, &opts.tools, deadline, opts.strict_decode, cancel, |done, total, label| {
             reporter.update(Phase::Render, done, total, label)
         })
@@ -500,18 +500,28 @@ async fn run_stages(
     enter(sampler, id, Phase::Publish);
     let rendered = ws.file(&plan.output);
     let facts = publish::verify(&opts.tools, &rendered, &plan.expected, cancel).await?;
-    let loudness = match &plan.loudness {
-        Some(target) => {
-            tracing::info!(job_id = id, event = "measuring_loudness", "measuring the output's loudness");
-            let m = publish::measure_loudness(&opts.tools, &rendered, cancel).await?;
-            Some(LoudnessReport {
-                target: target.integrated,
-                integrated: m.integrated,
-                true_peak: m.true_peak,
-                lra: m.lra,
-            })
+    let loudness = match (&plan.loudness, loudness) {
+        (Some(target), Some(l)) => {
+            let report = LoudnessReport::new(target, &l);
+            if let Some(warning) = &l.warning {
+                tracing::warn!(
+                    job_id = id,
+                    event = "loudness_warning",
+                    integrated = l.measured.integrated,
+                    true_peak = l.measured.true_peak,
+                    "{warning}"
+                );
+                reporter.notify(Event::LoudnessWarning {
+                    target: target.integrated,
+                    ceiling: target.true_peak,
+                    integrated: report.integrated,
+                    true_peak: report.true_peak,
+                    message: warning.clone(),
+                });
+            }
+            Some(report)
         }
-        None => None,
+        _ => None,
     };
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);

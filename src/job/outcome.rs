@@ -51,16 +51,43 @@ pub struct JobResult {
     pub decode_errors: Vec<crate::render::DecodeErrors>,
 }
 
-/// Loudness of the finished file (EBU R128), beside the target it was normalized to.
+/// Loudness of the finished file (EBU R128), beside the target it was brought to.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoudnessReport {
+    /// The integrated target, LUFS.
     pub target: f64,
-    /// Integrated loudness, LUFS.
-    pub integrated: f64,
-    /// True peak, dBTP.
-    pub true_peak: f64,
+    /// The true-peak ceiling, dBTP.
+    pub ceiling: f64,
+    /// Integrated loudness, LUFS (`null`: silent).
+    pub integrated: Option<f64>,
+    /// True peak, dBTP (`null`: silent).
+    pub true_peak: Option<f64>,
     /// Loudness range, LU.
     pub lra: f64,
+    /// The gain applied to the mix, dB (`null`: silent, passed unchanged).
+    pub gain: Option<f64>,
+    /// How many times the sound was encoded: 2 when the first encode missed its target or
+    /// ceiling and was corrected.
+    pub passes: u32,
+    /// Why the file misses its target or ceiling, when it does (also a `loudness_warning` event).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl LoudnessReport {
+    pub fn new(target: &crate::spec::Loudness, l: &crate::render::LoudnessOutcome) -> Self {
+        let finite = |v: f64| (v.is_finite() && v > -69.95).then_some((v * 100.0).round() / 100.0);
+        LoudnessReport {
+            target: target.integrated,
+            ceiling: target.true_peak,
+            integrated: finite(l.measured.integrated),
+            true_peak: finite(l.measured.true_peak),
+            lra: l.measured.lra,
+            gain: l.correction.map(|c| (c.gain * 100.0).round() / 100.0),
+            passes: l.passes,
+            warning: l.warning.clone(),
+        }
+    }
 }
 
 /// What `--result` holds when a job failed.

@@ -129,12 +129,12 @@ pub(super) fn join_steps(
     let join_mix = mix::mix(spec, layout, assets, 1, 2, encoder.decoder_threads).map_err(invalid)?;
 
     // Loudness, first pass: the same mix, measured (audio only, nothing written).
-    if let (Some(target), Some(_)) = (&o.loudness, &join_mix) {
+    if let (Some(_), Some(_)) = (&o.loudness, &join_mix) {
         let m = mix::mix(spec, layout, assets, 0, 1, encoder.decoder_threads)
             .map_err(invalid)?
             .expect("a mix exists when a loudness target is set");
         let mut g = m.graph;
-        g.push(Chain::new(&["mix"]).then(mix::loudnorm_measure(target)).to("out"));
+        g.push(Chain::new(&["mix"]).then(mix::loudness_meter()).to("out"));
         let mut args = global_args_at("info");
         concat_input(&mut args, "audio.ffconcat");
         args.extend(m.args);
@@ -161,10 +161,10 @@ pub(super) fn join_steps(
         Some(m) => {
             next_input += m.args.iter().filter(|a| *a == "-i").count();
             args.extend(m.args);
-            // The loudness filter awaits the first pass's measurement (see `render`).
+            // The loudness correction awaits the first pass's measurement (see `render`).
             let mut fin = Chain::new(&["mix"]);
-            if let Some(target) = &o.loudness {
-                fin = fin.then(mix::loudnorm_pending(target));
+            if o.loudness.is_some() {
+                fin = fin.then(mix::loudness_pending());
             }
             let fin = fin
                 .then(Filter::new(Name::Aresample).opt("osr", rate))

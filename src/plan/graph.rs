@@ -40,7 +40,8 @@ pub enum Name {
     Afade,
     Amix,
     Concat,
-    Loudnorm,
+    Ebur128,
+    Alimiter,
     Aloop,
     Adelay,
     Asetnsamples,
@@ -83,7 +84,8 @@ impl Name {
         Name::Afade,
         Name::Amix,
         Name::Concat,
-        Name::Loudnorm,
+        Name::Ebur128,
+        Name::Alimiter,
         Name::Aloop,
         Name::Adelay,
         Name::Asetnsamples,
@@ -126,7 +128,8 @@ impl Name {
             Name::Afade => "afade",
             Name::Amix => "amix",
             Name::Concat => "concat",
-            Name::Loudnorm => "loudnorm",
+            Name::Ebur128 => "ebur128",
+            Name::Alimiter => "alimiter",
             Name::Aloop => "aloop",
             Name::Adelay => "adelay",
             Name::Asetnsamples => "asetnsamples",
@@ -342,10 +345,10 @@ impl Graph {
         self.chains.iter().any(|c| c.filters.iter().any(|f| f.pending))
     }
 
-    /// Replace each filter awaiting a measurement by what `fill` makes of it.
-    pub fn fill_pending(&mut self, fill: impl Fn(&Filter) -> Filter) {
-        for f in self.chains.iter_mut().flat_map(|c| c.filters.iter_mut()).filter(|f| f.pending) {
-            *f = fill(f);
+    /// Replace each filter awaiting a measurement by the filters `fill` makes of it.
+    pub fn fill_pending(&mut self, fill: impl Fn(&Filter) -> Vec<Filter>) {
+        for c in &mut self.chains {
+            c.filters = c.filters.drain(..).flat_map(|f| if f.pending { fill(&f) } else { vec![f] }).collect();
         }
     }
 }

@@ -14,71 +14,145 @@ pub const MAX_LOOP_SECONDS: f64 = 120.0;
 /// Samples of the short fade at an audio clip's edges (5 ms), so it never starts with a click.
 const EDGE_FADE: u64 = 240;
 
-/// What loudnorm measured in its first pass (or on a finished file).
+/// What an EBU R128 measurement (`ebur128`, true peak on) found in a mix or a finished file.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LoudnessStats {
+    /// Integrated loudness, LUFS (−70 when nothing is above the absolute gate).
     pub integrated: f64,
+    /// True peak, dBTP (`-inf` for digital silence).
     pub true_peak: f64,
+    /// Loudness range, LU.
     pub lra: f64,
-    pub threshold: f64,
-    pub offset: f64,
 }
 
 impl LoudnessStats {
-    /// Parse the JSON block loudnorm prints (`print_format=json`) from the end of FFmpeg's stderr.
+    /// Parse the summary `ebur128` prints at the end of a run (from FFmpeg's stderr).
     pub fn parse(stderr: &str) -> Option<LoudnessStats> {
-        let start = stderr.rfind('{')?;
-        let end = start + stderr[start..].find('}')? + 1;
-        let v: serde_json::Value = serde_json::from_str(&stderr[start..end]).ok()?;
-        let f = |k: &str| v[k].as_str().and_then(|s| s.trim().parse::<f64>().ok());
-        Some(LoudnessStats {
-            integrated: f("input_i")?,
-            true_peak: f("input_tp")?,
-            lra: f("input_lra")?,
-            threshold: f("input_thresh")?,
-            offset: f("target_offset").unwrap_or(0.0),
+        let summary = &stderr[stderr.rfind("Summary:")?..];
+        let value = |key: &str| -> Option<f64> {
+            let rest = &summary[summary.find(key)? + key.len()..];
+            let word = rest.split_whitespace().next()?;
+            match word {
+                "-inf" => Some(f64::NEG_INFINITY),
+                w => w.parse().ok(),
+            }
+        };
+        Some(LoudnessStats { integrated: value("I:")?, true_peak: value("Peak:")?, lra: value("LRA:")? })
+    }
+
+    /// Whether there is sound to bring to a target: `ebur128` reports −70 LUFS (its absolute
+    /// gate) for silence.
+    pub fn is_measurable(&self) -> bool {
+        self.integrated.is_finite() && self.integrated > -69.9 && self.true_peak.is_finite()
+    }
+}
+
+/// The EBU R128 meter with true peak, printing its summary (nothing per frame at `info`).
+pub fn loudness_meter() -> Filter {
+    Filter::new(Name::Ebur128).opt("peak", "true").opt("framelog", "verbose")
+}
+
+/// A measurement of a finished file's sound.
+pub fn loudness_report() -> Graph {
+    Graph { chains: vec![Chain::new(&[]).then(loudness_meter())] }
+}
+
+/// Headroom the limiter keeps below the ceiling, dB: the AAC and Opus encoders after it
+/// overshoot a limit set exactly at the ceiling by up to 0.8 dB.
+pub const LIMITER_HEADROOM: f64 = 1.0;
+/// How far the finished file may be from the integrated target, LU, before a warning.
+pub const LOUDNESS_TOLERANCE: f64 = 1.0;
+/// How far from the target the first encode may be before the audio is done once more.
+const REDO_TOLERANCE: f64 = 0.5;
+
+/// How the mix is brought to its target: a linear gain, then a true-peak limiter (on audio
+/// oversampled 4×) below the ceiling. Never a compressor: the mix's dynamics stay its own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LoudnessCorrection {
+    /// Gain, dB.
+    pub gain: f64,
+    /// The limiter's ceiling, dBTP.
+    pub limit: f64,
+}
+
+impl LoudnessCorrection {
+    /// The first correction, from the mix's measurement; `None` when the mix has no
+    /// measurable sound (it then passes unchanged).
+    pub fn first(target: &Loudness, mix: &LoudnessStats) -> Option<LoudnessCorrection> {
+        mix.is_measurable().then_some(LoudnessCorrection {
+            gain: target.integrated - mix.integrated,
+            limit: target.true_peak - LIMITER_HEADROOM,
         })
     }
-}
 
-/// A measurement of a finished file's loudness (the target does not matter: only the input
-/// statistics are read).
-pub fn loudnorm_report() -> Graph {
-    Graph { chains: vec![Chain::new(&[]).then(Filter::new(Name::Loudnorm).opt("print_format", "json"))] }
-}
-
-/// The measuring pass: loudnorm with the target, printing its statistics.
-pub fn loudnorm_measure(target: &Loudness) -> Filter {
-    Filter::new(Name::Loudnorm)
-        .opt("i", target.integrated)
-        .opt("tp", target.true_peak)
-        .opt("lra", target.lra)
-        .opt("print_format", "json")
-}
-
-/// The applying pass as planned: the target, awaiting the first pass's measurement (the
-/// render fills it in with [`loudnorm_apply`]).
-pub fn loudnorm_pending(target: &Loudness) -> Filter {
-    Filter::new(Name::Loudnorm).opt("i", target.integrated).opt("tp", target.true_peak).opt("lra", target.lra).pending()
-}
-
-/// The applying pass: loudnorm fed the first pass's measurements (linear when it can be);
-/// a silent mix (no measurable loudness) passes unchanged.
-pub fn loudnorm_apply(target: &Loudness, m: &LoudnessStats) -> Filter {
-    let finite = [m.integrated, m.true_peak, m.lra, m.threshold, m.offset].iter().all(|v| v.is_finite());
-    if !finite || m.integrated < -70.0 {
-        return Filter::new(Name::Anull);
+    /// The correction once more, from what the first encode measured, when it missed the
+    /// target (the limiter took loudness away) or the encoder pushed the peak past the
+    /// ceiling; `None` when the file is good as it is.
+    pub fn again(&self, target: &Loudness, encoded: &LoudnessStats) -> Option<LoudnessCorrection> {
+        let short = target.integrated - encoded.integrated;
+        let over = encoded.true_peak - target.true_peak;
+        if !encoded.is_measurable() || (short.abs() <= REDO_TOLERANCE && over <= 0.0) {
+            return None;
+        }
+        Some(LoudnessCorrection {
+            gain: self.gain + short,
+            // Lowered by the overshoot and a little more (the encoder's overshoot grows with the gain).
+            limit: if over > 0.0 { self.limit - over - 0.2 } else { self.limit },
+        })
     }
-    Filter::new(Name::Loudnorm)
-        .opt("i", target.integrated)
-        .opt("tp", target.true_peak)
-        .opt("lra", target.lra)
-        .opt("measured_i", m.integrated)
-        .opt("measured_tp", m.true_peak)
-        .opt("measured_lra", m.lra)
-        .opt("measured_thresh", m.threshold)
-        .opt("offset", m.offset)
-        .opt("linear", "true")
+
+    /// The filters that apply it, in a mix at `rate` Hz.
+    pub fn filters(&self, rate: u32) -> Vec<Filter> {
+        let limit = 10f64.powf(self.limit / 20.0).clamp(0.0625, 1.0);
+        vec![
+            Filter::new(Name::Volume).opt("volume", format!("{}dB", num(self.gain))).opt("precision", "double"),
+            Filter::new(Name::Aresample).opt("osr", rate * 4),
+            // level=0: no make-up gain; latency=1: the lookahead's delay compensated, the
+            // sound stays in sync with the picture to the sample.
+            Filter::new(Name::Alimiter)
+                .opt("limit", num(limit))
+                .opt("attack", 5u32)
+                .opt("release", 50u32)
+                .opt("level", 0u32)
+                .opt("latency", 1u32),
+            Filter::new(Name::Aresample).opt("osr", rate),
+        ]
+    }
+}
+
+/// The correction as planned: it awaits the mix's measurement (the render fills it in with
+/// [`LoudnessCorrection::filters`]).
+pub fn loudness_pending() -> Filter {
+    Filter::new(Name::Volume).pending()
+}
+
+/// What the finished file's loudness warns about, if anything.
+pub fn loudness_warning(target: &Loudness, measured: &LoudnessStats) -> Option<String> {
+    if !measured.is_measurable() {
+        return Some(format!(
+            "the sound is silent (or too quiet to measure): the loudness target of {} LUFS cannot be reached",
+            num(target.integrated)
+        ));
+    }
+    let mut w = Vec::new();
+    let off = measured.integrated - target.integrated;
+    if off.abs() > LOUDNESS_TOLERANCE {
+        w.push(format!(
+            "the sound measures {:.1} LUFS, {:.1} LU {} the target of {} LUFS",
+            measured.integrated,
+            off.abs(),
+            if off < 0.0 { "below" } else { "above" },
+            num(target.integrated)
+        ));
+    }
+    if measured.true_peak > target.true_peak {
+        w.push(format!(
+            "its true peak of {:.1} dBTP is over the ceiling of {} dBTP",
+            measured.true_peak,
+            num(target.true_peak)
+        ));
+    }
+    (!w.is_empty()).then(|| w.join("; "))
 }
 
 /// The mix's inputs (appended after the join's two concat inputs) and graph, ending in `[mix]`.
@@ -421,13 +495,51 @@ mod tests {
         assert_eq!(duck_expr(&d, vec![]), None);
     }
 
+    const SUMMARY: &str = "[Parsed_ebur128_0 @ 0x55] Summary:\n\n  Integrated loudness:\n    I:         -21.5 LUFS\n    Threshold: -31.9 LUFS\n\n  Loudness range:\n    LRA:         1.2 LU\n    Threshold: -41.9 LUFS\n    LRA low:   -22.1 LUFS\n    LRA high:  -20.9 LUFS\n\n  True peak:\n    Peak:       -1.7 dBFS\n";
+
     #[test]
-    fn parses_loudnorm_statistics() {
-        let tail = "[Parsed_loudnorm_0 @ 0x55] \n{\n\t\"input_i\" : \"-27.61\",\n\t\"input_tp\" : \"-4.47\",\n\t\"input_lra\" : \"18.06\",\n\t\"input_thresh\" : \"-39.20\",\n\t\"output_i\" : \"-16.58\",\n\t\"output_tp\" : \"-1.50\",\n\t\"output_lra\" : \"14.78\",\n\t\"output_thresh\" : \"-27.71\",\n\t\"normalization_type\" : \"dynamic\",\n\t\"target_offset\" : \"0.58\"\n}\n";
-        let s = LoudnessStats::parse(tail).unwrap();
-        assert_eq!((s.integrated, s.true_peak, s.lra, s.threshold, s.offset), (-27.61, -4.47, 18.06, -39.2, 0.58));
-        let silent = tail.replace("-27.61", "-inf");
+    fn parses_the_meters_summary() {
+        let s = LoudnessStats::parse(SUMMARY).unwrap();
+        assert_eq!((s.integrated, s.true_peak, s.lra), (-21.5, -1.7, 1.2));
+        let silent = SUMMARY.replace("-21.5", "-70.0").replace("-1.7 dBFS", "-inf dBFS");
+        let s = LoudnessStats::parse(&silent).unwrap();
+        assert!(!s.is_measurable());
+        assert_eq!(s.true_peak, f64::NEG_INFINITY);
+        assert_eq!(LoudnessStats::parse("no summary"), None);
+    }
+
+    #[test]
+    fn the_correction_is_a_gain_then_a_limiter_below_the_ceiling_and_is_redone_once_from_the_encode() {
         let t = Loudness { integrated: -14.0, true_peak: -1.0, lra: 11.0 };
-        assert_eq!(loudnorm_apply(&t, &LoudnessStats::parse(&silent).unwrap()).name(), Name::Anull);
+        let mix = LoudnessStats { integrated: -21.5, true_peak: -1.7, lra: 1.2 };
+        let c = LoudnessCorrection::first(&t, &mix).unwrap();
+        assert_eq!((c.gain, c.limit), (7.5, -2.0));
+        let chain: Vec<String> = c.filters(48000).iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            chain,
+            [
+                "volume=volume=7.5dB:precision=double",
+                "aresample=osr=192000",
+                "alimiter=limit=0.794328:attack=5:release=50:level=0:latency=1",
+                "aresample=osr=48000"
+            ]
+        );
+        // The limiter took 3.1 LU away: the gain grows by as much; the peak was fine.
+        let short = LoudnessStats { integrated: -17.1, true_peak: -1.7, lra: 1.0 };
+        let again = c.again(&t, &short).unwrap();
+        assert_eq!((num(again.gain), again.limit), ("10.6".to_string(), -2.0));
+        // On target but the encoder pushed the peak 0.3 dB over: the limit comes down.
+        let over = LoudnessStats { integrated: -14.2, true_peak: -0.7, lra: 1.0 };
+        let again = c.again(&t, &over).unwrap();
+        assert_eq!(num(again.limit), "-2.5");
+        // Within half a LU and under the ceiling: done.
+        assert_eq!(c.again(&t, &LoudnessStats { integrated: -14.4, true_peak: -1.6, lra: 1.0 }), None);
+        // Silence: nothing to correct, and a warning.
+        let silence = LoudnessStats { integrated: -70.0, true_peak: f64::NEG_INFINITY, lra: 0.0 };
+        assert_eq!(LoudnessCorrection::first(&t, &silence), None);
+        assert!(loudness_warning(&t, &silence).unwrap().contains("cannot be reached"));
+        assert_eq!(loudness_warning(&t, &LoudnessStats { integrated: -14.9, true_peak: -1.0, lra: 1.0 }), None);
+        let w = loudness_warning(&t, &LoudnessStats { integrated: -16.0, true_peak: -0.5, lra: 1.0 }).unwrap();
+        assert!(w.contains("2.0 LU below") && w.contains("-0.5 dBTP"), "{w}");
     }
 }

@@ -121,7 +121,7 @@ pub struct Step {
 /// Something a step measures that a later step needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Capture {
-    /// loudnorm's first-pass statistics; later graphs' pending `loudnorm` becomes [`mix::loudnorm_apply`].
+    /// The mix's EBU R128 measurement; a later graph's pending correction becomes [`mix::LoudnessCorrection::filters`].
     Loudness,
 }
 
@@ -352,7 +352,7 @@ fn run_loads(
     }
     // Runs that encode no video: the join mixes the sound tracks; the GIF's passes and the
     // poster and thumbnail decode what the segments or the join wrote; with a loudness
-    // target the mix is measured (and the output once more after publishing).
+    // target the mix is measured, corrected in the join, and the output measured after it.
     let sound_tracks = spec.timeline.tracks.iter().filter(|t| matches!(t, crate::spec::Track::Audio(_))).count() as u64;
     let decodes_output = o.format == Container::Gif || o.poster.is_some() || o.thumbnail.is_some();
     let codec = if o.format == Container::Gif { "h264" } else { names::probe_name(o.video_codec()) };

@@ -318,7 +318,7 @@ fn music_ducked_under_a_voice_track_and_normalized() {
     assert_eq!(p.steps[1].capture, Some(Capture::Loudness));
     let join = p.steps.last().unwrap();
     let graph = &contents(join.files.iter().find(|f| f.name == "mix.graph").unwrap());
-    assert!(graph.contains("loudnorm=i=-16:tp=-1:lra=11:measured=pending"), "{graph}");
+    assert!(graph.contains("volume=measured=pending"), "{graph}");
     // The whole song loops at the demuxer; the voice clips are delayed to their starts.
     assert!(join.args.windows(2).any(|w| w[0] == "-stream_loop" && w[1] == "-1"));
     assert!(graph.contains("adelay=delays=96000S:all=1"), "{graph}");

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::plan::Expected;
 use crate::probe::ffprobe;
-use crate::process::{self, RunError, RunOptions, Tools};
+use crate::process::{self, RunError, Tools};
 use crate::source::Base;
 
 mod local;
@@ -108,38 +108,6 @@ pub async fn verify(
         return Err(bad(format!("the rendered file is not what was planned: {}", problems.join("; "))));
     }
     Ok(facts)
-}
-
-/// Measure the integrated loudness, true peak and loudness range of a finished file's sound
-/// (an FFmpeg run like any other: supervised, cancellable).
-pub async fn measure_loudness(
-    tools: &Tools,
-    file: &Path,
-    cancel: &CancellationToken,
-) -> Result<crate::plan::mix::LoudnessStats> {
-    let step = "measuring the output's loudness";
-    let graph = crate::plan::mix::loudnorm_report().to_string();
-    let args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-progress", "pipe:1"]
-        .into_iter()
-        .chain(["-protocol_whitelist", "file", "-i"])
-        .map(String::from)
-        .chain([file.display().to_string()])
-        .chain(["-map", "0:a:0", "-af", graph.trim(), "-f", "null", "-"].map(String::from))
-        .collect();
-    crate::plan::check_vocabulary(&args, &[]).map_err(Error::Internal)?;
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let opts =
-        RunOptions { stall_timeout: tools.stall_timeout, deadline: None, cancel, cwd: dir, capture_stdout: false };
-    let out = process::run(&tools.ffmpeg, &args, opts, |_| {}).await.map_err(|e| match e {
-        RunError::Cancelled => Error::Cancelled,
-        RunError::Failed { code, stderr } => Error::Render { step: step.into(), code, stderr },
-        e => Error::Render { step: step.into(), code: -1, stderr: e.to_string() },
-    })?;
-    crate::plan::mix::LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
-        step: step.into(),
-        code: 0,
-        stderr: out.stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | "),
-    })
 }
 
 /// Write `value` as pretty JSON to the operator's `path` (`--result`), atomically, replacing

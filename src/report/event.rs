@@ -105,6 +105,15 @@ pub enum Event {
         lines: u64,
         sources: Vec<String>,
     },
+    /// The finished file misses its loudness target by more than 1 LU, or its true peak is
+    /// over the ceiling, or it is silent (the output is still made).
+    LoudnessWarning {
+        target: f64,
+        ceiling: f64,
+        integrated: Option<f64>,
+        true_peak: Option<f64>,
+        message: String,
+    },
 }
 
 impl Event {
@@ -120,6 +129,7 @@ impl Event {
             Event::Cancelled {} => "cancelled",
             Event::MemoryWarning { .. } => "memory_warning",
             Event::DecodeErrors { .. } => "decode_errors",
+            Event::LoudnessWarning { .. } => "loudness_warning",
         }
     }
 

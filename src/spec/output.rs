@@ -38,7 +38,8 @@ pub struct Output {
     /// With `width` or `height`, the other follows: `16:9`, `9:16`, `1:1`, `4:5` (or any `W:H`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect: Option<String>,
-    /// Normalize the final mix to a loudness target (EBU R128, two passes). Absent: the mix as it is.
+    /// Bring the final mix to a loudness target (EBU R128: a linear gain, a true-peak limiter under
+    /// the ceiling, checked on the encoded file). Absent: the mix as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness: Option<Loudness>,
 }
@@ -87,7 +88,8 @@ pub struct Loudness {
     /// Maximum true peak, dBTP, −9 to 0.
     #[serde(default = "default_true_peak")]
     pub true_peak: f64,
-    /// Loudness range allowed, LU, 1–50.
+    /// Loudness range, LU, 1–50: accepted for specs written for FFmpeg's `loudnorm`, not
+    /// enforced (cutlist never compresses the mix's dynamics).
     #[serde(default = "default_lra")]
     pub lra: f64,
 }

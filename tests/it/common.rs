@@ -598,3 +598,24 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of a file's sound, measured by FFmpeg's
+/// EBU R128 meter with true peak on (independently of how cutlist measures it).
+pub fn ebur128(file: &Path) -> (f64, f64) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-nostats", "-i"])
+        .arg(file)
+        .args(["-map", "0:a:0", "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = &text[text.rfind("Summary:").unwrap_or_else(|| panic!("no ebur128 summary: {text}"))..];
+    let value = |key: &str| -> f64 {
+        let rest = &summary[summary.find(key).unwrap() + key.len()..];
+        match rest.split_whitespace().next().unwrap() {
+            "-inf" => f64::NEG_INFINITY,
+            w => w.parse().unwrap(),
+        }
+    };
+    (value("I:"), value("Peak:"))
+}

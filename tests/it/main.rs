@@ -9,6 +9,7 @@ mod downloads;
 mod editing;
 mod failures;
 mod hostile;
+mod loudness;
 mod memory_measured;
 mod render;
 mod storage;
