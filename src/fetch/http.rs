@@ -105,6 +105,27 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// What the server says `url` weighs, asked with a one-byte ranged GET (which signed URLs
+/// allow where a HEAD is not signed): the total of a `206`'s `Content-Range`, or a `200`'s
+/// length (its body is not read). `None` when it does not say or cannot be asked (the
+/// download then reports why); never a request the address guard refuses.
+pub(super) async fn declared_size(client: &reqwest::Client, url: &url::Url, policy: &FetchPolicy) -> Option<u64> {
+    check_host(url, policy.allow_private_network).ok()?;
+    let ask = client.get(url.clone()).header(reqwest::header::RANGE, "bytes=0-0").send();
+    let resp = tokio::time::timeout(policy.connect_timeout + policy.read_timeout, ask).await.ok()?.ok()?;
+    match resp.status().as_u16() {
+        206 => resp
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)?
+            .to_str()
+            .ok()?
+            .rsplit_once('/')
+            .and_then(|(_, total)| total.trim().parse().ok()),
+        200 => resp.content_length(),
+        _ => None,
+    }
+}
+
 /// What a failed attempt leaves for the next: bytes already on disk and the validator that
 /// proves a resumed body is the same object.
 #[derive(Default)]

@@ -151,6 +151,63 @@ pub(crate) fn sniff(head: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// What each request would add to the workspace, as its server or store declares it, asked
+/// before any download (at most `policy.max_parallel` at once): a local source is read in
+/// place and adds nothing; `None` where the source does not say (or may not be asked: a
+/// refused address or bucket is never contacted here, its fetch reports it).
+pub async fn declared_sizes(reqs: &[Request], policy: &FetchPolicy, cancel: &CancellationToken) -> Vec<Option<u64>> {
+    let Ok(client) = http::client(policy) else { return vec![None; reqs.len()] };
+    let ask = |r: &Request| {
+        let client = &client;
+        let src = r.src.clone();
+        async move {
+            match Address::parse(&src) {
+                Ok(Address::Local(_)) => Some(0),
+                Ok(Address::Http(url)) => http::declared_size(client, &url, policy).await,
+                Ok(Address::Object(uri)) if crate::storage::within(&uri, &policy.allowed_buckets) => {
+                    let loc = crate::storage::locate(&uri).ok()?;
+                    tokio::time::timeout(policy.connect_timeout + policy.read_timeout, loc.size()).await.ok()?.ok()
+                }
+                _ => None,
+            }
+        }
+    };
+    tokio::select! {
+        sizes = stream::iter(reqs).map(ask).buffered(policy.max_parallel.max(1)).collect::<Vec<_>>() => sizes,
+        _ = cancel.cancelled() => vec![None; reqs.len()],
+    }
+}
+
+/// Refuse at once a job whose downloads, as declared, and the render's own files (`reserve`)
+/// cannot fit in `room` bytes of workspace (`where_` says what bounds it), naming the
+/// largest sources.
+pub fn check_declared(reqs: &[Request], sizes: &[Option<u64>], reserve: u64, room: u64, where_: &str) -> Result<()> {
+    let total: u64 = sizes.iter().flatten().sum();
+    if total.saturating_add(reserve) <= room {
+        return Ok(());
+    }
+    let mut big: Vec<(u64, &Request)> = sizes.iter().zip(reqs).filter_map(|(s, r)| Some(((*s)?, r))).collect();
+    big.sort_by(|a, b| b.0.cmp(&a.0));
+    let named: Vec<String> = big
+        .iter()
+        .filter(|(s, _)| *s > 0)
+        .take(3)
+        .map(|(s, r)| format!("{} at {} ({} MiB)", redact(&r.src), r.used_at, s.div_ceil(1 << 20)))
+        .collect();
+    let render = match reserve.div_ceil(1 << 20) {
+        0 => String::new(),
+        r => format!(" and the render needs about {r} MiB more"),
+    };
+    Err(Error::Environment(format!(
+        "this job cannot fit in its workspace: its sources declare {} MiB{render}, but {where_} has {} MiB; \
+         nothing was downloaded. Largest: {}. Give it more room (a bigger disk or --workdir on one, or more \
+         memory when the workspace is in RAM) or use shorter or fewer sources",
+        total.div_ceil(1 << 20),
+        room >> 20,
+        named.join(", ")
+    )))
+}
+
 /// Fetch every request, at most `policy.max_parallel` at once. Results are in request order.
 pub async fn fetch_all(
     reqs: &[Request],

@@ -370,6 +370,14 @@ async fn prepare(
     // A local spec may name files beneath its directory; a spec from a bucket may not reach
     // into this machine beyond --allow-root.
     policy.allowed_roots.extend(base.local_root().map(Path::to_path_buf));
+    // Where the workspace could not hold the largest job the policy allows (a RAM disk, a
+    // small volume), ask what the sources weigh first and refuse at once if they cannot fit,
+    // rather than after downloading some of them.
+    let (room, where_) = workspace_room(ws, opts);
+    if room < policy.max_job_bytes.saturating_add(reserve) {
+        let sizes = fetch::declared_sizes(&requests, &policy, cancel).await;
+        fetch::check_declared(&requests, &sizes, reserve, room, &where_)?;
+    }
     let progress = std::sync::Mutex::new(&mut *reporter);
     let fetched = fetch::fetch_all(&requests, ws, &policy, reserve, cancel, |done, total| {
         if let Ok(mut p) = progress.lock() {
@@ -443,6 +451,22 @@ async fn prepare(
 fn enter(sampler: &Sampler, job_id: &str, phase: Phase) {
     sampler.phase(phase);
     tracing::info!(job_id, event = "phase", phase = phase.as_str(), "{phase}");
+}
+
+/// Room for the workspace: the workdir's free space and, when the workspace is in memory, the
+/// memory limit less what the smallest FFmpeg run and cutlist itself take.
+fn workspace_room(ws: &Workspace, opts: &JobOptions) -> (u64, String) {
+    let free = ws.free_bytes().unwrap_or(u64::MAX);
+    let place = format!("the workdir {}", opts.workdir.display());
+    if !ws.ram_backed() {
+        return (free, place);
+    }
+    let memory = opts.limits.memory.saturating_sub(plan::budget::SMALLEST_RUN + plan::budget::CUTLIST_OWN);
+    if memory < free {
+        (memory, format!("{place}, in memory under a limit of {} MiB,", opts.limits.memory >> 20))
+    } else {
+        (free, place)
+    }
 }
 
 /// Refuse a job whose render would not fit in the workdir's free space.

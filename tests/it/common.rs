@@ -237,8 +237,25 @@ impl Server {
             let routes = routes.clone();
             async move {
                 let path = req.uri().path().to_string();
-                rec.lock().unwrap().push(path.clone());
+                // A ranged request (`bytes=A-B`) is served as a real server does (206) and
+                // recorded as `path bytes=A-B`.
+                let range = req.headers().get("range").and_then(|v| v.to_str().ok()).and_then(|r| {
+                    let (a, b) = r.strip_prefix("bytes=")?.split_once('-')?;
+                    Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+                });
+                rec.lock().unwrap().push(match range {
+                    Some((a, b)) => format!("{path} bytes={a}-{b}"),
+                    None => path.clone(),
+                });
                 match routes.iter().find(|(p, _, _)| *p == path) {
+                    Some((_, 200, body)) if range.is_some_and(|(a, b)| a <= b && b < body.len()) => {
+                        let (a, b) = range.unwrap();
+                        Response::builder()
+                            .status(206)
+                            .header("content-range", format!("bytes {a}-{b}/{}", body.len()))
+                            .body(Body::from(body[a..=b].to_vec()))
+                            .unwrap()
+                    }
                     Some((_, status, body)) => {
                         Response::builder().status(*status).body(Body::from(body.clone())).unwrap()
                     }

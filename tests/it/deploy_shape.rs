@@ -1,0 +1,134 @@
+//! The shape users deploy: a Cloud Run job with 512 MiB and no disk, where the workdir is a
+//! 512 MiB RAM disk whose bytes count against the memory limit. Each test mounts a real
+//! tmpfs for its workdir (as root in a mount namespace, otherwise in a user namespace:
+//! `unshare -rm`) and runs cutlist with `CLOUD_RUN_JOB` set and `--memory-limit 512Mi`.
+//! These tests never skip: where no tmpfs can be mounted they fail, saying why (`/dev/shm`
+//! is sized to the machine and would hide what they look for).
+
+use crate::common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Run cutlist with `args` and its workdir `work` on a fresh tmpfs of `mib` MiB, as a Cloud
+/// Run job's task.
+fn on_tmpfs(work: &Path, mib: u32, args: &[&str]) -> Output {
+    std::fs::create_dir_all(work).unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = Command::new("unshare");
+    cmd.arg(if root { "-m" } else { "-rm" });
+    cmd.args(["sh", "-c", r#"mount -t tmpfs -o "size=$1m" tmpfs "$2" && shift 2 && exec "$@""#, "sh"])
+        .arg(mib.to_string())
+        .arg(work)
+        .arg(env!("CARGO_BIN_EXE_cutlist"))
+        .args(args)
+        .args(["--workdir", work.to_str().unwrap(), "--memory-limit", "512Mi", "--allow-private-network"])
+        .env("CLOUD_RUN_JOB", "cutlist-render")
+        .env("CLOUD_RUN_EXECUTION", "cutlist-render-abc12")
+        .env_remove("RUST_LOG");
+    let out = cmd.output().expect("unshare (util-linux) runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("unshare:") && !err.contains("mount:"),
+        "cannot mount a tmpfs for the workdir (run as root, or allow user namespaces: \
+         sysctl kernel.unprivileged_userns_clone=1): {err}"
+    );
+    out
+}
+
+/// An 8 s 1080p30 clip with sound, as a phone or a stock library hands it over (H.264, 1 s GOP).
+fn clip_1080p(dir: &Path) -> Vec<u8> {
+    let path = dir.join("clip.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=1920x1080:r=30:d=8",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:d=8:r=48000",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "18",
+        "-g",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        path.to_str().unwrap(),
+    ]);
+    std::fs::read(&path).unwrap()
+}
+
+fn whole_clips(src: &str, n: usize) -> Value {
+    let clips: Vec<Value> = (0..n).map(|_| json!({"type": "video", "src": src})).collect();
+    json!({
+        "version": 1, "id": "cloud-run",
+        "output": {"path": "out.mp4", "width": 1920, "height": 1080, "fps": 30},
+        "timeline": {"tracks": [{"type": "video", "clips": clips}]}
+    })
+}
+
+/// Whole clips (no `out`) downloaded into the RAM workdir plan and render within 512 MiB:
+/// one 8 s clip, then ten of them (the same source, fetched once). The manifest's peak of
+/// the process tree plus the workspace stays under the limit.
+#[test]
+fn whole_1080p_clips_render_on_a_512_mib_ram_workdir() {
+    let d = tmp();
+    let body = clip_1080p(d.path());
+    println!("source: {} MiB", body.len() >> 20);
+    let server = Server::start(vec![("/clip.mp4", 200, body)]);
+    for n in [1usize, 10] {
+        let spec = write_json(d.path(), "spec.json", &whole_clips(&server.url("/clip.mp4"), n));
+        let work = d.path().join(format!("work{n}"));
+        let out = on_tmpfs(&work, 512, &["render", spec.to_str().unwrap(), "--overwrite"]);
+        assert_ok(&out);
+        let file = d.path().join("out.mp4");
+        let p = probe(&file);
+        assert_eq!(video_frames(&p), 240 * n as u64, "{n} clips");
+        assert_eq!(stream(&p, "video")["width"], 1920);
+        let m = manifest(&file);
+        let mem = &m["memory"];
+        assert_eq!(mem["workspace_in_ram"], true, "{mem}");
+        let peak = mem["peak"]["total"].as_u64().unwrap_or_else(|| panic!("{mem}"));
+        println!(
+            "{n} whole clip(s) on a 512 MiB tmpfs, CLOUD_RUN_JOB set: peak {} MiB (tree + workspace), estimate {} MiB, {:.1} s",
+            peak >> 20,
+            m["encoder"]["estimate"].as_u64().unwrap() >> 20,
+            m["wall_seconds"].as_f64().unwrap()
+        );
+        assert!(peak < 512 << 20, "peak {} MiB", peak >> 20);
+        assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));
+    }
+}
+
+/// Sources that cannot fit are refused before any byte of them is downloaded: each is asked
+/// for its size with a one-byte ranged request, and the error names the largest.
+#[test]
+fn sources_too_big_for_the_ram_workdir_are_refused_before_downloading() {
+    let d = tmp();
+    let big = vec![0u8; 40 << 20];
+    let server = Server::start(vec![("/a.mp4", 200, big.clone()), ("/b.mp4", 200, big)]);
+    let mut spec = whole_clips(&server.url("/a.mp4"), 1);
+    spec["timeline"]["tracks"][0]["clips"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "video", "src": server.url("/b.mp4")}));
+    let spec = write_json(d.path(), "spec.json", &spec);
+    let work = d.path().join("work");
+    let out = on_tmpfs(&work, 64, &["render", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(11), "exit 11 (environment): {}", stderr(&out));
+    let log = stderr(&out);
+    assert!(log.contains("sources declare 80 MiB") && log.contains("nothing was downloaded"), "{log}");
+    assert!(log.contains("/a.mp4 at timeline.tracks[0].clips[0].src (40 MiB)"), "{log}");
+    let mut hits = server.hits();
+    hits.sort();
+    assert_eq!(hits, ["/a.mp4 bytes=0-0", "/b.mp4 bytes=0-0"]);
+    assert!(!d.path().join("out.mp4").exists());
+    assert!(leftovers(&work).is_empty());
+}
