@@ -187,7 +187,7 @@ pub fn check_declared(reqs: &[Request], sizes: &[Option<u64>], reserve: u64, roo
         return Ok(());
     }
     let mut big: Vec<(u64, &Request)> = sizes.iter().zip(reqs).filter_map(|(s, r)| Some(((*s)?, r))).collect();
-    big.sort_by(|a, b| b.0.cmp(&a.0));
+    big.sort_by_key(|b| std::cmp::Reverse(b.0));
     let named: Vec<String> = big
         .iter()
         .filter(|(s, _)| *s > 0)
