@@ -451,6 +451,7 @@ impl Rasterizer {
         // Composite, premultiplied: box, shadow, outline, fill (colour glyphs in their colours).
         let mut px = vec![[0f32; 4]; width * height];
         let over = |dst: &mut [f32; 4], c: Color, a: f32| {
+            let a = a * c.alpha();
             if a <= 0.0 {
                 return;
             }
@@ -664,5 +665,19 @@ mod tests {
         // The box is opaque-ish black behind everything: its corner pixel.
         assert_eq!(&styled.rgba[0..3], &[0, 0, 0]);
         assert!(styled.rgba[3] > 100);
+    }
+
+    #[test]
+    fn a_colours_own_opacity_multiplies_the_styles() {
+        let mut r = Rasterizer::new();
+        let mut boxed = |colour: &str| {
+            let style = serde_json::json!({"box": {"color": colour, "opacity": 1, "padding": 10}});
+            r.render(&item("Hi", style), None, (1000, 1000)).rgba[0..4].to_vec()
+        };
+        assert_eq!(boxed("red"), [255, 0, 0, 255]);
+        let half = boxed("#ff000080");
+        assert_eq!(&half[0..3], &[255, 0, 0]);
+        assert!((127..=129).contains(&half[3]), "{half:?}");
+        assert_eq!(boxed("transparent")[3], 0);
     }
 }

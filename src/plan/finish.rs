@@ -55,7 +55,7 @@ pub struct StillFile {
 /// The list of segment files of one kind, for the concat demuxer.
 fn segment_list(name: &str, segments: usize, ext: &str) -> ScriptFile {
     let names: Vec<String> = (0..segments).map(|i| segment_name(i, ext)).collect();
-    ScriptFile::text(name, ffconcat(names.iter().map(|n| (n.as_str(), None))))
+    ScriptFile::text(name, ffconcat(names.iter().map(|n| (n.as_str(), None)), None))
 }
 
 /// Open a concat list cutlist wrote (of files in the workspace) as the next input.

@@ -84,12 +84,24 @@ impl ScriptFile {
 }
 
 /// An `ffconcat` list of workspace files, each shown for its duration (µs) when given: the
-/// one writer of the concat lists the runs read.
-pub(crate) fn ffconcat<'a>(entries: impl IntoIterator<Item = (&'a str, Option<i64>)>) -> String {
+/// one writer of the concat lists the runs read. `framerate` (pictures only) opens each
+/// picture at that rate, so the stream's time base is the output's frame and the durations
+/// land on its grid (a picture's own 1/25 moved them by up to 20 ms); the run must read such
+/// a list with `-safe 0`, which the `option` lines need: every name in it is ours.
+pub(crate) fn ffconcat<'a>(
+    entries: impl IntoIterator<Item = (&'a str, Option<i64>)>,
+    framerate: Option<Rational>,
+) -> String {
     let mut list = String::from("ffconcat version 1.0\n");
     for (file, duration) in entries {
-        debug_assert!(!file.contains(['\'', '\n', '/']), "a workspace file name: {file}");
+        assert!(
+            !file.is_empty() && file.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            "a workspace file name: {file}"
+        );
         list.push_str(&format!("file '{file}'\n"));
+        if let Some(r) = framerate {
+            list.push_str(&format!("option framerate {}/{}\n", r.num, r.den));
+        }
         if let Some(us) = duration {
             list.push_str(&format!("duration {}.{:06}\n", us / 1_000_000, us % 1_000_000));
         }

@@ -219,8 +219,9 @@ impl Segment<'_> {
         if cursor < end || entries.is_empty() {
             entries.push((cursor, images.blank.as_str()));
         }
-        // Each picture starts a hair (100 µs) before its frame, so rounding can never show
-        // it a frame late; durations are differences of those instants, so nothing drifts.
+        // Each picture starts a hair (100 µs) before its frame, so rounding to the output's
+        // frame (the list's time base) lands on it; durations are differences of those
+        // instants, so nothing drifts.
         let instant = |f: u64| -> i64 {
             if f == at {
                 0
@@ -228,10 +229,13 @@ impl Segment<'_> {
                 ((fps.seconds_at(f - at) * 1e6).round() as i64 - 100).max(0)
             }
         };
-        let list = super::ffconcat(entries.iter().enumerate().map(|(i, (f, file))| {
-            let next = entries.get(i + 1).map(|e| e.0).unwrap_or(end);
-            (*file, Some(instant(next) - instant(*f)))
-        }));
+        let list = super::ffconcat(
+            entries.iter().enumerate().map(|(i, (f, file))| {
+                let next = entries.get(i + 1).map(|e| e.0).unwrap_or(end);
+                (*file, Some(instant(next) - instant(*f)))
+            }),
+            Some(fps),
+        );
         let name = format!("{}_cap{k}.ffconcat", self.name());
         self.files.push(super::ScriptFile::text(name.clone(), list));
         self.concat_input(&name, "concat,image2,png_pipe")
@@ -284,7 +288,11 @@ impl Segment<'_> {
                                 .opt("stop_duration", num(fps.seconds_at(n))),
                         )
                         .then(Filter::new(Name::Trim).opt("end_frame", n))
-                        .then(Filter::new(Name::Setpts).opt("expr", format!("PTS-STARTPTS+{local}*{den}/{fnum}/TB")))
+                        // Counted in frames on the output's time base: `local*den/num/TB` in
+                        // floating point came out a hair under an integer that setpts then
+                        // truncated, a frame early (30000/1001 fps, some starts).
+                        .then(Filter::new(Name::Settb).opt("expr", format!("{den}/{fnum}")))
+                        .then(Filter::new(Name::Setpts).opt("expr", format!("N+{local}")))
                 }
                 still => {
                     let (mut c, fades, opacity) = match still {

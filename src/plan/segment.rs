@@ -203,7 +203,7 @@ impl<'a> Segment<'a> {
             .arg2("-format_whitelist", formats)
             .arg2("-codec_whitelist", "png")
             .arg2("-f", "concat")
-            .arg2("-safe", 1)
+            .arg2("-safe", 0) // for its `option framerate` lines; the names are ours (see `ffconcat`)
             .arg2("-i", list);
         self.inputs += 1;
         self.inputs - 1
@@ -292,7 +292,9 @@ impl<'a> Segment<'a> {
                     .then_all(fs)
                     .then(Filter::new(Name::Format).opt("pix_fmts", "yuv420p"))
                     .then(Filter::new(Name::Loop).opt("loop", frames).opt("size", 1u32).opt("start", 0u32))
-                    .then(Filter::new(Name::Setpts).opt("expr", format!("N*{}/{}/TB", o.fps.den, o.fps.num)))
+                    // On the output's frame time base (a PNG's 1/25 cannot hold every frame).
+                    .then(Filter::new(Name::Settb).opt("expr", format!("{}/{}", o.fps.den, o.fps.num)))
+                    .then(Filter::new(Name::Setpts).opt("expr", "N"))
                     .then(Filter::new(Name::Fps).opt("fps", fps.as_str()));
                 if let Some(motion) = &im.motion {
                     let total = part.clip.frames(o.fps).unwrap_or(frames).max(2) - 1;

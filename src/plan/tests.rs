@@ -374,7 +374,7 @@ fn overlays_and_captions_are_drawn_only_in_the_segments_they_span() {
     );
     assert!(p.steps[..3].iter().all(|st| st.args.iter().filter(|a| *a == "/ws/s.png").count() >= 1));
     let list = p.steps[2].files.iter().find(|f| f.name.ends_with(".ffconcat")).expect("a captions list");
-    assert_eq!(contents(list), "ffconcat version 1.0\nfile 'cap2_blank.png'\nduration 0.999900\nfile 'cap2_00000.png'\nduration 0.400000\nfile 'cap2_blank.png'\nduration 0.100000\n");
+    assert_eq!(contents(list), "ffconcat version 1.0\nfile 'cap2_blank.png'\noption framerate 30/1\nduration 0.999900\nfile 'cap2_00000.png'\noption framerate 30/1\nduration 0.400000\nfile 'cap2_blank.png'\noption framerate 30/1\nduration 0.100000\n");
     assert!(!p.steps[0].files.iter().any(|f| f.name.ends_with(".ffconcat")));
     insta::assert_snapshot!(graph(2));
 }

@@ -297,6 +297,9 @@ pub(super) fn check_transition(t: &Transition, path: &str, index: usize, fps: Op
         errs.add(join(path, "transition"), "the first clip has no clip before it to transition from");
         return;
     }
+    if let Some(c) = t.color {
+        c.check_opaque(join(path, "transition.color"), errs);
+    }
     if t.color.is_some() && t.kind != TransitionKind::Fade {
         errs.add(join(path, "transition.color"), "only a transition of type \"fade\" passes through a colour");
     }
@@ -368,6 +371,7 @@ pub(super) fn check_clip(c: &Clip, path: &str, index: usize, fps: Option<Rationa
             }
         }
         Clip::Color(c) => {
+            c.color.check_opaque(join(path, "color"), errs);
             if c.duration <= 0.0 {
                 errs.add(join(path, "duration"), format!("{} must be positive", c.duration));
             } else if check_time(c.duration, join(path, "duration"), errs) {

@@ -434,7 +434,8 @@ fn read_timeline(v: &Value, fps: Option<Rational>, errs: &mut Errors) -> Option<
     let m = object(v, "timeline", errs)?;
     check_keys(m, &["background", "tracks"], "timeline", errs);
     let background = match m.get("background") {
-        Some(b) => read::<Color>(b.clone(), "timeline.background", errs),
+        Some(b) => read::<Color>(b.clone(), "timeline.background", errs)
+            .inspect(|c| c.check_opaque("timeline.background", errs)),
         None => Some(Color::default()),
     };
     let Some(tracks_v) = m.get("tracks") else {

@@ -207,3 +207,24 @@ fn the_format_follows_the_extension_and_clip_volumes_take_decibels() {
     let gif = parse(&spec_with(r##"{"type":"color","color":"red","duration":1}"##, r#","path":"o.gif""#)).unwrap();
     assert_eq!(gif.output.format, Container::Gif);
 }
+
+#[test]
+fn a_colour_with_opacity_is_refused_where_nothing_lies_beneath() {
+    let text = spec_with(
+        r##"{"type":"color","color":"transparent","duration":1},
+           {"type":"color","color":"RebeccaPurple","duration":1,"transition":{"type":"fade","color":"#00000080","duration":0.5}}"##,
+        "",
+    )
+    .replace(r#""timeline":{"#, r##""timeline":{"background":"rgba(0,0,0,0.5)","##);
+    let e = errors(&text);
+    let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["timeline.background", "timeline.tracks[0].clips[0].color", "timeline.tracks[0].clips[1].transition.color"],
+        "{e:?}"
+    );
+    assert!(e[0].1.contains("#00000080 is partly transparent") && e[0].1.contains("opaque"), "{e:?}");
+    // Opacity is welcome on text.
+    let ok = spec_with(r#"{"type":"color","color":"navy","duration":1}"#, "");
+    assert!(parse(&ok).is_ok());
+}

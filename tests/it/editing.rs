@@ -544,8 +544,9 @@ fn all_frames(file: &std::path::Path, w: usize, h: usize) -> Vec<Frame> {
     out.stdout.chunks_exact(w * h * 3).map(|c| Frame { w, h, rgb: c.to_vec() }).collect()
 }
 
-/// Text and image overlays start and end on exactly their frames, at 24, 25, 30 and
-/// 30000/1001 fps, for starts on every residue of the grid against a picture's own time base.
+/// Text, image and video overlays and captions start and end on exactly their frames, at 24,
+/// 25, 30 and 30000/1001 fps, for starts on every residue of the grid against a picture's
+/// own time base (and a video overlay's own 30 fps).
 #[test]
 fn overlays_start_and_end_on_their_frames() {
     let d = tmp();
@@ -558,6 +559,7 @@ fn overlays_start_and_end_on_their_frames() {
         "1",
         d.path().join("white.png").to_str().unwrap(),
     ]);
+    color_clip(d.path(), "white.mp4", "white", None, "32x32", "30", 2.0);
     for fps in ["24", "25", "30", "30000/1001"] {
         let rate = match fps {
             "30000/1001" => 30000.0 / 1001.0,
@@ -567,11 +569,11 @@ fn overlays_start_and_end_on_their_frames() {
         let items: Vec<serde_json::Value> = (0..25)
             .map(|k| {
                 let start = (10 + 3 * k) as f64 / rate;
-                if k % 2 == 0 {
-                    json!({"type": "text", "text": "█", "start": start, "duration": 2.0 / rate, "position": "center",
-                           "style": {"size": 60, "box": {"color": "white", "opacity": 1, "padding": 40}}})
-                } else {
-                    json!({"type": "image", "src": "white.png", "start": start, "duration": 2.0 / rate, "position": "center", "width": 1})
+                match k % 3 {
+                    0 => json!({"type": "text", "text": "█", "start": start, "duration": 2.0 / rate, "position": "center",
+                           "style": {"size": 60, "box": {"color": "white", "opacity": 1, "padding": 40}}}),
+                    1 => json!({"type": "image", "src": "white.png", "start": start, "duration": 2.0 / rate, "position": "center", "width": 1}),
+                    _ => json!({"type": "video", "src": "white.mp4", "start": start, "out": 2.0 / rate, "position": "center", "width": 1}),
                 }
             })
             .collect();
@@ -585,11 +587,36 @@ fn overlays_start_and_end_on_their_frames() {
         let frames = all_frames(&d.path().join("ov.mp4"), 8, 8);
         assert_eq!(frames.len(), 90, "{fps}");
         let lit = |f: usize| frames[f].at(4, 4).0 > 128;
+        let pattern: String = (0..90).map(|f| if lit(f) { '#' } else { '.' }).collect();
+        println!("{fps} overlays: {pattern}");
         for k in 0..25 {
             let f = 10 + 3 * k;
             assert!(
                 !lit(f - 1) && lit(f) && lit(f + 1) && !lit(f + 2),
-                "{fps} fps: item {k} should cover frames {f} and {}",
+                "{fps} fps: item {k} ({}) should cover frames {f} and {}",
+                ["text", "image", "video"][k % 3],
+                f + 1
+            );
+        }
+
+        // Captions: the same grid, each cue two frames long, at the bottom.
+        let cues: Vec<serde_json::Value> = (0..25)
+            .map(|k| json!({"start": (10 + 3 * k) as f64 / rate, "end": (12 + 3 * k) as f64 / rate, "text": "█"}))
+            .collect();
+        s["timeline"]["tracks"][1] = json!({"type": "captions", "cues": cues, "position": "bottom", "margin": 0,
+            "style": {"size": 16, "box": {"color": "white", "opacity": 1, "padding": 8}}});
+        let path = write_json(d.path(), "cc.json", &s);
+        assert_ok(&render(&path, &d.path().join("work"), &["--overwrite"]));
+        let frames = all_frames(&d.path().join("ov.mp4"), 8, 8);
+        assert_eq!(frames.len(), 90, "{fps}");
+        let lit = |f: usize| frames[f].at(4, 7).0 > 128;
+        let pattern: String = (0..90).map(|f| if lit(f) { '#' } else { '.' }).collect();
+        println!("{fps} captions: {pattern}");
+        for k in 0..25 {
+            let f = 10 + 3 * k;
+            assert!(
+                !lit(f - 1) && lit(f) && lit(f + 1) && !lit(f + 2),
+                "{fps} fps: cue {k} should cover frames {f} and {}",
                 f + 1
             );
         }
