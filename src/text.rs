@@ -325,7 +325,7 @@ impl Rasterizer {
         highlight: Option<(std::ops::Range<usize>, Color)>,
     ) -> Raster {
         let frame_w = frame.0;
-        let size = st.size as f32;
+        let size = st.size.pixels(frame).clamp(1.0, 1000.0) as f32;
         let pad = st.box_.map(|b| b.padding.round() as i32).unwrap_or(0);
         let outline = st.outline.map(|o| o.width.round() as i32).unwrap_or(0);
         let (sx, sy) = st.shadow.map(|s| (s.x.round() as i32, s.y.round() as i32)).unwrap_or((0, 0));
@@ -665,6 +665,19 @@ mod tests {
         // The box is opaque-ish black behind everything: its corner pixel.
         assert_eq!(&styled.rgba[0..3], &[0, 0, 0]);
         assert!(styled.rgba[3] > 100);
+    }
+
+    #[test]
+    fn a_size_relative_to_the_frame_scales_with_it() {
+        let mut r = Rasterizer::new();
+        let tall = |r: &mut Rasterizer, size: serde_json::Value, frame| {
+            r.render(&item("Hi", serde_json::json!({"size": size})), None, frame).height
+        };
+        // 10vh of a 1080-high frame is 108 px, of a 540-high one 54 px: the same as those pixel sizes.
+        assert_eq!(tall(&mut r, "10vh".into(), (1920, 1080)), tall(&mut r, 108.into(), (1920, 1080)));
+        assert_eq!(tall(&mut r, "10vh".into(), (960, 540)), tall(&mut r, 54.into(), (960, 540)));
+        assert_eq!(tall(&mut r, "5vw".into(), (1080, 1920)), tall(&mut r, 54.into(), (1080, 1920)));
+        assert_eq!(tall(&mut r, "5vmin".into(), (1080, 1920)), tall(&mut r, "54px".into(), (1080, 1920)));
     }
 
     #[test]

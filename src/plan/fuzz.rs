@@ -80,6 +80,7 @@ fn string(name: &str, schema: &Value, rng: &mut Rng) -> Value {
         "font" => "font.ttf".to_string(),
         "url" => "https://hooks.example.com/x".to_string(),
         _ if pattern.contains("#") => format!("#{:06x}", rng.below(0x1000000)),
+        _ if pattern.contains("vmin") => format!("{}vh", 2 + rng.below(10)),
         _ if pattern.contains("rgba?") => format!("rgb({}, {}, {})", rng.below(256), rng.below(256), rng.below(256)),
         _ if pattern.contains("dB") || pattern.contains("[dD]") => format!("-{}dB", rng.below(20)),
         _ if pattern.contains('/') => "30000/1001".to_string(),

@@ -96,9 +96,10 @@ pub struct TextStyle {
     /// the machine (Noto Color Emoji for emoji).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font: Option<String>,
-    /// Font size in output pixels, 4–1000.
+    /// Font size: output pixels (4–1000), or relative to the frame as CSS writes it:
+    /// `"5vh"` (5 % of its height), `"5vw"` (of its width), `"5vmin"` (of the smaller).
     #[serde(default = "default_font_size")]
-    pub size: f64,
+    pub size: FontSize,
     #[serde(default = "white")]
     pub color: Color,
     /// Opacity of the whole text, 0–1.
@@ -252,8 +253,97 @@ fn default_margin() -> f64 {
     0.05
 }
 
-fn default_font_size() -> f64 {
-    48.0
+fn default_font_size() -> FontSize {
+    FontSize { value: 48.0, unit: SizeUnit::Px }
+}
+
+/// What a font size is measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeUnit {
+    /// Output pixels.
+    Px,
+    /// Hundredths of the frame's height.
+    Vh,
+    /// Hundredths of the frame's width.
+    Vw,
+    /// Hundredths of the frame's smaller side.
+    Vmin,
+}
+
+/// A font size: pixels, or relative to the frame (a template then looks the same at every
+/// resolution).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FontSize {
+    pub value: f64,
+    pub unit: SizeUnit,
+}
+
+impl FontSize {
+    /// Parse `48`, `"48px"`, `"5vh"`, `"5vw"`, `"5vmin"`.
+    pub fn parse(s: &str) -> Option<FontSize> {
+        let t = s.trim().to_ascii_lowercase();
+        let (num, unit) = [("vmin", SizeUnit::Vmin), ("vh", SizeUnit::Vh), ("vw", SizeUnit::Vw), ("px", SizeUnit::Px)]
+            .into_iter()
+            .find_map(|(suffix, unit)| t.strip_suffix(suffix).map(|n| (n.trim().to_string(), unit)))
+            .unwrap_or((t.clone(), SizeUnit::Px));
+        num.parse::<f64>().ok().filter(|v| v.is_finite()).map(|value| FontSize { value, unit })
+    }
+
+    /// The size in pixels of a `frame` (width, height).
+    pub fn pixels(&self, frame: (u32, u32)) -> f64 {
+        let (w, h) = (frame.0 as f64, frame.1 as f64);
+        match self.unit {
+            SizeUnit::Px => self.value,
+            SizeUnit::Vh => self.value / 100.0 * h,
+            SizeUnit::Vw => self.value / 100.0 * w,
+            SizeUnit::Vmin => self.value / 100.0 * w.min(h),
+        }
+    }
+}
+
+impl Serialize for FontSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.unit {
+            SizeUnit::Px => s.serialize_f64(self.value),
+            SizeUnit::Vh => s.collect_str(&format_args!("{}vh", self.value)),
+            SizeUnit::Vw => s.collect_str(&format_args!("{}vw", self.value)),
+            SizeUnit::Vmin => s.collect_str(&format_args!("{}vmin", self.value)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FontSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Num(f64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Num(value) => Ok(FontSize { value, unit: SizeUnit::Px }),
+            Raw::Str(s) => FontSize::parse(&s).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{s:?} is not a size: give pixels (48) or a share of the frame: \"5vh\" (of its height), \"5vw\" (of its width), \"5vmin\" (of the smaller side)"
+                ))
+            }),
+        }
+    }
+}
+
+impl JsonSchema for FontSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FontSize".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Pixels (48), or relative to the frame: \"5vh\", \"5vw\", \"5vmin\".",
+            "oneOf": [
+                { "type": "number", "minimum": 4, "maximum": 1000 },
+                { "type": "string", "pattern": "^ *[0-9.]+ *([pP][xX]|[vV][hHwW]|[vV][mM][iI][nN])? *$" }
+            ]
+        })
+    }
 }
 
 fn default_wrap() -> f64 {
@@ -322,7 +412,10 @@ pub(super) fn check_style(st: &TextStyle, p: &str, errs: &mut Errors) {
             errs.add(join(p, "font"), reason);
         }
     }
-    check_range(st.size, 4.0..=1000.0, join(p, "size"), " px", errs);
+    match st.size.unit {
+        SizeUnit::Px => check_range(st.size.value, 4.0..=1000.0, join(p, "size"), " px", errs),
+        _ => check_range(st.size.value, 0.2..=50.0, join(p, "size"), " (hundredths of the frame)", errs),
+    }
     check_range(st.opacity, 0.0..=1.0, join(p, "opacity"), "", errs);
     check_range(st.width, 0.05..=1.0, join(p, "width"), " (fraction of the width)", errs);
     check_range(st.line_height, 0.5..=3.0, join(p, "line_height"), "", errs);

@@ -74,6 +74,34 @@ pub(super) fn join(base: &str, field: &str) -> String {
 /// at the first: each failing field is set aside and the part read again), so one object
 /// with several problems lists them all. The part is returned when the rest reads, for the
 /// checks that follow; the errors recorded keep the spec from being accepted.
+/// The path below `v` of the one string equal to `s` (none when several are), `depth` levels
+/// down at most.
+fn holding(v: &Value, s: &str, depth: u32) -> Option<Vec<String>> {
+    fn walk(v: &Value, s: &str, depth: u32, at: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
+        match v {
+            Value::String(x) if x == s => found.push(at.clone()),
+            Value::Object(m) if depth > 0 => {
+                for (k, x) in m {
+                    at.push(k.clone());
+                    walk(x, s, depth - 1, at, found);
+                    at.pop();
+                }
+            }
+            Value::Array(a) if depth > 0 => {
+                for (i, x) in a.iter().enumerate() {
+                    at.push(format!("[{i}]"));
+                    walk(x, s, depth - 1, at, found);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(v, s, depth, &mut Vec::new(), &mut found);
+    (found.len() == 1).then(|| found.remove(0)).filter(|p| !p.is_empty())
+}
+
 pub(super) fn read<T: DeserializeOwned>(mut value: Value, path: &str, errs: &mut Errors) -> Option<T> {
     for _ in 0..64 {
         let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
@@ -95,6 +123,13 @@ pub(super) fn read<T: DeserializeOwned>(mut value: Value, path: &str, errs: &mut
         if let Some(name) = reason.split("untagged enum ").nth(1).map(snake_case) {
             if lookup(&value, &keys).and_then(|v| v.get(&name)).is_some() {
                 keys.push(name);
+            }
+        }
+        // A value our own types refuse (`"6em" is not a size`) inside a tagged part (an overlay
+        // item, a clip) is reported at the part: find the field holding that value.
+        if let Some(quoted) = reason.strip_prefix('"').and_then(|r| r.split_once("\" is not ")).map(|(q, _)| q) {
+            if let Some(more) = lookup(&value, &keys).and_then(|v| holding(v, quoted, 4)) {
+                keys.extend(more);
             }
         }
         let field = keys.iter().fold(String::new(), |p, k| join(&p, k));

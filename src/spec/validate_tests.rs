@@ -228,3 +228,27 @@ fn a_colour_with_opacity_is_refused_where_nothing_lies_beneath() {
     let ok = spec_with(r#"{"type":"color","color":"navy","duration":1}"#, "");
     assert!(parse(&ok).is_ok());
 }
+
+#[test]
+fn text_sizes_are_pixels_or_shares_of_the_frame() {
+    let with_size = |size: &str| {
+        spec_with(r#"{"type":"color","color":"navy","duration":1}"#, "").replace(
+            r#"]}]}}"#,
+            &format!(r#"]}},{{"type":"overlay","items":[{{"type":"text","text":"Hi","duration":1,"style":{{"size":{size}}}}}]}}]}}}}"#),
+        )
+    };
+    for good in ["48", r#""48px""#, r#""6vh""#, r#""4.5vw""#, r#""5VMIN""#] {
+        assert!(parse(&with_size(good)).is_ok(), "{good}: {:?}", parse(&with_size(good)).err());
+    }
+    for (bad, says) in [
+        (r#""6em""#, "give pixels (48) or a share of the frame"),
+        (r#""80vh""#, "hundredths of the frame"),
+        ("2000", " px"),
+    ] {
+        let e = errors(&with_size(bad));
+        assert!(
+            e.iter().any(|(p, r)| p == "timeline.tracks[1].items[0].style.size" && r.contains(says)),
+            "{bad}: {e:?}"
+        );
+    }
+}
