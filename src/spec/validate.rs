@@ -103,6 +103,7 @@ fn holding(v: &Value, s: &str, depth: u32) -> Option<Vec<String>> {
 }
 
 pub(super) fn read<T: DeserializeOwned>(mut value: Value, path: &str, errs: &mut Errors) -> Option<T> {
+    let mut removed: Vec<Vec<String>> = Vec::new();
     for _ in 0..64 {
         let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(v) => return Some(v),
@@ -127,6 +128,14 @@ pub(super) fn read<T: DeserializeOwned>(mut value: Value, path: &str, errs: &mut
         }
         // A value our own types refuse (`"6em" is not a size`) inside a tagged part (an overlay
         // item, a clip) is reported at the part: find the field holding that value.
+        // A required field set aside for its error is missing now: it was reported already.
+        if let Some(name) = reason.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            let mut at = keys.clone();
+            at.push(name.to_string());
+            if removed.contains(&at) {
+                return None;
+            }
+        }
         if let Some(quoted) = reason.strip_prefix('"').and_then(|r| r.split_once("\" is not ")).map(|(q, _)| q) {
             if let Some(more) = lookup(&value, &keys).and_then(|v| holding(v, quoted, 4)) {
                 keys.extend(more);
@@ -140,6 +149,7 @@ pub(super) fn read<T: DeserializeOwned>(mut value: Value, path: &str, errs: &mut
         if !remove(&mut value, &keys) {
             return None;
         }
+        removed.push(keys);
     }
     None
 }

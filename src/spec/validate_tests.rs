@@ -224,6 +224,10 @@ fn a_colour_with_opacity_is_refused_where_nothing_lies_beneath() {
         "{e:?}"
     );
     assert!(e[0].1.contains("#00000080 is partly transparent") && e[0].1.contains("opaque"), "{e:?}");
+    // A required colour that is no colour: one error, not a second "missing field" for it.
+    let e = errors(&spec_with(r#"{"type":"color","color":"blurple","duration":1}"#, ""));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, "timeline.tracks[0].clips[0].color");
     // Opacity is welcome on text.
     let ok = spec_with(r#"{"type":"color","color":"navy","duration":1}"#, "");
     assert!(parse(&ok).is_ok());
