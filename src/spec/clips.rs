@@ -305,7 +305,13 @@ pub(super) fn check_transition(t: &Transition, path: &str, index: usize, fps: Op
     }
     let dpath = join(path, "transition.duration");
     if t.duration <= 0.0 {
-        errs.add(dpath, format!("{} must be positive: give the transition's length in seconds, e.g. 0.5", t.duration));
+        let reason = if t.duration == 0.0 {
+            "missing or 0: give the transition's length in seconds, e.g. 0.5 (a cut needs none: \"type\": \"cut\")"
+                .to_string()
+        } else {
+            format!("{} must be positive: give the transition's length in seconds, e.g. 0.5", t.duration)
+        };
+        errs.add(dpath, reason);
     } else if check_time(t.duration, dpath.clone(), errs) {
         check_length(t.duration, dpath, fps, errs);
     }
