@@ -112,16 +112,10 @@ impl Serialize for Gain {
 
 impl<'de> Deserialize<'de> for Gain {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Num(f64),
-            Str(String),
-        }
         let bad = || serde::de::Error::custom("expected a linear gain (0.5) or decibels as a string (\"-6dB\")");
-        let g = match Raw::deserialize(d)? {
-            Raw::Num(v) => Gain(v),
-            Raw::Str(s) => Gain::parse(&s).ok_or_else(bad)?,
+        let g = match NumberOrText::deserialize(d)? {
+            NumberOrText::Number(v) => Gain(v),
+            NumberOrText::Text(s) => Gain::parse(&s).ok_or_else(bad)?,
         };
         if !(0.0..=10.0).contains(&g.0) {
             return Err(serde::de::Error::custom(format!("{} is out of range: 0–10 linear, or −60 to +20 dB", g.0)));

@@ -204,3 +204,12 @@ pub enum AssetKind {
 fn one() -> f64 {
     1.0
 }
+
+/// A value a spec gives as a number or as text with a unit (`"-6dB"`, `"5vh"`), read by the
+/// types that take both.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum NumberOrText {
+    Number(f64),
+    Text(String),
+}

@@ -314,15 +314,9 @@ impl Serialize for FontSize {
 
 impl<'de> Deserialize<'de> for FontSize {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Num(f64),
-            Str(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Num(value) => Ok(FontSize { value, unit: SizeUnit::Px }),
-            Raw::Str(s) => FontSize::parse(&s).ok_or_else(|| {
+        match NumberOrText::deserialize(d)? {
+            NumberOrText::Number(value) => Ok(FontSize { value, unit: SizeUnit::Px }),
+            NumberOrText::Text(s) => FontSize::parse(&s).ok_or_else(|| {
                 serde::de::Error::custom(format!(
                     "{s:?} is not a size: give pixels (48) or a share of the frame: \"5vh\" (of its height), \"5vw\" (of its width), \"5vmin\" (of the smaller side)"
                 ))
