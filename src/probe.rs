@@ -105,6 +105,28 @@ pub struct VideoStream {
     /// The frames really there (packets counted by reading the file), when known.
     #[serde(default)]
     pub frames: Option<u64>,
+    /// What a stream copy must match (see `plan::copy`).
+    #[serde(default)]
+    pub coding: Coding,
+}
+
+/// How a video stream is coded, as far as joining it to others by stream copy cares: two
+/// streams join only when all of it is equal.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Coding {
+    /// The stream's index in its file (the concat demuxer joins streams by index).
+    pub index: u32,
+    pub profile: Option<String>,
+    pub level: Option<i64>,
+    pub time_base: Option<String>,
+    pub field_order: Option<String>,
+    pub color_range: Option<String>,
+    /// MD5 of the parameter sets (SPS/PPS): one MP4 sample entry holds one set.
+    pub extradata: Option<String>,
+    /// Both frame rates ffprobe reports agree (a constant frame rate).
+    pub constant_rate: bool,
+    /// The first frame's time, seconds (0 when the file starts on it).
+    pub start_time: Option<f64>,
 }
 
 impl VideoStream {
@@ -207,6 +229,17 @@ pub mod ffprobe {
         pub nb_read_packets: Option<f64>,
         pub pix_fmt: Option<String>,
         pub has_b_frames: Option<u32>,
+        #[serde(default)]
+        pub index: u32,
+        pub profile: Option<String>,
+        pub level: Option<i64>,
+        pub time_base: Option<String>,
+        pub field_order: Option<String>,
+        pub color_range: Option<String>,
+        #[serde(default, deserialize_with = "number")]
+        pub start_time: Option<f64>,
+        /// With `-show_data_hash`: `MD5:…` of the codec's extradata (its parameter sets).
+        pub extradata_hash: Option<String>,
         pub color_transfer: Option<String>,
         pub color_primaries: Option<String>,
         pub color_space: Option<String>,
@@ -329,6 +362,17 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
             color_primaries: tag(&s.color_primaries),
             color_space: tag(&s.color_space),
             frames: s.nb_read_packets.map(|n| n as u64),
+            coding: Coding {
+                index: s.index,
+                profile: s.profile.clone(),
+                level: s.level,
+                time_base: s.time_base.clone(),
+                field_order: s.field_order.clone(),
+                color_range: tag(&s.color_range),
+                extradata: s.extradata_hash.clone(),
+                constant_rate: rate(&s.avg_frame_rate).is_some() && rate(&s.avg_frame_rate) == rate(&s.r_frame_rate),
+                start_time: s.start_time,
+            },
         }
     });
     if let Some(vs) = &video {
@@ -436,7 +480,7 @@ async fn run(
     // No decoder outside the list opens, not even to probe.
     args.extend(["-codec_whitelist".to_string(), CODEC_WHITELIST.to_string()]);
     args.extend(["-max_pixels".to_string(), MAX_PIXELS.to_string()]);
-    args.extend(["-print_format", "json", "-show_format", "-show_streams"].map(String::from));
+    args.extend(["-print_format", "json", "-show_format", "-show_streams", "-show_data_hash", "md5"].map(String::from));
     if first_frame {
         args.extend(["-show_frames", "-read_intervals", "%+#1", "-select_streams", "v:0"].map(String::from));
     } else {

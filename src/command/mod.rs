@@ -100,6 +100,12 @@ pub struct RunArgs {
     /// warning (log, webhook, manifest) and the output is made.
     #[arg(long, env = "CUTLIST_STRICT_DECODE")]
     pub strict_decode: bool,
+    /// Stream-copy clips that need no change (same codec, size, frame rate… as the output,
+    /// played whole, nothing drawn on them) instead of re-encoding them: `auto` or `never`.
+    /// Copied clips keep their source's quality and bitrate; `crf` and `preset` apply to
+    /// re-encoded pieces. `cutlist plan` says, for each clip, whether and why not.
+    #[arg(long, value_enum, default_value = "auto", env = "CUTLIST_COPY")]
+    pub copy: crate::plan::copy::CopyPolicy,
     /// Debugging: leave the workspace (segments, graphs) in place and do not publish.
     #[arg(long, hide = true)]
     pub keep_workspace: bool,
@@ -160,6 +166,7 @@ impl RunArgs {
             },
             keep_workspace: self.keep_workspace,
             strict_decode: self.strict_decode,
+            copy: self.copy,
         }
     }
 }

@@ -426,6 +426,7 @@ async fn prepare(
         limit: opts.limits.memory,
         cpus: opts.limits.cpus,
         ram_workspace: ws.ram_backed().then(|| ws.bytes()),
+        copy: opts.copy,
     };
     let plan = plan::plan(spec, &assets, &texts, &budget)?;
     // The render's files, now that every clip's length is known: the same formula as above.

@@ -33,6 +33,8 @@ pub struct JobOptions {
     pub keep_workspace: bool,
     /// Refuse a source FFmpeg reports decoding errors in (else: a warning).
     pub strict_decode: bool,
+    /// Whether clips may be stream-copied.
+    pub copy: crate::plan::copy::CopyPolicy,
 }
 
 /// How a job reports: progress, memory, the status webhook, and its place in a batch.
@@ -88,6 +90,7 @@ impl Default for JobOptions {
             report: ReportOptions::default(),
             keep_workspace: false,
             strict_decode: false,
+            copy: crate::plan::copy::CopyPolicy::Auto,
         }
     }
 }

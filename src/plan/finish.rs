@@ -64,6 +64,48 @@ fn concat_input(args: &mut Vec<String>, list: &str) {
     args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-threads", 1).arg2("-i", list);
 }
 
+/// Where the main track's pictures and sound come from for the join.
+pub(super) enum Main {
+    /// Segments cutlist encoded: `seg_NNNN.<ext>` and `seg_NNNN.wav`.
+    Segments { count: usize, ext: &'static str },
+    /// Every clip stream-copied from its source (these local files, in order); the sound in
+    /// `main.wav`.
+    Copied { sources: Vec<std::path::PathBuf> },
+}
+
+impl Main {
+    /// The concat lists of the pictures and of the sound.
+    fn lists(&self) -> (ScriptFile, ScriptFile) {
+        match self {
+            Main::Segments { count, ext } => {
+                (segment_list("video.ffconcat", *count, ext), segment_list("audio.ffconcat", *count, "wav"))
+            }
+            Main::Copied { sources } => (
+                ScriptFile::text("video.ffconcat", super::ffconcat_sources(sources)),
+                ScriptFile::text("audio.ffconcat", ffconcat([("main.wav", None)], None)),
+            ),
+        }
+    }
+
+    /// Open the list of the pictures as the next input: sources by their absolute paths
+    /// (`-safe 0`), through the same demuxer whitelist as every source.
+    fn video_input(&self, args: &mut Vec<String>) {
+        match self {
+            Main::Segments { .. } => concat_input(args, "video.ffconcat"),
+            Main::Copied { .. } => {
+                args.arg2("-protocol_whitelist", "file")
+                    .arg2("-format_whitelist", format!("concat,{}", crate::probe::FORMAT_WHITELIST))
+                    .arg2("-f", "concat")
+                    .arg2("-safe", 0)
+                    // The packets as they are: no Annex B conversion, which would put the
+                    // parameter sets into every keyframe (they are all one set, in the sample entry).
+                    .arg2("-auto_convert", 0)
+                    .arg2("-i", "video.ffconcat");
+            }
+        }
+    }
+}
+
 /// GIF: two passes over the joined segments, a palette made for this video, then the GIF.
 pub(super) fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str) -> Vec<Step> {
     let mut palette = global_args();
@@ -108,21 +150,19 @@ pub(super) fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str
 
 /// MP4 and WebM: (a loudness measuring pass, then) the join: video by stream copy, the
 /// sound mixed and encoded once over the whole timeline, soft subtitles muxed.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn join_steps(
     spec: &Spec,
     layout: &Layout,
     assets: &Assets,
     texts: &TextImages,
     encoder: &EncoderSettings,
-    segments: usize,
-    seg_ext: &str,
+    main: &Main,
     output: &str,
 ) -> Result<Vec<Step>, crate::error::Error> {
     let o = &spec.output;
     let (rate, total) = (o.audio.sample_rate, layout.total);
     let invalid = |e| crate::error::Error::InvalidSpec(ValidationErrors(e));
-    let audio_list = segment_list("audio.ffconcat", segments, "wav");
+    let (video_list, audio_list) = main.lists();
     let mut steps = Vec::new();
 
     // The mix (audio tracks over the main track's sound), checked against the media.
@@ -151,9 +191,9 @@ pub(super) fn join_steps(
     }
 
     let mut args = global_args();
-    concat_input(&mut args, "video.ffconcat");
+    main.video_input(&mut args);
     concat_input(&mut args, "audio.ffconcat");
-    let mut files = vec![segment_list("video.ffconcat", segments, seg_ext), audio_list];
+    let mut files = vec![video_list, audio_list];
     // Inputs first (FFmpeg reads options before an -i as that input's), then the mapping.
     let mut maps: Vec<String> = Vec::new();
     let mut next_input = 2;
@@ -213,7 +253,10 @@ pub(super) fn join_steps(
     }
     args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
     steps.push(Step {
-        label: "joining segments".into(),
+        label: match main {
+            Main::Segments { .. } => "joining segments".into(),
+            Main::Copied { .. } => "joining the copied clips and mixing the sound".into(),
+        },
         args,
         files,
         frames: total,

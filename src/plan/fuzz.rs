@@ -228,6 +228,16 @@ fn assets_for(s: &Spec) -> Assets {
         color_space: None,
         still,
         frames: Some(if still { 1 } else { 300 }),
+        coding: crate::probe::Coding {
+            profile: Some("High".into()),
+            level: Some(40),
+            time_base: Some("1/15360".into()),
+            field_order: Some("progressive".into()),
+            extradata: Some("MD5:0dbe82fa6f2bcf2b7585562051c092ae".into()),
+            constant_rate: true,
+            start_time: Some(0.0),
+            ..Default::default()
+        },
     };
     let audio = Some(AudioStream { codec: "aac".into(), sample_rate: 48000, channels: 2, duration: Some(10.0) });
     s.sources()
@@ -292,7 +302,7 @@ fn generated_specs_never_panic_and_plan_only_the_vocabulary() {
         let outcome = std::panic::catch_unwind(|| {
             let Ok(s) = crate::spec::parse(&text) else { return (false, false) };
             let (assets, texts) = (assets_for(&s), texts_for(&s));
-            let budget = Budget { limit: 64 << 30, cpus: 2, ram_workspace: None };
+            let budget = Budget { limit: 64 << 30, cpus: 2, ram_workspace: None, copy: Default::default() };
             match plan(&s, &assets, &texts, &budget) {
                 Ok(p) => {
                     for step in &p.steps {

@@ -8,6 +8,7 @@
 //! moment one input is being decoded, whatever the number of clips.
 
 pub mod budget;
+pub mod copy;
 pub mod graph;
 pub mod mix;
 pub mod names;
@@ -55,6 +56,9 @@ pub struct ClipTiming {
     pub frames: u64,
     pub start: f64,
     pub duration: f64,
+    /// `"copied"`, or `"encoded"` with the first reason a copy was ruled out (`because`).
+    #[serde(flatten)]
+    pub video: copy::ClipVideo,
 }
 
 /// A file the render step writes into the workspace before running a step.
@@ -105,6 +109,19 @@ pub(crate) fn ffconcat<'a>(
         if let Some(us) = duration {
             list.push_str(&format!("duration {}.{:06}\n", us / 1_000_000, us % 1_000_000));
         }
+    }
+    list
+}
+
+/// An `ffconcat` list of source files by their absolute paths (stream copy): the run reads
+/// it with `-safe 0`; every path is one cutlist resolved (a local source's open file, or a
+/// download in the workspace), quoted as the concat demuxer unquotes.
+pub(crate) fn ffconcat_sources(paths: &[std::path::PathBuf]) -> String {
+    let mut list = String::from("ffconcat version 1.0\n");
+    for p in paths {
+        let p = p.display().to_string();
+        assert!(p.starts_with('/') && !p.contains(['\n', '\r']), "a resolved source path: {p}");
+        list.push_str(&format!("file '{}'\n", p.replace('\'', r"'\''")));
     }
     list
 }
@@ -302,13 +319,15 @@ pub struct Budget {
     pub cpus: u32,
     /// When the workspace is in RAM: the bytes already in it (the fetched assets).
     pub ram_workspace: Option<u64>,
+    /// Whether clips may be stream-copied (`--copy`).
+    pub copy: copy::CopyPolicy,
 }
 
 #[cfg(test)]
 impl Budget {
     /// A limit on a 2-core machine with the workspace on disk.
     pub fn of(limit: u64) -> Budget {
-        Budget { limit, cpus: 2, ram_workspace: None }
+        Budget { limit, cpus: 2, ram_workspace: None, copy: copy::CopyPolicy::Auto }
     }
 }
 
@@ -374,6 +393,15 @@ fn run_loads(
         + if decodes_output { budget::decoder(codec, reorder, o.width, o.height) } else { 0 }
         + if o.loudness.is_some() { budget::LOUDNESS } else { 0 };
     loads.push(budget::Load { what: "joining the segments".into(), encodes: false, bytes: light });
+    loads
+}
+
+/// What a plan that copies every clip runs: one run reading their sound (an audio decoder
+/// per clip, all open at once), and the join.
+fn copied_loads(spec: &Spec, target: &budget::Target) -> Vec<budget::Load> {
+    let clips = spec.main_track().clips.len() as u64;
+    let mut loads = run_loads(spec, &[], &[], &[], &[], target);
+    loads.push(budget::Load { what: "reading the clips' sound".into(), encodes: false, bytes: clips * 2 * (1 << 20) });
     loads
 }
 
@@ -503,8 +531,14 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         }
         at += frames;
     }
+    let videos = copy::decide(spec, &media, &layout, &overlays, budget_in.copy);
+    let copied = !videos.is_empty() && videos.iter().all(|v| *v == copy::ClipVideo::Copied);
     let target = budget::Target::of(o);
-    let loads = run_loads(spec, &media, &pieces, &transitions, &overlays, &target);
+    let loads = if copied {
+        copied_loads(spec, &target)
+    } else {
+        run_loads(spec, &media, &pieces, &transitions, &overlays, &target)
+    };
     let workspace = match budget_in.ram_workspace {
         Some(already) => already + budget::temp_bytes(o, layout.total),
         None => 0,
@@ -527,7 +561,46 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     let (seg_video, seg_format, seg_ext) = segment_encoding(o, &encoder);
     let mut steps = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;
-    for (k, piece) in pieces.iter().enumerate() {
+    let main = if copied {
+        // Every clip is copied: their pictures go straight from the sources to the join; one
+        // run reads their sound, shaped as a segment's would be, into one PCM file.
+        let mut seg = Segment::new(spec, "main".into(), encoder.decoder_threads, global_args());
+        let mut labels = Vec::new();
+        for (clip, span) in layout.clips.iter().enumerate() {
+            let label = format!("a{clip}");
+            seg.audio(&part(clip, 0, span.frames, span.start), (Edge::Cut, Edge::Cut), &label);
+            labels.push(label);
+        }
+        let pads: Vec<&str> = labels.iter().map(String::as_str).collect();
+        seg.graph.push(
+            graph::Chain::new(&pads)
+                .then(graph::Filter::new(graph::Name::Concat).opt("n", pads.len()).opt("v", 0u32).opt("a", 1u32))
+                .to("a"),
+        );
+        let mut args = seg.args;
+        args.arg2("-filter_complex_script", "main_audio.graph")
+            .arg2("-map", "[a]")
+            .arg2("-c:a", "pcm_s16le")
+            .arg2("-f", "wav")
+            .arg("main.wav");
+        let mut files = seg.files;
+        files.push(ScriptFile::graph("main_audio.graph", seg.graph));
+        steps.push(Step {
+            label: "reading the clips' sound (their pictures are copied)".into(),
+            args,
+            files,
+            frames: layout.total,
+            encodes_video: false,
+            capture: None,
+            decodes: vec![],
+        });
+        at = layout.total;
+        let sources = media.iter().map(|m| m.expect("a copied clip has media").path.clone()).collect();
+        finish::Main::Copied { sources }
+    } else {
+        finish::Main::Segments { count: pieces.len(), ext: seg_ext }
+    };
+    for (k, piece) in pieces.iter().enumerate().filter(|_| !copied) {
         let mut seg = Segment::new(spec, format!("seg_{k:04}"), encoder.decoder_threads, global_args());
         let frames = match *piece {
             Piece::Body { from, to, .. } => to - from,
@@ -603,6 +676,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             frames: s.frames,
             start: fps.seconds_at(s.start),
             duration: fps.seconds_at(s.frames),
+            video: videos[i].clone(),
         })
         .collect();
     let segments = pieces.len();
@@ -610,7 +684,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     if o.format == Container::Gif {
         steps.extend(gif_steps(segments, seg_ext, total, output));
     } else {
-        steps.extend(join_steps(spec, &layout, assets, texts, &encoder, segments, seg_ext, output)?);
+        steps.extend(join_steps(spec, &layout, assets, texts, &encoder, &main, output)?);
     }
     let stills = still_steps(o, total, output, &mut steps);
 

@@ -1,5 +1,6 @@
 //! Planner tests: snapshots of whole plans, and the invariants every plan keeps. No FFmpeg needed.
 
+use super::copy::{ClipVideo, CopyPolicy};
 use super::*;
 use crate::probe::{AudioStream, MediaInfo, VideoStream};
 use crate::spec;
@@ -23,6 +24,7 @@ fn video(w: u32, h: u32, dur: f64) -> VideoStream {
         color_space: None,
         still: false,
         frames: None,
+        coding: Default::default(),
     }
 }
 
@@ -423,4 +425,82 @@ fn every_output_kind() {
         }
         insta::assert_json_snapshot!(format!("output_kind_{name}"), (&p.expected, &p.steps, &p.stills));
     }
+}
+
+/// A source coded as cutlist's output would be: copyable when whole and untouched.
+fn copyable(w: u32, h: u32, frames: u64, extradata: &str) -> VideoStream {
+    let mut v = video(w, h, frames as f64 / 30.0);
+    v.frames = Some(frames);
+    v.coding = crate::probe::Coding {
+        profile: Some("High".into()),
+        level: Some(40),
+        time_base: Some("1/15360".into()),
+        field_order: Some("progressive".into()),
+        extradata: Some(extradata.into()),
+        constant_rate: true,
+        start_time: Some(0.0),
+        ..Default::default()
+    };
+    v
+}
+
+#[test]
+fn whole_clips_coded_as_the_output_are_stream_copied() {
+    let clips = r#"{"type":"video","src":"a.mp4"},{"type":"video","src":"b.mp4"},{"type":"video","src":"c.mp4"}"#;
+    let s = spec(1920, 1080, clips);
+    let m = vec![
+        media("/ws/a.mp4", Some(copyable(1920, 1080, 240, "MD5:1")), true),
+        media("/proc/7/fd/9", Some(copyable(1920, 1080, 90, "MD5:1")), false),
+        media("/ws/it's.mp4", Some(copyable(1920, 1080, 30, "MD5:1")), true),
+    ];
+    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
+    assert!(p.clips.iter().all(|c| c.video == ClipVideo::Copied), "{:?}", p.clips);
+    assert_eq!(p.expected.frames, 360);
+    // Two runs: the clips' sound into one PCM file, then the join copying the pictures.
+    assert_eq!(p.steps.len(), 2, "{:?}", p.steps.iter().map(|s| &s.label).collect::<Vec<_>>());
+    assert!(!p.steps.iter().any(|s| s.encodes_video));
+    let list = p.steps[1].files.iter().find(|f| f.name == "video.ffconcat").unwrap();
+    assert_eq!(
+        contents(list),
+        "ffconcat version 1.0\nfile '/ws/a.mp4'\nfile '/proc/7/fd/9'\nfile '/ws/it'\\''s.mp4'\n"
+    );
+    let join = p.steps[1].args.join(" ");
+    assert!(join.contains("-f concat -safe 0 -i video.ffconcat") && join.contains("-c:v copy"), "{join}");
+    assert!(join.contains("-format_whitelist concat,mov,mp4"), "{join}");
+    let sound = contents(p.steps[0].files.iter().find(|f| f.name == "main_audio.graph").unwrap());
+    assert!(sound.contains("concat=n=3:v=0:a=1[a]"), "{sound}");
+    // A clip without sound is silence of its exact length.
+    assert!(sound.contains("anullsrc=r=48000:cl=stereo,atrim=end_sample=144000[a1]"), "{sound}");
+
+    // One clip that must change keeps every clip from being copied, each saying why.
+    let reasons = |clips: &str, m: &[Option<ClipMedia>], copy| {
+        let s = spec(1920, 1080, clips);
+        let budget = Budget { copy, ..Budget::of(512 * MIB) };
+        let p = plan(&s, &by_clip(&s, m), &TextImages::new(), &budget).unwrap();
+        p.clips
+            .iter()
+            .map(|c| match &c.video {
+                ClipVideo::Copied => "copied".to_string(),
+                ClipVideo::Encoded(why) => why.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let cut = r#"{"type":"video","src":"a.mp4"},{"type":"video","src":"b.mp4","in":1},{"type":"video","src":"c.mp4"}"#;
+    assert_eq!(
+        reasons(cut, &m, CopyPolicy::Auto),
+        [
+            "clips[1] is re-encoded, and copied and re-encoded pieces do not join in one stream yet",
+            "it is cut inside its source (smart cut is not built yet)",
+            "clips[1] is re-encoded, and copied and re-encoded pieces do not join in one stream yet"
+        ]
+    );
+    let mut other = m.clone();
+    other[2] = media("/ws/c.mp4", Some(copyable(1920, 1080, 30, "MD5:2")), true);
+    assert_eq!(
+        reasons(clips, &other, CopyPolicy::Auto)[2],
+        "it is coded differently from the first clip (other parameter sets (SPS/PPS)), and one stream holds one coding"
+    );
+    other[2] = media("/ws/c.mp4", Some(copyable(1280, 720, 30, "MD5:1")), true);
+    assert_eq!(reasons(clips, &other, CopyPolicy::Auto)[2], "size differs: 1280×720, the output 1920×1080");
+    assert_eq!(reasons(clips, &m, CopyPolicy::Never)[0], "stream copy is off (--copy never)");
 }

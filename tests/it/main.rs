@@ -5,6 +5,7 @@
 mod common;
 
 mod cli;
+mod copy;
 mod deploy_shape;
 mod downloads;
 mod editing;
