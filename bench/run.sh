@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [MEDIA_DIR] [RUNS]
+# bench/run.sh [MEDIA_DIR] [RUNS]   (WORKLOADS="concat concat-encode" bench/run.sh: only those)
 # cutlist against the hand-written FFmpeg command doing the same work, in the same run, pair
 # by pair: wall time, CPU time, whole-tree peak private memory (RssAnon + RssShmem).
 # Workloads (10 × 1080p30 clips, x264 veryfast CRF 23, AAC 128k 48 kHz, +faststart):
@@ -7,7 +7,10 @@
 #           -14 dB with fades, a 3 s title (35.5 s); cutlist with --memory-limit 300Mi,
 #           against bench/ffmpeg_w1.sh (one filtergraph over all inputs)
 #   cuts:   each clip [2 s, 6 s), cover-cropped to 1080x1920, joined by cuts (40 s)
-#   concat: each clip whole at 1920x1080, back to back (80 s)
+#   concat: W2, each clip whole at 1920x1080, back to back (80 s): stream copy (the clips
+#           are coded alike) against ffmpeg copying everything and copying the video with
+#           the sound encoded; concat-encode: the same with --copy never, against the concat
+#           demuxer re-encoding
 # Media: ../shared/bench/make_media.sh when present (the shared reference media), else
 # bench/make_media.sh (no ../shared needed). RUNS runs, interleaved; medians printed.
 # Not part of the test suite: it prints figures, it does not pass or fail.
@@ -59,14 +62,21 @@ JSON
 spec concat 1920 1080 "${whole[@]}"
 graph+="${concat}concat=n=10:v=1:a=1[v][a]"
 
-run() { python3 bench/measure.py "$@"; }
+WORKLOADS=${WORKLOADS:-reel cuts concat concat-encode}
+run() { [[ " $WORKLOADS " == *" ${1%%/*} "* ]] || return 0; python3 bench/measure.py "$@"; }
 results=()
 for r in $(seq 1 "$RUNS"); do
   results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --overwrite --allow-root "$MEDIA" --memory-limit 300Mi)")
   results+=("$(run reel/ffmpeg bench/ffmpeg_w1.sh "$MEDIA" "$OUT/reel-ffmpeg.mp4")")
   results+=("$(run cuts/cutlist "$CUTLIST" --log-format json render "$OUT/cuts.json" --overwrite --allow-root "$MEDIA")")
   results+=("$(run cuts/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex "$graph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/cuts-ffmpeg.mp4")")
+  # W2: the clips are coded alike, so cutlist copies their pictures and encodes the sound
+  # once; against every stream copied, and against the fair floor: video copied, sound encoded.
   results+=("$(run concat/cutlist "$CUTLIST" --log-format json render "$OUT/concat.json" --overwrite --allow-root "$MEDIA")")
-  results+=("$(run concat/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list.txt" -map 0:v -map 0:a "${ENC[@]}" "$OUT/concat-ffmpeg.mp4")")
+  results+=("$(run concat/ffmpeg-copy ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list.txt" -map 0 -c copy -movflags +faststart "$OUT/concat-copy.mp4")")
+  results+=("$(run concat/ffmpeg-vcopy ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list.txt" -map 0:v -map 0:a -c:v copy -c:a aac -b:a 128k -ar 48000 -ac 2 -movflags +faststart "$OUT/concat-vcopy.mp4")")
+  # W2 re-encoded: --copy never against the concat demuxer re-encoding.
+  results+=("$(run concat-encode/cutlist "$CUTLIST" --log-format json render "$OUT/concat.json" --overwrite --allow-root "$MEDIA" --copy never)")
+  results+=("$(run concat-encode/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list.txt" -map 0:v -map 0:a -vf setpts=PTS-STARTPTS -af asetpts=PTS-STARTPTS "${ENC[@]}" "$OUT/concat-ffmpeg.mp4")")
 done
-printf '%s\n' "${results[@]}" | python3 bench/summary.py
+printf '%s\n' "${results[@]}" | grep -v '^$' | python3 bench/summary.py

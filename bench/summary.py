@@ -17,14 +17,19 @@ for r in rows:
 def med(label, key):
     return statistics.median(x[key] for x in by[label])
 
-print(f"{'workload':<8} {'tool':<8} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9} {'own MiB':>8}")
-for w in sorted({label.split("/")[0] for label in by}, key=lambda w: ["reel", "cuts", "concat"].index(w) if w in ("reel", "cuts", "concat") else 9):
-    for t in ("cutlist", "ffmpeg"):
+ORDER = ["reel", "cuts", "concat", "concat-encode"]
+print(f"{'workload':<14} {'tool':<14} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9} {'own MiB':>8}")
+for w in sorted({label.split("/")[0] for label in by}, key=lambda w: ORDER.index(w) if w in ORDER else 9):
+    tools = sorted({label.split("/", 1)[1] for label in by if label.split("/")[0] == w}, key=lambda t: (t != "cutlist", t))
+    for t in tools:
         l = f"{w}/{t}"
         # own: cutlist's own process (not its FFmpeg children); for FFmpeg it is the tree.
         own = f"{med(l, 'own_private_mib'):>8.1f}" if t == "cutlist" else f"{'':>8}"
-        print(f"{w:<8} {t:<8} {med(l, 'wall'):>7.1f} {med(l, 'cpu'):>7.1f} {med(l, 'peak_private_mib'):>9.1f} {own}")
-    c, f = f"{w}/cutlist", f"{w}/ffmpeg"
-    print(f"{w:<8} {'ratio':<8} {med(c, 'wall') / med(f, 'wall'):>7.2f} "
-          f"{med(c, 'cpu') / med(f, 'cpu'):>7.2f} "
-          f"{med(c, 'peak_private_mib') / med(f, 'peak_private_mib'):>9.2f}")
+        print(f"{w:<14} {t:<14} {med(l, 'wall'):>7.2f} {med(l, 'cpu'):>7.2f} {med(l, 'peak_private_mib'):>9.1f} {own}")
+    c = f"{w}/cutlist"
+    for t in tools[1:]:
+        f = f"{w}/{t}"
+        print(f"{w:<14} {'/ ' + t:<14} {med(c, 'wall') / med(f, 'wall'):>7.2f} "
+              f"{med(c, 'cpu') / med(f, 'cpu'):>7.2f} "
+              f"{med(c, 'peak_private_mib') / med(f, 'peak_private_mib'):>9.2f}   "
+              f"(wall {med(c, 'wall') - med(f, 'wall'):+.2f} s)")

@@ -21,6 +21,7 @@ use crate::spec::{self, Spec};
 use crate::text::{self, TextImages};
 use crate::workspace::Workspace;
 use std::collections::HashMap;
+use futures_util::StreamExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
@@ -386,17 +387,29 @@ async fn prepare(
     })
     .await?;
 
-    // Probe each media asset (fonts are read by the text stage).
+    // Probe each media asset (fonts are read by the text stage), as many at once as there
+    // are cores (each reads its file through: the frames really there); the first refusal,
+    // in spec order, fails the job.
     enter(sampler, id, Phase::Probe);
     let mut assets = Assets::new();
     let mut files = HashMap::new();
     let open: Vec<_> = fetched.iter().filter_map(|f| f.handle.clone()).collect();
+    let mut media = Vec::new();
     for ((f, r), a) in fetched.into_iter().zip(&requests).zip(&sources) {
         if a.kind != spec::AssetKind::Media {
             files.insert(a.src.clone(), f.path); // fonts and captions: read by the text stage
-            continue;
+        } else {
+            media.push((f, r, a));
         }
-        let info = probe::probe(&opts.tools.ffprobe, &f.path, PROBE_TIMEOUT, cancel).await.map_err(|e| match e {
+    }
+    let ffprobe = &opts.tools.ffprobe;
+    let probed: Vec<_> = futures_util::stream::iter(&media)
+        .map(|(f, _, _)| probe::probe(ffprobe, &f.path, PROBE_TIMEOUT, cancel))
+        .buffered(opts.limits.cpus.clamp(1, 4) as usize)
+        .collect()
+        .await;
+    for ((f, r, a), info) in media.into_iter().zip(probed) {
+        let info = info.map_err(|e| match e {
             ProbeError::Rejected(reason) => {
                 Error::AssetRejected { path: r.used_at.clone(), src: fetch::redact(&a.src), reason }
             }
