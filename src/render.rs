@@ -1,4 +1,5 @@
-//! Render: run a plan's FFmpeg steps in the workspace, one at a time, with progress; then,
+//! Render: run a plan's FFmpeg steps in the workspace (segments up to the plan's concurrency
+//! at once, every other run alone), with progress; then,
 //! with a loudness target, measure the finished file and correct its sound once if it missed.
 
 use crate::error::{Error, Result};
@@ -7,6 +8,8 @@ use crate::plan::mix::{LoudnessCorrection, LoudnessStats};
 use crate::plan::{check_vocabulary, Capture, Contents, Plan, Step};
 use crate::process::{self, RunError, RunOptions, Tools};
 use crate::workspace::Workspace;
+use futures_util::StreamExt;
+use std::cell::RefCell;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -69,100 +72,205 @@ pub async fn render(
     deadline: Option<Deadline>,
     strict_decode: bool,
     cancel: &CancellationToken,
-    mut progress: impl FnMut(f64, f64, &str),
+    progress: impl FnMut(f64, f64, &str),
 ) -> Result<Rendered> {
+    let progress = RefCell::new(progress);
     let mut rendered = Rendered::default();
     // Runs that do not encode video (the join copies it; loudness is sound only) weigh a twentieth.
     let weight = |s: &Step| if s.encodes_video { s.frames as f64 } else { s.frames as f64 / 20.0 };
     let total: f64 = plan.steps.iter().map(weight).sum();
-    let mut done = 0.0;
-    let mut correction: Option<Option<LoudnessCorrection>> = None;
-    let mut corrected_step = None;
-    for (i, step) in plan.steps.iter().enumerate() {
-        let w = weight(step);
-        progress(done, total, &step.label);
-        let fill = correction.flatten();
-        let out = run_step(step, fill, plan, ws, tools, deadline, cancel, &mut |part| {
-            progress(done + part * w, total, &step.label)
+    let mut state = Progress { done: 0.0, corrected_step: None, correction: None };
+    let mut first = 0;
+    while first < plan.steps.len() {
+        // Segments next to each other run up to `concurrency` at once; any other run alone.
+        let n = match plan.steps[first].concurrent {
+            true => plan.steps[first..].iter().take_while(|s| s.concurrent).count(),
+            false => 1,
+        };
+        let batch = &plan.steps[first..first + n];
+        let fill = state.correction.flatten();
+        let at_once = if n > 1 { plan.encoder.concurrency.max(1) as usize } else { 1 };
+        let done = state.done;
+        let outs = run_batch(batch, at_once, fill, plan, ws, tools, deadline, cancel, |parts: &[f64], label: &str| {
+            let part: f64 = batch.iter().zip(parts).map(|(s, p)| p * weight(s)).sum();
+            (progress.borrow_mut())(done + part, total, label)
         })
         .await?;
-        if step.files.iter().any(|f| matches!(&f.contents, Contents::Graph(g) if g.has_pending())) {
-            corrected_step = Some(i);
+        for (k, (step, out)) in batch.iter().zip(outs).enumerate() {
+            rendered_step(step, first + k, &out, plan, strict_decode, &mut state, &mut rendered)?;
+            state.done += weight(step);
         }
-        let complaints: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        if !step.decodes.is_empty() && !complaints.is_empty() {
-            let report = DecodeErrors {
-                sources: step.decodes.iter().map(|(path, _)| path.clone()).collect(),
-                lines: complaints.len() as u64,
-                first: complaints[0].chars().take(300).collect(),
-            };
-            tracing::warn!(event = "decode_errors", sources = ?report.sources, lines = report.lines,
-                "FFmpeg reported {} decoding errors while {}: {}", report.lines, step.label, report.first);
-            if strict_decode {
-                let (path, src) = step.decodes[0].clone();
-                return Err(Error::AssetRejected {
-                    path,
-                    src: crate::fetch::redact(&src),
-                    reason: format!("it does not decode cleanly (--strict-decode): {}", report.first),
-                });
-            }
-            rendered.decode_errors.push(report);
-        }
-        if step.capture == Some(Capture::Loudness) {
-            let stats = LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
-                step: step.label.clone(),
-                code: 0,
-                stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&out.stderr)),
-            })?;
-            let target =
-                plan.loudness.as_ref().ok_or_else(|| Error::Internal("a loudness pass without target".into()))?;
-            let c = LoudnessCorrection::first(target, &stats);
-            tracing::info!(
-                event = "loudness_measured",
-                integrated = stats.integrated,
-                true_peak = stats.true_peak,
-                lra = stats.lra,
-                gain = c.map(|c| c.gain),
-                "mix measured at {:.1} LUFS, {:.1} dBTP",
-                stats.integrated,
-                stats.true_peak
-            );
-            correction = Some(c);
-        }
-        done += w;
+        first += n;
     }
-    if let Some(target) = &plan.loudness {
-        let file = ws.file(&plan.output);
-        tracing::info!(event = "measuring_loudness", "measuring the output's loudness");
-        let mut measured = measure_loudness(tools, &file, deadline, cancel).await?;
-        let mut applied = correction.flatten();
-        let mut passes = 1;
-        if let (Some(c), Some(i)) = (applied, corrected_step) {
-            if let Some(again) = c.again(target, &measured) {
-                let step = &plan.steps[i];
-                let label = "encoding the sound once more, corrected to its loudness target";
-                tracing::info!(
-                    event = "loudness_corrected",
-                    integrated = measured.integrated,
-                    true_peak = measured.true_peak,
-                    gain = again.gain,
-                    limit = again.limit,
-                    "the encoded sound measured {:.1} LUFS, {:.1} dBTP: {label}",
-                    measured.integrated,
-                    measured.true_peak
-                );
-                progress(total, total, label);
-                run_step(step, Some(again), plan, ws, tools, deadline, cancel, &mut |_| {}).await?;
-                measured = measure_loudness(tools, &file, deadline, cancel).await?;
-                applied = Some(again);
-                passes = 2;
-            }
-        }
-        let warning = crate::plan::mix::loudness_warning(target, &measured);
-        rendered.loudness = Some(LoudnessOutcome { measured, correction: applied, passes, warning });
-    }
+    let mut progress = progress.into_inner();
+    rendered.loudness = finish_loudness(plan, ws, tools, deadline, cancel, &state, &mut progress, total).await?;
     progress(total, total, "rendered");
     Ok(rendered)
+}
+
+/// Where the render stands between runs.
+struct Progress {
+    /// Progress weight of the runs finished.
+    done: f64,
+    corrected_step: Option<usize>,
+    /// The first loudness pass's correction: `Some(None)` when the mix was silent.
+    correction: Option<Option<LoudnessCorrection>>,
+}
+
+fn rendered_step(
+    step: &Step,
+    i: usize,
+    out: &process::Output,
+    plan: &Plan,
+    strict_decode: bool,
+    state: &mut Progress,
+    rendered: &mut Rendered,
+) -> Result<()> {
+    // What one finished run leaves: its decoding errors (or, with `strict_decode`, the job's
+    // failure), the loudness it measured, whether it encodes the sound.
+    if step.files.iter().any(|f| matches!(&f.contents, Contents::Graph(g) if g.has_pending())) {
+        state.corrected_step = Some(i);
+    }
+    let complaints: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !step.decodes.is_empty() && !complaints.is_empty() {
+        let report = DecodeErrors {
+            sources: step.decodes.iter().map(|(path, _)| path.clone()).collect(),
+            lines: complaints.len() as u64,
+            first: complaints[0].chars().take(300).collect(),
+        };
+        tracing::warn!(event = "decode_errors", sources = ?report.sources, lines = report.lines,
+            "FFmpeg reported {} decoding errors while {}: {}", report.lines, step.label, report.first);
+        if strict_decode {
+            let (path, src) = step.decodes[0].clone();
+            return Err(Error::AssetRejected {
+                path,
+                src: crate::fetch::redact(&src),
+                reason: format!("it does not decode cleanly (--strict-decode): {}", report.first),
+            });
+        }
+        rendered.decode_errors.push(report);
+    }
+    if step.capture == Some(Capture::Loudness) {
+        let stats = LoudnessStats::parse(&out.stderr).ok_or_else(|| Error::Render {
+            step: step.label.clone(),
+            code: 0,
+            stderr: format!("no loudness statistics in FFmpeg's output: {}", last_lines(&out.stderr)),
+        })?;
+        let target = plan.loudness.as_ref().ok_or_else(|| Error::Internal("a loudness pass without target".into()))?;
+        let c = LoudnessCorrection::first(target, &stats);
+        tracing::info!(
+            event = "loudness_measured",
+            integrated = stats.integrated,
+            true_peak = stats.true_peak,
+            lra = stats.lra,
+            gain = c.map(|c| c.gain),
+            "mix measured at {:.1} LUFS, {:.1} dBTP",
+            stats.integrated,
+            stats.true_peak
+        );
+        state.correction = Some(c);
+    }
+    Ok(())
+}
+
+/// With a loudness target: measure the finished file and, when it missed the target or its
+/// ceiling, run the step that encodes the sound once more, corrected by what was measured.
+#[allow(clippy::too_many_arguments)]
+async fn finish_loudness(
+    plan: &Plan,
+    ws: &Workspace,
+    tools: &Tools,
+    deadline: Option<Deadline>,
+    cancel: &CancellationToken,
+    state: &Progress,
+    progress: &mut impl FnMut(f64, f64, &str),
+    total: f64,
+) -> Result<Option<LoudnessOutcome>> {
+    let Some(target) = &plan.loudness else { return Ok(None) };
+    let file = ws.file(&plan.output);
+    tracing::info!(event = "measuring_loudness", "measuring the output's loudness");
+    let mut measured = measure_loudness(tools, &file, deadline, cancel).await?;
+    let mut applied = state.correction.flatten();
+    let mut passes = 1;
+    if let (Some(c), Some(i)) = (applied, state.corrected_step) {
+        if let Some(again) = c.again(target, &measured) {
+            let step = &plan.steps[i];
+            let label = "encoding the sound once more, corrected to its loudness target";
+            tracing::info!(
+                event = "loudness_corrected",
+                integrated = measured.integrated,
+                true_peak = measured.true_peak,
+                gain = again.gain,
+                limit = again.limit,
+                "the encoded sound measured {:.1} LUFS, {:.1} dBTP: {label}",
+                measured.integrated,
+                measured.true_peak
+            );
+            progress(total, total, label);
+            run_step(step, Some(again), plan, ws, tools, deadline, cancel, &mut |_| {}).await?;
+            measured = measure_loudness(tools, &file, deadline, cancel).await?;
+            applied = Some(again);
+            passes = 2;
+        }
+    }
+    let warning = crate::plan::mix::loudness_warning(target, &measured);
+    Ok(Some(LoudnessOutcome { measured, correction: applied, passes, warning }))
+}
+
+/// Run `steps` (a batch of segments, or one step alone), `at_once` consecutive ones at a time, on a token of
+/// their own: the first failure stops the others, and is the error returned (not the
+/// cancellations it caused). `progress` gets each step's fraction done and the label of the
+/// one reporting. Outputs come back in step order.
+#[allow(clippy::too_many_arguments)]
+async fn run_batch(
+    steps: &[Step],
+    at_once: usize,
+    correction: Option<LoudnessCorrection>,
+    plan: &Plan,
+    ws: &Workspace,
+    tools: &Tools,
+    deadline: Option<Deadline>,
+    cancel: &CancellationToken,
+    progress: impl Fn(&[f64], &str),
+) -> Result<Vec<process::Output>> {
+    let stop = cancel.child_token();
+    let parts = RefCell::new(vec![0.0; steps.len()]);
+    let (stop_ref, parts_ref, progress_ref) = (&stop, &parts, &progress);
+    let runs = steps.iter().enumerate().map(|(k, step)| async move {
+        progress_ref(&parts_ref.borrow(), &step.label);
+        let out = run_step(step, correction, plan, ws, tools, deadline, stop_ref, &mut |f| {
+            parts_ref.borrow_mut()[k] = f;
+            progress_ref(&parts_ref.borrow(), &step.label);
+        })
+        .await;
+        if out.is_err() {
+            stop_ref.cancel();
+        } else {
+            parts_ref.borrow_mut()[k] = 1.0;
+        }
+        (k, out)
+    });
+    // In order: a run starts when the one `at_once` places before it has finished, so what
+    // is in flight is always consecutive segments (what the plan's estimate sums).
+    let mut outs: Vec<(usize, Result<process::Output>)> =
+        futures_util::stream::iter(runs).buffered(at_once.max(1)).collect().await;
+    outs.sort_by_key(|(k, _)| *k);
+    let mut first_error = None;
+    let mut ok = Vec::with_capacity(outs.len());
+    for (_, out) in outs {
+        match out {
+            Ok(o) => ok.push(o),
+            Err(Error::Cancelled) if !cancel.is_cancelled() => {} // stopped by another run's failure
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None if ok.len() < steps.len() => Err(Error::Cancelled),
+        None => Ok(ok),
+    }
 }
 
 /// Write one step's files (a pending loudness correction filled in with `correction`), check
@@ -368,6 +476,7 @@ mod tests {
             encodes_video: true,
             capture: None,
             decodes: vec![],
+            concurrent: false,
         };
         let plan = |s: Step| Plan {
             expected: Expected {

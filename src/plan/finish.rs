@@ -135,6 +135,7 @@ pub(super) fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str
             encodes_video: false,
             capture: None,
             decodes: vec![],
+            concurrent: false,
         },
         Step {
             label: "writing the GIF".into(),
@@ -144,6 +145,7 @@ pub(super) fn gif_steps(segments: usize, seg_ext: &str, total: u64, output: &str
             encodes_video: true,
             capture: None,
             decodes: vec![],
+            concurrent: false,
         },
     ]
 }
@@ -187,6 +189,7 @@ pub(super) fn join_steps(
             encodes_video: false,
             capture: Some(Capture::Loudness),
             decodes: vec![],
+            concurrent: false,
         });
     }
 
@@ -263,6 +266,7 @@ pub(super) fn join_steps(
         encodes_video: false,
         capture: None,
         decodes: vec![],
+        concurrent: false,
     });
     Ok(steps)
 }
@@ -303,6 +307,7 @@ pub(super) fn still_steps(o: &Output, total: u64, output: &str, steps: &mut Vec<
             encodes_video: false,
             capture: None,
             decodes: vec![],
+            concurrent: false,
         });
         stills.push(StillFile { kind, name });
     }

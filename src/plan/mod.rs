@@ -145,6 +145,10 @@ pub struct Step {
     /// report or a refusal that names them when their decoding fails.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub decodes: Vec<(String, String)>,
+    /// A segment: it may run at the same time as the segments next to it (up to the plan's
+    /// `encoder.concurrency`); every other run waits for all before it and runs alone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub concurrent: bool,
 }
 
 /// Something a step measures that a later step needs.
@@ -593,6 +597,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             encodes_video: false,
             capture: None,
             decodes: vec![],
+            concurrent: false,
         });
         at = layout.total;
         let sources = media.iter().map(|m| m.expect("a copied clip has media").path.clone()).collect();
@@ -661,6 +666,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             encodes_video: true,
             capture: None,
             decodes,
+            concurrent: true,
         });
         at += frames;
     }
