@@ -465,7 +465,10 @@ fn whole_clips_coded_as_the_output_are_stream_copied() {
         "ffconcat version 1.0\nfile '/ws/a.mp4'\nfile '/proc/7/fd/9'\nfile '/ws/it'\\''s.mp4'\n"
     );
     let join = p.steps[1].args.join(" ");
-    assert!(join.contains("-f concat -safe 0 -auto_convert 0 -i video.ffconcat") && join.contains("-c:v copy"), "{join}");
+    assert!(
+        join.contains("-f concat -safe 0 -auto_convert 0 -i video.ffconcat") && join.contains("-c:v copy"),
+        "{join}"
+    );
     assert!(join.contains("-format_whitelist concat,mov,mp4"), "{join}");
     let sound = contents(p.steps[0].files.iter().find(|f| f.name == "main_audio.graph").unwrap());
     assert!(sound.contains("concat=n=3:v=0:a=1[a]"), "{sound}");
