@@ -439,7 +439,7 @@ async fn prepare(
         limit: opts.limits.memory,
         cpus: opts.limits.cpus,
         ram_workspace: ws.ram_backed().then(|| ws.bytes()),
-        copy: opts.copy,
+        copy: if opts.strict_decode { plan::copy::CopyPolicy::Decode } else { opts.copy },
     };
     let plan = plan::plan(spec, &assets, &texts, &budget)?;
     // The render's files, now that every clip's length is known: the same formula as above.

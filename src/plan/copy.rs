@@ -25,6 +25,9 @@ pub enum CopyPolicy {
     Auto,
     /// Re-encode everything.
     Never,
+    /// Re-encode everything: `--strict-decode` decodes every source to check it.
+    #[value(skip)]
+    Decode,
 }
 
 /// How a clip's pictures reach the output.
@@ -98,8 +101,10 @@ fn copyable<'m>(
     policy: CopyPolicy,
 ) -> Result<&'m Coding, String> {
     let o = &spec.output;
-    if policy == CopyPolicy::Never {
-        return Err("stream copy is off (--copy never)".into());
+    match policy {
+        CopyPolicy::Never => return Err("stream copy is off (--copy never)".into()),
+        CopyPolicy::Decode => return Err("--strict-decode decodes every source".into()),
+        CopyPolicy::Auto => {}
     }
     if o.format == Container::Gif {
         return Err("a GIF is re-encoded".into());

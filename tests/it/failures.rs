@@ -288,7 +288,9 @@ fn decoding_errors_are_reported_or_refused() {
     let work = d.path().join("work");
     let spec =
         write_spec(d.path(), "s.json", "out.mp4", 320, 240, "30", "black", r#"{"type":"video","src":"damaged.mp4"}"#);
-    let out = render(&spec, &work, &[]);
+    // A copied clip is never decoded: its damage reaches the output as it is. Re-encoded, it
+    // is reported; --strict-decode decodes every source, so it refuses it either way.
+    let out = render(&spec, &work, &["--copy", "never"]);
     assert_ok(&out);
     assert!(stderr(&out).contains(r#""event":"decode_errors""#), "{}", stderr(&out));
     let m = manifest(&d.path().join("out.mp4"));
@@ -416,7 +418,7 @@ fn an_ffmpeg_failure_leaves_nothing_behind() {
     // Real FFmpeg, handed an option it does not know when rendering.
     let bad = ffmpeg_wrapper(d.path(), "ffmpeg-bad", "exec ffmpeg -no_such_option 1 \"$@\"");
     let work = d.path().join("work");
-    let out = render(&spec, &work, &["--ffmpeg", &bad]);
+    let out = render(&spec, &work, &["--ffmpeg", &bad, "--copy", "never"]);
     assert_eq!(out.status.code(), Some(RENDER_FAILED), "{}", stderr(&out));
     assert!(stderr(&out).contains("no_such_option"), "the stderr tail is in the error: {}", stderr(&out));
     assert!(stderr(&out).contains("timeline.tracks[0].clips[0]"));
@@ -470,7 +472,7 @@ fn the_deadline_stops_a_long_render() {
     std::fs::write(&spec, text).unwrap();
     let work = d.path().join("work");
     let t = Instant::now();
-    let out = render(&spec, &work, &["--deadline", "2"]);
+    let out = render(&spec, &work, &["--deadline", "2", "--copy", "never"]);
     assert_eq!(out.status.code(), Some(STALLED), "{}", stderr(&out));
     assert!(stderr(&out).contains("deadline"), "{}", stderr(&out));
     assert!(t.elapsed() < Duration::from_secs(10));
@@ -484,6 +486,7 @@ fn the_deadline_stops_a_long_render() {
         .arg("--workdir")
         .arg(&work)
         .args(["--deadline", "2"])
+        .env("CUTLIST_COPY", "never")
         .env("CUTLIST_TASK_INDEX", "0")
         .env("CUTLIST_TASK_COUNT", "1")
         .output()
