@@ -6,6 +6,7 @@
 #   reel:   W1: each clip [2 s, 6 s) cover-cropped to 1080x1920, 0.5 s crossfades, music at
 #           -14 dB with fades, a 3 s title (35.5 s); cutlist with --memory-limit 300Mi,
 #           against bench/ffmpeg_w1.sh (one filtergraph over all inputs)
+#   reel512: W1 at --memory-limit 512Mi, against ../shared's restructured command when present
 #   cuts:   each clip [2 s, 6 s), cover-cropped to 1080x1920, joined by cuts (40 s)
 #   concat: W2, each clip whole at 1920x1080, back to back (80 s): stream copy (the clips
 #           are coded alike) against ffmpeg copying everything and copying the video with
@@ -62,12 +63,18 @@ JSON
 spec concat 1920 1080 "${whole[@]}"
 graph+="${concat}concat=n=10:v=1:a=1[v][a]"
 
-WORKLOADS=${WORKLOADS:-reel cuts concat concat-encode}
+WORKLOADS=${WORKLOADS:-reel reel512 cuts concat concat-encode}
 run() { [[ " $WORKLOADS " == *" ${1%%/*} "* ]] || return 0; python3 bench/measure.py "$@"; }
 results=()
 for r in $(seq 1 "$RUNS"); do
   results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --overwrite --allow-root "$MEDIA" --memory-limit 300Mi)")
   results+=("$(run reel/ffmpeg bench/ffmpeg_w1.sh "$MEDIA" "$OUT/reel-ffmpeg.mp4")")
+  # W1 at 512 MiB (two segments at a time), against the fastest known command (the shared
+  # floor's restructured graph, when ../shared is there).
+  results+=("$(run reel512/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --overwrite --allow-root "$MEDIA" --memory-limit 512Mi)")
+  if [ -x ../shared/bench/floor/ffmpeg_w1_lowmem.sh ]; then
+    results+=("$(run reel512/ffmpeg-lowmem ../shared/bench/floor/ffmpeg_w1_lowmem.sh "$MEDIA" "$OUT/reel-lowmem.mp4")")
+  fi
   results+=("$(run cuts/cutlist "$CUTLIST" --log-format json render "$OUT/cuts.json" --overwrite --allow-root "$MEDIA")")
   results+=("$(run cuts/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex "$graph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/cuts-ffmpeg.mp4")")
   # W2: the clips are coded alike, so cutlist copies their pictures and encodes the sound
