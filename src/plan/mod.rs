@@ -596,7 +596,13 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             frames: layout.total,
             encodes_video: false,
             capture: None,
-            decodes: vec![],
+            // Their sound is decoded here (their pictures never are): its errors are reported.
+            decodes: track
+                .clips
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((format!("timeline.tracks[0].clips[{i}].src"), c.src()?.to_string())))
+                .collect(),
             concurrent: false,
         });
         at = layout.total;
