@@ -3,7 +3,7 @@
 //! two palette passes, and the poster and thumbnail.
 
 use super::graph::{self, Chain, Filter, Graph, Name};
-use super::segment::ArgsExt;
+use super::segment::{ArgsExt, Edge, Part, Segment};
 use super::{ffconcat, EncoderSettings};
 use super::{global_args, global_args_at, mix, segment_name, Assets, Capture, ScriptFile, Step};
 use crate::spec::timing::Layout;
@@ -68,22 +68,28 @@ fn concat_input(args: &mut Vec<String>, list: &str) {
 pub(super) enum Main {
     /// Segments cutlist encoded: `seg_NNNN.<ext>` and `seg_NNNN.wav`.
     Segments { count: usize, ext: &'static str },
-    /// Every clip stream-copied from its source (these local files, in order); the sound in
-    /// `main.wav`.
+    /// Every clip stream-copied from its source (these local files, in order); their sound
+    /// read from the sources by the runs that use it.
     Copied { sources: Vec<std::path::PathBuf> },
 }
 
+/// The main track's sound as a run reads it: the inputs to open (numbered from the run's
+/// `first`), the graph that shapes it (none for segments), the pad it ends on, how many
+/// inputs it opened, the files it needs.
+struct Sound {
+    args: Vec<String>,
+    graph: Graph,
+    pad: String,
+    inputs: usize,
+    files: Vec<ScriptFile>,
+}
+
 impl Main {
-    /// The concat lists of the pictures and of the sound.
-    fn lists(&self) -> (ScriptFile, ScriptFile) {
+    /// The concat list of the pictures.
+    fn video_list(&self) -> ScriptFile {
         match self {
-            Main::Segments { count, ext } => {
-                (segment_list("video.ffconcat", *count, ext), segment_list("audio.ffconcat", *count, "wav"))
-            }
-            Main::Copied { sources } => (
-                ScriptFile::text("video.ffconcat", super::ffconcat_sources(sources)),
-                ScriptFile::text("audio.ffconcat", ffconcat([("main.wav", None)], None)),
-            ),
+            Main::Segments { count, ext } => segment_list("video.ffconcat", *count, ext),
+            Main::Copied { sources } => ScriptFile::text("video.ffconcat", super::ffconcat_sources(sources)),
         }
     }
 
@@ -101,6 +107,46 @@ impl Main {
                     // parameter sets into every keyframe (they are all one set, in the sample entry).
                     .arg2("-auto_convert", 0)
                     .arg2("-i", "video.ffconcat");
+            }
+        }
+    }
+
+    /// The main track's sound, its inputs numbered from `first`: the segments' PCM through a
+    /// concat list; or, with every clip copied, each clip's own sound from its source, shaped
+    /// as a segment's would be (trimmed to its frames' samples, 5 ms edges) and concatenated.
+    fn sound(&self, spec: &Spec, layout: &Layout, assets: &Assets, decoder_threads: u32, first: usize) -> Sound {
+        match self {
+            Main::Segments { count, .. } => {
+                let mut args = Vec::new();
+                concat_input(&mut args, "audio.ffconcat");
+                Sound {
+                    args,
+                    graph: Graph::default(),
+                    pad: format!("{first}:a:0"),
+                    inputs: 1,
+                    files: vec![segment_list("audio.ffconcat", *count, "wav")],
+                }
+            }
+            Main::Copied { .. } => {
+                let mut seg = Segment::new(spec, "sound".into(), decoder_threads, Vec::new()).first_input(first);
+                let clips = &spec.main_track().clips;
+                let mut labels = Vec::new();
+                for (i, span) in layout.clips.iter().enumerate() {
+                    let clip = &clips[i];
+                    let media = clip.src().and_then(|s| assets.get(s));
+                    let part = Part { clip, media, from: 0, frames: span.frames, at: span.start };
+                    let label = format!("a{i}");
+                    seg.audio(&part, (Edge::Cut, Edge::Cut), &label);
+                    labels.push(label);
+                }
+                let pads: Vec<&str> = labels.iter().map(String::as_str).collect();
+                seg.graph.push(
+                    Chain::new(&pads)
+                        .then(Filter::new(Name::Concat).opt("n", pads.len()).opt("v", 0u32).opt("a", 1u32))
+                        .to("sound"),
+                );
+                let inputs = seg.inputs() - first;
+                Sound { args: seg.args, graph: seg.graph, pad: "sound".into(), inputs, files: seg.files }
             }
         }
     }
@@ -164,42 +210,63 @@ pub(super) fn join_steps(
     let o = &spec.output;
     let (rate, total) = (o.audio.sample_rate, layout.total);
     let invalid = |e| crate::error::Error::InvalidSpec(ValidationErrors(e));
-    let (video_list, audio_list) = main.lists();
+    let dt = encoder.decoder_threads;
     let mut steps = Vec::new();
+    // The main track's sources, when the runs below decode their sound (their errors are
+    // reported).
+    let decodes = || -> Vec<(String, String)> {
+        match main {
+            Main::Segments { .. } => vec![],
+            Main::Copied { .. } => spec
+                .main_track()
+                .clips
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((format!("timeline.tracks[0].clips[{i}].src"), c.src()?.to_string())))
+                .collect(),
+        }
+    };
 
+    // The join's inputs: the pictures (0), the main track's sound (from 1), the mix's.
+    let sound = main.sound(spec, layout, assets, dt, 1);
     // The mix (audio tracks over the main track's sound), checked against the media.
-    let join_mix = mix::mix(spec, layout, assets, 1, 2, encoder.decoder_threads).map_err(invalid)?;
+    let join_mix = mix::mix(spec, layout, assets, &sound.pad, 1 + sound.inputs, dt).map_err(invalid)?;
 
     // Loudness, first pass: the same mix, measured (audio only, nothing written).
     if let (Some(_), Some(_)) = (&o.loudness, &join_mix) {
-        let m = mix::mix(spec, layout, assets, 0, 1, encoder.decoder_threads)
+        let s = main.sound(spec, layout, assets, dt, 0);
+        let m = mix::mix(spec, layout, assets, &s.pad, s.inputs, dt)
             .map_err(invalid)?
             .expect("a mix exists when a loudness target is set");
-        let mut g = m.graph;
+        let mut g = s.graph;
+        g.chains.extend(m.graph.chains);
         g.push(Chain::new(&["mix"]).then(mix::loudness_meter()).to("out"));
         let mut args = global_args_at("info");
-        concat_input(&mut args, "audio.ffconcat");
+        args.extend(s.args);
         args.extend(m.args);
         args.arg2("-filter_complex_script", "measure.graph").arg2("-map", "[out]").arg2("-f", "null").arg("-");
+        let mut files = s.files;
+        files.push(ScriptFile::graph("measure.graph", g));
         steps.push(Step {
             label: "measuring the loudness of the mix".into(),
             args,
-            files: vec![audio_list.clone(), ScriptFile::graph("measure.graph", g)],
+            files,
             frames: total,
             encodes_video: false,
             capture: Some(Capture::Loudness),
-            decodes: vec![],
+            decodes: decodes(),
             concurrent: false,
         });
     }
 
     let mut args = global_args();
     main.video_input(&mut args);
-    concat_input(&mut args, "audio.ffconcat");
-    let mut files = vec![video_list, audio_list];
+    args.extend(sound.args);
+    let mut files = vec![main.video_list()];
+    files.extend(sound.files);
     // Inputs first (FFmpeg reads options before an -i as that input's), then the mapping.
     let mut maps: Vec<String> = Vec::new();
-    let mut next_input = 2;
+    let mut next_input = 1 + sound.inputs;
     match join_mix {
         Some(m) => {
             next_input += m.args.iter().filter(|a| *a == "-i").count();
@@ -213,13 +280,20 @@ pub(super) fn join_steps(
                 .then(Filter::new(Name::Aresample).opt("osr", rate))
                 .then(Filter::new(Name::Aformat).opt("sample_rates", rate).opt("channel_layouts", "stereo"))
                 .to("aout");
-            let mut g = m.graph;
+            let mut g = sound.graph;
+            g.chains.extend(m.graph.chains);
             g.push(fin);
             files.push(ScriptFile::graph("mix.graph", g));
             maps.arg2("-filter_complex_script", "mix.graph").arg2("-map", "0:v:0").arg2("-map", "[aout]");
         }
+        None if sound.graph.chains.is_empty() => {
+            maps.arg2("-map", "0:v:0").arg2("-map", &sound.pad);
+        }
         None => {
-            maps.arg2("-map", "0:v:0").arg2("-map", "1:a:0");
+            files.push(ScriptFile::graph("mix.graph", sound.graph));
+            maps.arg2("-filter_complex_script", "mix.graph")
+                .arg2("-map", "0:v:0")
+                .arg2("-map", format!("[{}]", sound.pad));
         }
     }
     // Soft subtitles: each captions track that asks, as a timed-text (mov_text) stream.
@@ -265,7 +339,7 @@ pub(super) fn join_steps(
         frames: total,
         encodes_video: false,
         capture: None,
-        decodes: vec![],
+        decodes: decodes(),
         concurrent: false,
     });
     Ok(steps)

@@ -375,13 +375,13 @@ pub(super) fn duck_expr(d: &Duck, mut spans: Vec<(f64, f64)>) -> Option<String> 
 
 /// Build the mix, or `None` when there is nothing to mix (no audio tracks): then the join
 /// takes the main track's sound as it is.
-/// `main_input` is the input index of the main track's concatenated sound; the audio
+/// `main` is the pad of the main track's sound (an input's `1:a:0`, or a label); the audio
 /// tracks' inputs follow from `first_input` on.
 pub(super) fn mix(
     spec: &Spec,
     layout: &Layout,
     assets: &Assets,
-    main_input: usize,
+    main: &str,
     first_input: usize,
     decoder_threads: u32,
 ) -> Result<Option<Mix>, Vec<SpecError>> {
@@ -400,7 +400,7 @@ pub(super) fn mix(
     let mut graph = Graph::default();
     let mut labels = vec!["main".to_string()];
     graph.push(
-        Chain::new(&[&format!("{main_input}:a:0")])
+        Chain::new(&[main])
             .then(Filter::new(Name::Aformat).opt("sample_fmts", "fltp").opt("channel_layouts", "stereo"))
             .to("main"),
     );

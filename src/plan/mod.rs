@@ -400,12 +400,14 @@ fn run_loads(
     loads
 }
 
-/// What a plan that copies every clip runs: one run reading their sound (an audio decoder
-/// per clip, all open at once), and the join.
+/// What a plan that copies every clip runs: the join, which also reads every clip's sound
+/// (an audio decoder per clip, all open at once).
 fn copied_loads(spec: &Spec, target: &budget::Target) -> Vec<budget::Load> {
     let clips = spec.main_track().clips.len() as u64;
     let mut loads = run_loads(spec, &[], &[], &[], &[], target);
-    loads.push(budget::Load { what: "reading the clips' sound".into(), encodes: false, bytes: clips * 2 * (1 << 20) });
+    for l in &mut loads {
+        l.bytes += clips * 2 * (1 << 20);
+    }
     loads
 }
 
@@ -566,45 +568,8 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     let mut steps = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;
     let main = if copied {
-        // Every clip is copied: their pictures go straight from the sources to the join; one
-        // run reads their sound, shaped as a segment's would be, into one PCM file.
-        let mut seg = Segment::new(spec, "main".into(), encoder.decoder_threads, global_args());
-        let mut labels = Vec::new();
-        for (clip, span) in layout.clips.iter().enumerate() {
-            let label = format!("a{clip}");
-            seg.audio(&part(clip, 0, span.frames, span.start), (Edge::Cut, Edge::Cut), &label);
-            labels.push(label);
-        }
-        let pads: Vec<&str> = labels.iter().map(String::as_str).collect();
-        seg.graph.push(
-            graph::Chain::new(&pads)
-                .then(graph::Filter::new(graph::Name::Concat).opt("n", pads.len()).opt("v", 0u32).opt("a", 1u32))
-                .to("a"),
-        );
-        let mut args = seg.args;
-        args.arg2("-filter_complex_script", "main_audio.graph")
-            .arg2("-map", "[a]")
-            .arg2("-c:a", "pcm_s16le")
-            .arg2("-f", "wav")
-            .arg("main.wav");
-        let mut files = seg.files;
-        files.push(ScriptFile::graph("main_audio.graph", seg.graph));
-        steps.push(Step {
-            label: "reading the clips' sound (their pictures are copied)".into(),
-            args,
-            files,
-            frames: layout.total,
-            encodes_video: false,
-            capture: None,
-            // Their sound is decoded here (their pictures never are): its errors are reported.
-            decodes: track
-                .clips
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| Some((format!("timeline.tracks[0].clips[{i}].src"), c.src()?.to_string())))
-                .collect(),
-            concurrent: false,
-        });
+        // Every clip is copied: their pictures go straight from the sources to the join,
+        // which reads their sound too (shaped as a segment's would be).
         at = layout.total;
         let sources = media.iter().map(|m| m.expect("a copied clip has media").path.clone()).collect();
         finish::Main::Copied { sources }

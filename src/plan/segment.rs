@@ -192,6 +192,17 @@ impl<'a> Segment<'a> {
         Segment { spec, name, decoder_threads, args: global, graph: Graph::default(), files: Vec::new(), inputs: 0 }
     }
 
+    /// Number this run's inputs from `first` on (inputs before them are the caller's).
+    pub fn first_input(mut self, first: usize) -> Self {
+        self.inputs = first;
+        self
+    }
+
+    /// Inputs opened so far, the caller's first ones included.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

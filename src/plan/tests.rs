@@ -456,23 +456,28 @@ fn whole_clips_coded_as_the_output_are_stream_copied() {
     let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
     assert!(p.clips.iter().all(|c| c.video == ClipVideo::Copied), "{:?}", p.clips);
     assert_eq!(p.expected.frames, 360);
-    // Two runs: the clips' sound into one PCM file, then the join copying the pictures.
-    assert_eq!(p.steps.len(), 2, "{:?}", p.steps.iter().map(|s| &s.label).collect::<Vec<_>>());
-    assert!(!p.steps.iter().any(|s| s.encodes_video));
-    let list = p.steps[1].files.iter().find(|f| f.name == "video.ffconcat").unwrap();
+    // One run: the join, copying the pictures and reading the clips' sound itself.
+    assert_eq!(p.steps.len(), 1, "{:?}", p.steps.iter().map(|s| &s.label).collect::<Vec<_>>());
+    assert!(!p.steps[0].encodes_video);
+    let list = p.steps[0].files.iter().find(|f| f.name == "video.ffconcat").unwrap();
     assert_eq!(
         contents(list),
         "ffconcat version 1.0\nfile '/ws/a.mp4'\nfile '/proc/7/fd/9'\nfile '/ws/it'\\''s.mp4'\n"
     );
-    let join = p.steps[1].args.join(" ");
+    let join = p.steps[0].args.join(" ");
     assert!(
         join.contains("-f concat -safe 0 -auto_convert 0 -i video.ffconcat") && join.contains("-c:v copy"),
         "{join}"
     );
     assert!(join.contains("-format_whitelist concat,mov,mp4"), "{join}");
-    let sound = contents(p.steps[0].files.iter().find(|f| f.name == "main_audio.graph").unwrap());
-    assert!(sound.contains("concat=n=3:v=0:a=1[a]"), "{sound}");
-    // A clip without sound is silence of its exact length.
+    assert!(join.contains("-map 0:v:0 -map [sound]"), "{join}");
+    // Its decoding errors are reported against the clips whose sound it decodes.
+    assert_eq!(p.steps[0].decodes.len(), 3);
+    let sound = contents(p.steps[0].files.iter().find(|f| f.name == "mix.graph").unwrap());
+    assert!(sound.contains("concat=n=3:v=0:a=1[sound]"), "{sound}");
+    // The clips' sound comes from inputs 1 and 2 (input 0 is the pictures); a clip without
+    // sound is silence of its exact length.
+    assert!(sound.contains("[1:a:0]atrim") && sound.contains("[2:a:0]atrim"), "{sound}");
     assert!(sound.contains("anullsrc=r=48000:cl=stereo,atrim=end_sample=144000[a1]"), "{sound}");
 
     // One clip that must change keeps every clip from being copied, each saying why.

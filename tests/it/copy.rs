@@ -126,3 +126,44 @@ fn a_clip_that_must_change_is_re_encoded_and_the_plan_says_why() {
     assert_eq!(plan["clips"][1]["because"], "size differs: 320×180, the output 640×360");
     assert!(plan["clips"][0]["because"].as_str().unwrap().starts_with("clips[1] is re-encoded"), "{}", plan["clips"]);
 }
+
+/// Copied pictures with music under them and a loudness target: the join mixes the clips'
+/// own sound (read from the sources) with the music, and the file meets the target.
+#[test]
+fn copied_clips_under_music_meet_a_loudness_target() {
+    let d = tmp();
+    clip(d.path(), "a.mp4", "red", 440);
+    clip(d.path(), "b.mp4", "blue", 660);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=220:r=44100:d=6",
+        "-af",
+        "volume=0.05",
+        d.path().join("music.wav").to_str().unwrap(),
+    ]);
+    let spec = json!({
+        "version": 1, "id": "copy-mix",
+        "output": {"path": "out.mp4", "width": 640, "height": 360, "fps": 30, "loudness": {"integrated": -16}},
+        "timeline": {"tracks": [
+            {"type": "video", "clips": [{"type": "video", "src": "a.mp4"}, {"type": "video", "src": "b.mp4"}]},
+            {"type": "audio", "clips": [{"src": "music.wav", "volume": 0.5}]}
+        ]}
+    });
+    let path = write_json(d.path(), "spec.json", &spec);
+    let work = d.path().join("work");
+    assert_ok(&render(&path, &work, &[]));
+    let out = d.path().join("out.mp4");
+    let m = manifest(&out);
+    assert_eq!(m["clips"][1]["video"], "copied", "{}", m["clips"]);
+    let (integrated, peak) = ebur128(&out);
+    assert!((integrated + 16.0).abs() <= 1.0 && peak <= -1.0, "{integrated} LUFS, {peak} dBTP");
+    let a = audio(&out);
+    assert!((a.len() as i64 - 192_000).abs() <= 1024, "{} samples", a.len());
+    // Each clip's own tone (louder than the music under it) where it belongs.
+    let (first, second) = (tone(&a, 0.3, 1.7).1, tone(&a, 2.3, 3.7).1);
+    assert!((first - 440.0).abs() < 10.0 && (second - 660.0).abs() < 10.0, "{first} Hz, {second} Hz");
+    assert_eq!(packets(&out).len(), 120);
+    assert!(leftovers(&work).is_empty());
+}
