@@ -74,6 +74,7 @@ pub async fn render(
     cancel: &CancellationToken,
     progress: impl FnMut(f64, f64, &str),
 ) -> Result<Rendered> {
+    let runner = Runner { plan, ws, tools, deadline };
     let progress = RefCell::new(progress);
     let mut rendered = Rendered::default();
     // Runs that do not encode video (the join copies it; loudness is sound only) weigh a twentieth.
@@ -91,11 +92,12 @@ pub async fn render(
         let fill = state.correction.flatten();
         let at_once = if n > 1 { plan.encoder.concurrency.max(1) as usize } else { 1 };
         let done = state.done;
-        let outs = run_batch(batch, at_once, fill, plan, ws, tools, deadline, cancel, |parts: &[f64], label: &str| {
-            let part: f64 = batch.iter().zip(parts).map(|(s, p)| p * weight(s)).sum();
-            (progress.borrow_mut())(done + part, total, label)
-        })
-        .await?;
+        let outs = runner
+            .run_batch(batch, at_once, fill, cancel, |parts: &[f64], label: &str| {
+                let part: f64 = batch.iter().zip(parts).map(|(s, p)| p * weight(s)).sum();
+                (progress.borrow_mut())(done + part, total, label)
+            })
+            .await?;
         for (k, (step, out)) in batch.iter().zip(outs).enumerate() {
             rendered_step(step, first + k, &out, plan, strict_decode, &mut state, &mut rendered)?;
             state.done += weight(step);
@@ -103,7 +105,7 @@ pub async fn render(
         first += n;
     }
     let mut progress = progress.into_inner();
-    rendered.loudness = finish_loudness(plan, ws, tools, deadline, cancel, &state, &mut progress, total).await?;
+    rendered.loudness = runner.finish_loudness(cancel, &state, &mut progress, total).await?;
     progress(total, total, "rendered");
     Ok(rendered)
 }
@@ -173,145 +175,147 @@ fn rendered_step(
     Ok(())
 }
 
-/// With a loudness target: measure the finished file and, when it missed the target or its
-/// ceiling, run the step that encodes the sound once more, corrected by what was measured.
-#[allow(clippy::too_many_arguments)]
-async fn finish_loudness(
-    plan: &Plan,
-    ws: &Workspace,
-    tools: &Tools,
+/// What every run of one render shares: the plan, the workspace, the tools, the deadline.
+struct Runner<'a> {
+    plan: &'a Plan,
+    ws: &'a Workspace,
+    tools: &'a Tools,
     deadline: Option<Deadline>,
-    cancel: &CancellationToken,
-    state: &Progress,
-    progress: &mut impl FnMut(f64, f64, &str),
-    total: f64,
-) -> Result<Option<LoudnessOutcome>> {
-    let Some(target) = &plan.loudness else { return Ok(None) };
-    let file = ws.file(&plan.output);
-    tracing::info!(event = "measuring_loudness", "measuring the output's loudness");
-    let mut measured = measure_loudness(tools, &file, deadline, cancel).await?;
-    let mut applied = state.correction.flatten();
-    let mut passes = 1;
-    if let (Some(c), Some(i)) = (applied, state.corrected_step) {
-        if let Some(again) = c.again(target, &measured) {
-            let step = &plan.steps[i];
-            let label = "encoding the sound once more, corrected to its loudness target";
-            tracing::info!(
-                event = "loudness_corrected",
-                integrated = measured.integrated,
-                true_peak = measured.true_peak,
-                gain = again.gain,
-                limit = again.limit,
-                "the encoded sound measured {:.1} LUFS, {:.1} dBTP: {label}",
-                measured.integrated,
-                measured.true_peak
-            );
-            progress(total, total, label);
-            run_step(step, Some(again), plan, ws, tools, deadline, cancel, &mut |_| {}).await?;
-            measured = measure_loudness(tools, &file, deadline, cancel).await?;
-            applied = Some(again);
-            passes = 2;
-        }
-    }
-    let warning = crate::plan::mix::loudness_warning(target, &measured);
-    Ok(Some(LoudnessOutcome { measured, correction: applied, passes, warning }))
 }
 
-/// Run `steps` (a batch of segments, or one step alone), `at_once` consecutive ones at a time, on a token of
-/// their own: the first failure stops the others, and is the error returned (not the
-/// cancellations it caused). `progress` gets each step's fraction done and the label of the
-/// one reporting. Outputs come back in step order.
-#[allow(clippy::too_many_arguments)]
-async fn run_batch(
-    steps: &[Step],
-    at_once: usize,
-    correction: Option<LoudnessCorrection>,
-    plan: &Plan,
-    ws: &Workspace,
-    tools: &Tools,
-    deadline: Option<Deadline>,
-    cancel: &CancellationToken,
-    progress: impl Fn(&[f64], &str),
-) -> Result<Vec<process::Output>> {
-    let stop = cancel.child_token();
-    let parts = RefCell::new(vec![0.0; steps.len()]);
-    let (stop_ref, parts_ref, progress_ref) = (&stop, &parts, &progress);
-    let runs = steps.iter().enumerate().map(|(k, step)| async move {
-        progress_ref(&parts_ref.borrow(), &step.label);
-        let out = run_step(step, correction, plan, ws, tools, deadline, stop_ref, &mut |f| {
-            parts_ref.borrow_mut()[k] = f;
-            progress_ref(&parts_ref.borrow(), &step.label);
-        })
-        .await;
-        if out.is_err() {
-            stop_ref.cancel();
-        } else {
-            parts_ref.borrow_mut()[k] = 1.0;
-        }
-        (k, out)
-    });
-    // In order: a run starts when the one `at_once` places before it has finished, so what
-    // is in flight is always consecutive segments (what the plan's estimate sums).
-    let mut outs: Vec<(usize, Result<process::Output>)> =
-        futures_util::stream::iter(runs).buffered(at_once.max(1)).collect().await;
-    outs.sort_by_key(|(k, _)| *k);
-    let mut first_error = None;
-    let mut ok = Vec::with_capacity(outs.len());
-    for (_, out) in outs {
-        match out {
-            Ok(o) => ok.push(o),
-            Err(Error::Cancelled) if !cancel.is_cancelled() => {} // stopped by another run's failure
-            Err(e) => {
-                first_error.get_or_insert(e);
+impl Runner<'_> {
+    /// With a loudness target: measure the finished file and, when it missed the target or its
+    /// ceiling, run the step that encodes the sound once more, corrected by what was measured.
+    async fn finish_loudness(
+        &self,
+        cancel: &CancellationToken,
+        state: &Progress,
+        progress: &mut impl FnMut(f64, f64, &str),
+        total: f64,
+    ) -> Result<Option<LoudnessOutcome>> {
+        let Runner { plan, ws, tools, deadline } = *self;
+        let Some(target) = &plan.loudness else { return Ok(None) };
+        let file = ws.file(&plan.output);
+        tracing::info!(event = "measuring_loudness", "measuring the output's loudness");
+        let mut measured = measure_loudness(tools, &file, deadline, cancel).await?;
+        let mut applied = state.correction.flatten();
+        let mut passes = 1;
+        if let (Some(c), Some(i)) = (applied, state.corrected_step) {
+            if let Some(again) = c.again(target, &measured) {
+                let step = &plan.steps[i];
+                let label = "encoding the sound once more, corrected to its loudness target";
+                tracing::info!(
+                    event = "loudness_corrected",
+                    integrated = measured.integrated,
+                    true_peak = measured.true_peak,
+                    gain = again.gain,
+                    limit = again.limit,
+                    "the encoded sound measured {:.1} LUFS, {:.1} dBTP: {label}",
+                    measured.integrated,
+                    measured.true_peak
+                );
+                progress(total, total, label);
+                self.run_step(step, Some(again), cancel, &mut |_| {}).await?;
+                measured = measure_loudness(tools, &file, deadline, cancel).await?;
+                applied = Some(again);
+                passes = 2;
             }
         }
+        let warning = crate::plan::mix::loudness_warning(target, &measured);
+        Ok(Some(LoudnessOutcome { measured, correction: applied, passes, warning }))
     }
-    match first_error {
-        Some(e) => Err(e),
-        None if ok.len() < steps.len() => Err(Error::Cancelled),
-        None => Ok(ok),
-    }
-}
 
-/// Write one step's files (a pending loudness correction filled in with `correction`), check
-/// every filter against the planner's vocabulary, and run it. `progress` gets the fraction done.
-#[allow(clippy::too_many_arguments)]
-async fn run_step(
-    step: &Step,
-    correction: Option<LoudnessCorrection>,
-    plan: &Plan,
-    ws: &Workspace,
-    tools: &Tools,
-    deadline: Option<Deadline>,
-    cancel: &CancellationToken,
-    progress: &mut dyn FnMut(f64),
-) -> Result<process::Output> {
-    let files: Vec<(&str, String)> = step
-        .files
-        .iter()
-        .map(|f| Ok((f.name.as_str(), final_text(&f.contents, plan, correction)?)))
-        .collect::<Result<_>>()?;
-    let named: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
-    check_vocabulary(&step.args, &named)
-        .map_err(|e| Error::Internal(format!("refused to run the plan's step {:?}: {e}", step.label)))?;
-    for (name, contents) in &files {
-        std::fs::write(ws.file(name), contents)
-            .map_err(|e| Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display())))?;
+    /// Run `steps` (a batch of segments, or one step alone), `at_once` consecutive ones at a time, on a token of
+    /// their own: the first failure stops the others, and is the error returned (not the
+    /// cancellations it caused). `progress` gets each step's fraction done and the label of the
+    /// one reporting. Outputs come back in step order.
+    async fn run_batch(
+        &self,
+        steps: &[Step],
+        at_once: usize,
+        correction: Option<LoudnessCorrection>,
+        cancel: &CancellationToken,
+        progress: impl Fn(&[f64], &str),
+    ) -> Result<Vec<process::Output>> {
+        let stop = cancel.child_token();
+        let parts = RefCell::new(vec![0.0; steps.len()]);
+        let (stop_ref, parts_ref, progress_ref) = (&stop, &parts, &progress);
+        let runs = steps.iter().enumerate().map(|(k, step)| async move {
+            progress_ref(&parts_ref.borrow(), &step.label);
+            let out = self
+                .run_step(step, correction, stop_ref, &mut |f| {
+                    parts_ref.borrow_mut()[k] = f;
+                    progress_ref(&parts_ref.borrow(), &step.label);
+                })
+                .await;
+            if out.is_err() {
+                stop_ref.cancel();
+            } else {
+                parts_ref.borrow_mut()[k] = 1.0;
+            }
+            (k, out)
+        });
+        // In order: a run starts when the one `at_once` places before it has finished, so what
+        // is in flight is always consecutive segments (what the plan's estimate sums).
+        let mut outs: Vec<(usize, Result<process::Output>)> =
+            futures_util::stream::iter(runs).buffered(at_once.max(1)).collect().await;
+        outs.sort_by_key(|(k, _)| *k);
+        let mut first_error = None;
+        let mut ok = Vec::with_capacity(outs.len());
+        for (_, out) in outs {
+            match out {
+                Ok(o) => ok.push(o),
+                Err(Error::Cancelled) if !cancel.is_cancelled() => {} // stopped by another run's failure
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None if ok.len() < steps.len() => Err(Error::Cancelled),
+            None => Ok(ok),
+        }
     }
-    let opts = RunOptions {
-        stall_timeout: tools.stall_timeout,
-        deadline: deadline.map(|d| d.at),
-        cancel,
-        cwd: ws.path(),
-        capture_stdout: false,
-    };
-    let fps = plan.expected.fps.as_f64();
-    let run = process::run(&tools.ffmpeg, &step.args, opts, |p| {
-        let frames = p.frame.map(|f| f as f64).or(p.out_time_us.map(|t| t as f64 / 1e6 * fps)).unwrap_or(0.0);
-        progress((frames / step.frames.max(1) as f64).min(1.0));
-    })
-    .await;
-    run.map_err(|e| to_error(e, &step.label, deadline))
+
+    /// Write one step's files (a pending loudness correction filled in with `correction`), check
+    /// every filter against the planner's vocabulary, and run it. `progress` gets the fraction done.
+    async fn run_step(
+        &self,
+        step: &Step,
+        correction: Option<LoudnessCorrection>,
+        cancel: &CancellationToken,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<process::Output> {
+        let Runner { plan, ws, tools, deadline } = *self;
+        let files: Vec<(&str, String)> = step
+            .files
+            .iter()
+            .map(|f| Ok((f.name.as_str(), final_text(&f.contents, plan, correction)?)))
+            .collect::<Result<_>>()?;
+        let named: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+        check_vocabulary(&step.args, &named)
+            .map_err(|e| Error::Internal(format!("refused to run the plan's step {:?}: {e}", step.label)))?;
+        for (name, contents) in &files {
+            std::fs::write(ws.file(name), contents).map_err(|e| {
+                Error::Environment(format!("cannot write to the workspace {}: {e}", ws.path().display()))
+            })?;
+        }
+        let opts = RunOptions {
+            stall_timeout: tools.stall_timeout,
+            deadline: deadline.map(|d| d.at),
+            cancel,
+            cwd: ws.path(),
+            capture_stdout: false,
+        };
+        let fps = plan.expected.fps.as_f64();
+        let run = process::run(&tools.ffmpeg, &step.args, opts, |p| {
+            let frames = p.frame.map(|f| f as f64).or(p.out_time_us.map(|t| t as f64 / 1e6 * fps)).unwrap_or(0.0);
+            progress((frames / step.frames.max(1) as f64).min(1.0));
+        })
+        .await;
+        run.map_err(|e| to_error(e, &step.label, deadline))
+    }
 }
 
 /// A script file's final text: a graph's pending loudness correction filled in (a silent mix:
