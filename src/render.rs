@@ -511,6 +511,7 @@ mod tests {
             steps: vec![s],
             output: "out.mp4".into(),
             stills: vec![],
+            temp_bytes: 0,
             loudness: None,
         };
         let cancel = CancellationToken::new();

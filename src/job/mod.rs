@@ -442,8 +442,8 @@ async fn prepare(
         copy: if opts.strict_decode { plan::copy::CopyPolicy::Decode } else { opts.copy },
     };
     let plan = plan::plan(spec, &assets, &texts, &budget)?;
-    // The render's files, now that every clip's length is known: the same formula as above.
-    check_room(ws, opts, plan::budget::temp_bytes(&spec.output, plan.expected.frames))?;
+    // The render's files, now that every clip's length and whether it is copied are known (the plan's estimate).
+    check_room(ws, opts, plan.temp_bytes)?;
     tracing::info!(
         job_id = id,
         event = "planned",

@@ -190,6 +190,8 @@ pub struct Plan {
     pub output: String,
     /// Pictures of the output made in the workspace (poster, thumbnail).
     pub stills: Vec<StillFile>,
+    /// What the render writes into the workspace, estimated (its free space is checked against it).
+    pub temp_bytes: u64,
     /// The loudness target the render fills into the second pass.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loudness: Option<Loudness>,
@@ -545,8 +547,17 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     } else {
         run_loads(spec, &media, &pieces, &transitions, &overlays, &target)
     };
+    // What the render writes into the workspace: segments and the joined file; or, with every
+    // clip copied, the output alone, which holds the sources' pictures (their whole files
+    // bound it) and the encoded sound.
+    let temp_bytes = if copied {
+        let sources: u64 = media.iter().flatten().map(|m| m.info.size).sum();
+        sources + o.audio.bitrate as u64 / 8 * (fps.seconds_at(layout.total).ceil() as u64 + 1)
+    } else {
+        budget::temp_bytes(o, layout.total)
+    };
     let workspace = match budget_in.ram_workspace {
-        Some(already) => already + budget::temp_bytes(o, layout.total),
+        Some(already) => already + temp_bytes,
         None => 0,
     };
     let mut encoder = budget::fit(&target, &loads, workspace, budget_in.limit, budget_in.cpus)
@@ -685,6 +696,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         steps,
         output: output.into(),
         stills,
+        temp_bytes,
         loudness: o.loudness,
     })
 }

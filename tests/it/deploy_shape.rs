@@ -76,18 +76,20 @@ fn whole_clips(src: &str, n: usize) -> Value {
 }
 
 /// Whole clips (no `out`) downloaded into the RAM workdir plan and render within 512 MiB:
-/// one 8 s clip, then ten of them (the same source, fetched once). The manifest's peak of
-/// the process tree plus the workspace stays under the limit.
+/// one 8 s clip, then ten of them (the same source, fetched once), stream-copied and
+/// re-encoded. The manifest's peak of the process tree plus the workspace stays under the
+/// limit and under the estimate.
 #[test]
 fn whole_1080p_clips_render_on_a_512_mib_ram_workdir() {
     let d = tmp();
     let body = clip_1080p(d.path());
     println!("source: {} MiB", body.len() >> 20);
     let server = Server::start(vec![("/clip.mp4", 200, body)]);
-    for n in [1usize, 10] {
+    // Stream-copied (the clips are coded as the output is), then re-encoded.
+    for (n, copy) in [(1usize, "auto"), (10, "auto"), (1, "never"), (10, "never")] {
         let spec = write_json(d.path(), "spec.json", &whole_clips(&server.url("/clip.mp4"), n));
-        let work = d.path().join(format!("work{n}"));
-        let out = on_tmpfs(&work, 512, &["render", spec.to_str().unwrap(), "--overwrite"]);
+        let work = d.path().join(format!("work{n}{copy}"));
+        let out = on_tmpfs(&work, 512, &["render", spec.to_str().unwrap(), "--overwrite", "--copy", copy]);
         assert_ok(&out);
         let file = d.path().join("out.mp4");
         let p = probe(&file);
@@ -97,13 +99,17 @@ fn whole_1080p_clips_render_on_a_512_mib_ram_workdir() {
         let mem = &m["memory"];
         assert_eq!(mem["workspace_in_ram"], true, "{mem}");
         let peak = mem["peak"]["total"].as_u64().unwrap_or_else(|| panic!("{mem}"));
+        let estimate = m["encoder"]["estimate"].as_u64().unwrap();
         println!(
-            "{n} whole clip(s) on a 512 MiB tmpfs, CLOUD_RUN_JOB set: peak {} MiB (tree + workspace), estimate {} MiB, {:.1} s",
+            "{n} whole clip(s), --copy {copy}, on a 512 MiB tmpfs, CLOUD_RUN_JOB set: peak {} MiB (tree + workspace), estimate {} MiB, {:.1} s",
             peak >> 20,
-            m["encoder"]["estimate"].as_u64().unwrap() >> 20,
+            estimate >> 20,
             m["wall_seconds"].as_f64().unwrap()
         );
         assert!(peak < 512 << 20, "peak {} MiB", peak >> 20);
+        // The workspace in RAM is counted before the render: the estimate is never below it.
+        assert!(estimate >= peak, "estimate {} MiB under the peak {} MiB", estimate >> 20, peak >> 20);
+        assert_eq!(m["clips"][0]["video"], if copy == "auto" { "copied" } else { "encoded" });
         assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));
     }
 }
