@@ -114,8 +114,12 @@ pub struct VideoStream {
 /// streams join only when all of it is equal.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Coding {
-    /// The stream's index in its file (the concat demuxer joins streams by index).
+    /// The stream's index in its file.
     pub index: u32,
+    /// Its id in its container (an MP4 track's ID): the concat demuxer takes the pictures
+    /// of every file from the stream of one id.
+    #[serde(default)]
+    pub id: Option<u32>,
     pub profile: Option<String>,
     pub level: Option<i64>,
     pub time_base: Option<String>,
@@ -231,6 +235,8 @@ pub mod ffprobe {
         pub has_b_frames: Option<u32>,
         #[serde(default)]
         pub index: u32,
+        #[serde(default)]
+        pub id: Option<String>,
         pub profile: Option<String>,
         pub level: Option<i64>,
         pub time_base: Option<String>,
@@ -364,6 +370,10 @@ pub fn parse(json: &str) -> Result<MediaInfo, ProbeError> {
             frames: s.nb_read_packets.map(|n| n as u64),
             coding: Coding {
                 index: s.index,
+                id: s.id.as_deref().and_then(|id| match id.strip_prefix("0x") {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => id.parse().ok(),
+                }),
                 profile: s.profile.clone(),
                 level: s.level,
                 time_base: s.time_base.clone(),
@@ -508,6 +518,97 @@ async fn run(
     }
 }
 
+/// One video packet as the demuxer gives it: timestamps in the stream's time base, in
+/// decoding order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Packet {
+    pub pts: i64,
+    pub dts: i64,
+    pub key: bool,
+}
+
+/// The video packets of one window of a source (what smart cut decides from), in decoding
+/// order, from the keyframe at or before the window's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacketWindow {
+    /// The window as asked: a clip's `in` and `out`, seconds (`None`: the first packets only).
+    pub from: f64,
+    pub to: Option<f64>,
+    /// The stream's time base.
+    pub time_base: Rational,
+    pub packets: Vec<Packet>,
+}
+
+/// The video packets of `file` (its first video stream) from the keyframe at or before
+/// `from` to a second past `to` (or its end); from 0 to its end, its first 16 only.
+/// Demuxing only, no decoding.
+pub async fn packets(
+    ffprobe: &Path,
+    file: &Path,
+    from: f64,
+    to: Option<f64>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<PacketWindow, ProbeError> {
+    let mut args: Vec<String> = ["-v", "error", "-hide_banner"].map(String::from).to_vec();
+    args.extend(input_guard_args());
+    let interval = match to {
+        Some(to) if from > 0.0 => format!("{from}%{}", to + 1.0),
+        Some(to) => format!("%{}", to + 1.0),
+        None if from > 0.0 => format!("{from}%"),
+        None => "%+#16".into(),
+    };
+    args.extend(
+        [
+            "-select_streams",
+            "v:0",
+            "-read_intervals",
+            &interval,
+            "-show_entries",
+            "stream=time_base:packet=pts,dts,flags",
+        ]
+        .map(String::from),
+    );
+    args.extend(["-of", "csv=p=0:nk=1"].map(String::from));
+    args.push(file.display().to_string());
+    let out = match process::capture(ffprobe, &args, timeout, cancel).await {
+        Ok(out) => out.stdout,
+        Err(RunError::Cancelled) => return Err(ProbeError::Cancelled),
+        Err(e) => return Err(ProbeError::Rejected(format!("its packets cannot be read: {e}"))),
+    };
+    parse_packets(&out, from, to)
+}
+
+/// ffprobe's CSV of [`packets`]: one `pts,dts,flags` line per packet, then the stream's time base.
+fn parse_packets(csv: &str, from: f64, to: Option<f64>) -> Result<PacketWindow, ProbeError> {
+    let bad = |l: &str| ProbeError::Rejected(format!("unreadable packet line from ffprobe: {l:?}"));
+    let mut packets = Vec::new();
+    let mut time_base = None;
+    for line in csv.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        match fields.as_slice() {
+            [pts, dts, flags, ..] => {
+                // A packet without timestamps cannot be placed: no window is decided from it.
+                let (Ok(pts), Ok(dts)) = (pts.parse(), dts.parse()) else {
+                    return Err(ProbeError::Rejected("a video packet has no timestamp".into()));
+                };
+                packets.push(Packet { pts, dts, key: flags.starts_with('K') });
+            }
+            [tb] => {
+                let (n, d) = tb.split_once('/').ok_or_else(|| bad(line))?;
+                let (n, d) = (n.parse().map_err(|_| bad(line))?, d.parse().map_err(|_| bad(line))?);
+                if n == 0 || d == 0 {
+                    return Err(bad(line));
+                }
+                time_base = Some(Rational::new(n, d));
+            }
+            _ => return Err(bad(line)),
+        }
+    }
+    let time_base = time_base.ok_or_else(|| bad("no time base"))?;
+    Ok(PacketWindow { from, to, time_base, packets })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,5 +650,16 @@ mod tests {
         assert!(matches!(parse(huge), Err(ProbeError::Rejected(m)) if m.contains("16000×16000")));
         let none = r#"{"streams":[],"format":{"format_name":"tty"}}"#;
         assert!(parse(none).is_err());
+    }
+
+    #[test]
+    fn packets_are_read_in_decoding_order_with_the_time_base() {
+        let w = parse_packets("0,-1024,K__\n1536,-512,___\n512,0,___\n1/15360\n", 2.0, Some(4.0)).unwrap();
+        assert_eq!(w.time_base, Rational::new(1, 15360));
+        assert_eq!(w.packets[0], Packet { pts: 0, dts: -1024, key: true });
+        assert_eq!(w.packets.len(), 3);
+        assert!(!w.packets[1].key);
+        assert!(parse_packets("N/A,0,K__\n1/1000\n", 0.0, None).is_err());
+        assert!(parse_packets("0,0,K__\n", 0.0, None).is_err(), "no time base");
     }
 }

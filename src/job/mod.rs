@@ -344,6 +344,47 @@ struct Prepared {
     _sources: Vec<std::sync::Arc<std::fs::File>>,
 }
 
+/// The video packets stream copy decides from, for every main-track clip that could be
+/// copied (H.264 into an H.264 MP4, `--copy auto`): the first packets of a clip played
+/// whole, the packets of its window of a clip cut inside its source. Demuxing only.
+async fn read_packet_windows(
+    spec: &spec::Spec,
+    assets: &mut Assets,
+    opts: &JobOptions,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let o = &spec.output;
+    if opts.copy != plan::copy::CopyPolicy::Auto
+        || o.format != spec::Container::Mp4
+        || o.video_codec() != spec::VideoCodec::Libx264
+    {
+        return Ok(());
+    }
+    let mut wanted = Vec::new();
+    for (i, clip) in spec.main_track().clips.iter().enumerate() {
+        let spec::Clip::Video(v) = clip else { continue };
+        let Some(m) = assets.get(&v.src) else { continue };
+        if m.info.video.as_ref().is_some_and(|vs| vs.codec == "h264" && !vs.still) {
+            wanted.push((i, v.src.clone(), m.path.clone(), v.in_, v.out));
+        }
+    }
+    let ffprobe = &opts.tools.ffprobe;
+    let read: Vec<_> = futures_util::stream::iter(&wanted)
+        .map(|(_, _, path, from, to)| probe::packets(ffprobe, path, *from, *to, PROBE_TIMEOUT, cancel))
+        .buffered(opts.limits.cpus.clamp(1, 4) as usize)
+        .collect()
+        .await;
+    for ((i, src, ..), window) in wanted.into_iter().zip(read) {
+        match window {
+            Ok(w) => assets.get_mut(&src).expect("probed above").packets.push(w),
+            Err(ProbeError::Cancelled) => return Err(Error::Cancelled),
+            // Unreadable packets only rule out copying this clip (the plan says so).
+            Err(e) => tracing::warn!(clip = i, error = %e, "the packets of a source could not be read"),
+        }
+    }
+    Ok(())
+}
+
 /// Fetch, probe, draw the texts, plan; check the workspace has room for the render.
 async fn prepare(
     job: &Opened,
@@ -416,8 +457,9 @@ async fn prepare(
             ProbeError::Tool(reason) => Error::Environment(reason),
             ProbeError::Cancelled => Error::Cancelled,
         })?;
-        assets.insert(a.src.clone(), ClipMedia { path: f.path, info });
+        assets.insert(a.src.clone(), ClipMedia { path: f.path, info, packets: Vec::new() });
     }
+    read_packet_windows(spec, &mut assets, opts, cancel).await?;
 
     // Text: laid out and drawn into the workspace (CPU work, off the async threads).
     enter(sampler, id, Phase::Text);

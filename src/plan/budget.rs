@@ -156,6 +156,10 @@ pub fn blend(target: &Target, frames: u64) -> u64 {
 /// the fastest presets spend more: 1080p testsrc2 at CRF 23 took 0.24 bpp at `ultrafast`,
 /// 0.16 at `superfast`, 0.09 at `veryfast` and `medium`), and the sound as 16-bit PCM. An
 /// estimate: the real size depends on the pictures.
+/// What a run holds for each copied clip whose sound it reads from the source (its
+/// demuxer and audio decoder).
+pub const SOURCE_SOUND: u64 = 2 << 20;
+
 pub fn temp_bytes(o: &crate::spec::Output, frames: u64) -> u64 {
     let pixels = o.width as f64 * o.height as f64 * frames as f64;
     let bpp = match o.format {

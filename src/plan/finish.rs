@@ -4,7 +4,7 @@
 
 use super::graph::{self, Chain, Filter, Graph, Name};
 use super::segment::{ArgsExt, Edge, Part, Segment};
-use super::{ffconcat, EncoderSettings};
+use super::{ffconcat, EncoderSettings, ListEntry};
 use super::{global_args, global_args_at, mix, segment_name, Assets, Capture, ScriptFile, Step};
 use crate::spec::timing::Layout;
 use crate::spec::{AudioCodec, Container, Output, Spec, ValidationErrors, VideoCodec};
@@ -64,13 +64,23 @@ fn concat_input(args: &mut Vec<String>, list: &str) {
     args.arg2("-protocol_whitelist", "file").arg2("-f", "concat").arg2("-safe", 1).arg2("-threads", 1).arg2("-i", list);
 }
 
+/// One piece of the main track's sound for the join.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum SoundEntry {
+    /// A segment's PCM (`seg_NNNN.wav`).
+    Segment(String),
+    /// A copied clip's own sound, read whole from its source and shaped as a segment's would be.
+    Clip(usize),
+}
+
 /// Where the main track's pictures and sound come from for the join.
-pub(super) enum Main {
-    /// Segments cutlist encoded: `seg_NNNN.<ext>` and `seg_NNNN.wav`.
-    Segments { count: usize, ext: &'static str },
-    /// Every clip stream-copied from its source (these local files, in order); their sound
-    /// read from the sources by the runs that use it.
-    Copied { sources: Vec<std::path::PathBuf> },
+pub(super) struct Main {
+    /// The pictures, piece by piece: segments cutlist encoded, sources' packets copied.
+    pub video: Vec<ListEntry>,
+    pub sound: Vec<SoundEntry>,
+    /// Copied and re-encoded pieces (or copied clips coded differently) in one stream: the
+    /// parameter sets go into the stream before each keyframe, the sample entry is `avc3`.
+    pub in_band: bool,
 }
 
 /// The main track's sound as a run reads it: the inputs to open (numbered from the run's
@@ -85,70 +95,99 @@ struct Sound {
 }
 
 impl Main {
+    fn segments_only(&self) -> bool {
+        self.video.iter().all(|e| matches!(e, ListEntry::Workspace(_)))
+    }
+
+    /// The clips whose sound the join decodes from their sources.
+    fn clips_from_source(&self) -> impl Iterator<Item = usize> + '_ {
+        self.sound.iter().filter_map(|e| match e {
+            SoundEntry::Clip(i) => Some(*i),
+            SoundEntry::Segment(_) => None,
+        })
+    }
+
     /// The concat list of the pictures.
     fn video_list(&self) -> ScriptFile {
-        match self {
-            Main::Segments { count, ext } => segment_list("video.ffconcat", *count, ext),
-            Main::Copied { sources } => ScriptFile::text("video.ffconcat", super::ffconcat_sources(sources)),
+        if self.segments_only() {
+            let names: Vec<&str> = self
+                .video
+                .iter()
+                .filter_map(|e| match e {
+                    ListEntry::Workspace(n) => Some(n.as_str()),
+                    ListEntry::Source { .. } => None,
+                })
+                .collect();
+            ScriptFile::text("video.ffconcat", ffconcat(names.into_iter().map(|n| (n, None)), None))
+        } else {
+            ScriptFile::text("video.ffconcat", super::ffconcat_entries(&self.video))
         }
     }
 
     /// Open the list of the pictures as the next input: sources by their absolute paths
     /// (`-safe 0`), through the same demuxer whitelist as every source.
     fn video_input(&self, args: &mut Vec<String>) {
-        match self {
-            Main::Segments { .. } => concat_input(args, "video.ffconcat"),
-            Main::Copied { .. } => {
-                args.arg2("-protocol_whitelist", "file")
-                    .arg2("-format_whitelist", format!("concat,{}", crate::probe::FORMAT_WHITELIST))
-                    .arg2("-f", "concat")
-                    .arg2("-safe", 0)
-                    // The packets as they are: no Annex B conversion, which would put the
-                    // parameter sets into every keyframe (they are all one set, in the sample entry).
-                    .arg2("-auto_convert", 0)
-                    .arg2("-i", "video.ffconcat");
-            }
+        if self.segments_only() {
+            return concat_input(args, "video.ffconcat");
         }
+        args.arg2("-protocol_whitelist", "file")
+            .arg2("-format_whitelist", format!("concat,{}", crate::probe::FORMAT_WHITELIST))
+            .arg2("-f", "concat")
+            .arg2("-safe", 0)
+            // Alike, the packets as they are: no Annex B conversion, which would put the
+            // (one) parameter sets into every keyframe. In-band: exactly that conversion,
+            // each piece bringing its own.
+            .arg2("-auto_convert", self.in_band as u8)
+            .arg2("-i", "video.ffconcat");
     }
 
     /// The main track's sound, its inputs numbered from `first`: the segments' PCM through a
-    /// concat list; or, with every clip copied, each clip's own sound from its source, shaped
-    /// as a segment's would be (trimmed to its frames' samples, 5 ms edges) and concatenated.
+    /// concat list; or, with clips copied, each copied clip's own sound from its source,
+    /// shaped as a segment's would be (trimmed to its frames' samples, 5 ms edges), between
+    /// the segments' PCM, concatenated.
     fn sound(&self, spec: &Spec, layout: &Layout, assets: &Assets, decoder_threads: u32, first: usize) -> Sound {
-        match self {
-            Main::Segments { count, .. } => {
-                let mut args = Vec::new();
-                concat_input(&mut args, "audio.ffconcat");
-                Sound {
-                    args,
-                    graph: Graph::default(),
-                    pad: format!("{first}:a:0"),
-                    inputs: 1,
-                    files: vec![segment_list("audio.ffconcat", *count, "wav")],
+        if self.sound.iter().all(|e| matches!(e, SoundEntry::Segment(_))) {
+            let mut args = Vec::new();
+            concat_input(&mut args, "audio.ffconcat");
+            let names = self.sound.iter().filter_map(|e| match e {
+                SoundEntry::Segment(n) => Some((n.as_str(), None)),
+                SoundEntry::Clip(_) => None,
+            });
+            return Sound {
+                args,
+                graph: Graph::default(),
+                pad: format!("{first}:a:0"),
+                inputs: 1,
+                files: vec![ScriptFile::text("audio.ffconcat", ffconcat(names, None))],
+            };
+        }
+        let mut seg = Segment::new(spec, "sound".into(), decoder_threads, Vec::new()).first_input(first);
+        let clips = &spec.main_track().clips;
+        let mut labels = Vec::new();
+        for (n, entry) in self.sound.iter().enumerate() {
+            match entry {
+                SoundEntry::Segment(name) => {
+                    let k = seg.own_wav_input(name);
+                    labels.push(format!("{k}:a:0"));
                 }
-            }
-            Main::Copied { .. } => {
-                let mut seg = Segment::new(spec, "sound".into(), decoder_threads, Vec::new()).first_input(first);
-                let clips = &spec.main_track().clips;
-                let mut labels = Vec::new();
-                for (i, span) in layout.clips.iter().enumerate() {
-                    let clip = &clips[i];
+                SoundEntry::Clip(i) => {
+                    let (clip, span) = (&clips[*i], layout.clips[*i]);
                     let media = clip.src().and_then(|s| assets.get(s));
                     let part = Part { clip, media, from: 0, frames: span.frames, at: span.start };
-                    let label = format!("a{i}");
+                    let label = format!("a{n}");
                     seg.audio(&part, (Edge::Cut, Edge::Cut), &label);
                     labels.push(label);
                 }
-                let pads: Vec<&str> = labels.iter().map(String::as_str).collect();
-                seg.graph.push(
-                    Chain::new(&pads)
-                        .then(Filter::new(Name::Concat).opt("n", pads.len()).opt("v", 0u32).opt("a", 1u32))
-                        .to("sound"),
-                );
-                let inputs = seg.inputs() - first;
-                Sound { args: seg.args, graph: seg.graph, pad: "sound".into(), inputs, files: seg.files }
             }
         }
+        let pads: Vec<&str> = labels.iter().map(String::as_str).collect();
+        seg.graph.push(
+            Chain::new(&pads)
+                .then(Filter::new(Name::Concat).opt("n", pads.len()).opt("v", 0u32).opt("a", 1u32))
+                .to("sound"),
+        );
+        let inputs = seg.inputs() - first;
+        Sound { args: seg.args, graph: seg.graph, pad: "sound".into(), inputs, files: seg.files }
     }
 }
 
@@ -215,16 +254,10 @@ pub(super) fn join_steps(
     // The main track's sources, when the runs below decode their sound (their errors are
     // reported).
     let decodes = || -> Vec<(String, String)> {
-        match main {
-            Main::Segments { .. } => vec![],
-            Main::Copied { .. } => spec
-                .main_track()
-                .clips
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| Some((format!("timeline.tracks[0].clips[{i}].src"), c.src()?.to_string())))
-                .collect(),
-        }
+        let clips = &spec.main_track().clips;
+        main.clips_from_source()
+            .filter_map(|i| Some((format!("timeline.tracks[0].clips[{i}].src"), clips[i].src()?.to_string())))
+            .collect()
     };
 
     // The join's inputs: the pictures (0), the main track's sound (from 1), the mix's.
@@ -315,6 +348,8 @@ pub(super) fn join_steps(
     args.arg2("-c:v", "copy");
     if o.video_codec() == VideoCodec::Libx265 {
         args.arg2("-tag:v", "hvc1"); // Apple players want hvc1, not hev1
+    } else if main.in_band {
+        args.arg2("-tag:v", "avc3"); // parameter sets in the stream, as each piece brought them
     }
     match o.audio_codec() {
         Some(AudioCodec::Opus) => args.arg2("-c:a", "libopus"),
@@ -330,9 +365,10 @@ pub(super) fn join_steps(
     }
     args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
     steps.push(Step {
-        label: match main {
-            Main::Segments { .. } => "joining segments".into(),
-            Main::Copied { .. } => "joining the copied clips and mixing the sound".into(),
+        label: match (main.segments_only(), main.video.iter().any(|e| matches!(e, ListEntry::Workspace(_)))) {
+            (true, _) => "joining segments".into(),
+            (false, false) => "joining the copied clips and mixing the sound".into(),
+            (false, true) => "joining the copied and re-encoded pieces and mixing the sound".into(),
         },
         args,
         files,

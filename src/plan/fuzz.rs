@@ -252,7 +252,7 @@ fn assets_for(s: &Spec) -> Assets {
             };
             let info =
                 MediaInfo { format: format.into(), duration: Some(10.0), size: 1000, streams: 2, video: v, audio: au };
-            (a.src.clone(), ClipMedia { path: format!("/ws/{}", a.src).into(), info })
+            (a.src.clone(), ClipMedia { path: format!("/ws/{}", a.src).into(), info, packets: vec![] })
         })
         .collect()
 }

@@ -43,6 +43,8 @@ pub const MAX_LAYERS: usize = 32;
 pub struct ClipMedia {
     pub path: PathBuf,
     pub info: MediaInfo,
+    /// Video packets read for the windows clips use (stream copy decides from them).
+    pub packets: Vec<crate::probe::PacketWindow>,
 }
 
 /// The probed local file of every source, by its address as the spec writes it.
@@ -113,15 +115,39 @@ pub(crate) fn ffconcat<'a>(
     list
 }
 
-/// An `ffconcat` list of source files by their absolute paths (stream copy): the run reads
-/// it with `-safe 0`; every path is one cutlist resolved (a local source's open file, or a
-/// download in the workspace), quoted as the concat demuxer unquotes.
-pub(crate) fn ffconcat_sources(paths: &[std::path::PathBuf]) -> String {
-    let mut list = String::from("ffconcat version 1.0\n");
-    for p in paths {
-        let p = p.display().to_string();
-        assert!(p.starts_with('/') && !p.contains(['\n', '\r']), "a resolved source path: {p}");
-        list.push_str(&format!("file '{}'\n", p.replace('\'', r"'\''")));
+/// One entry of a list of the main track's pictures: a file cutlist wrote into the
+/// workspace, or a source's packets (by its absolute path), from `inpoint` to before
+/// `outpoint`, lasting `duration` on the output (seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ListEntry {
+    Workspace(String),
+    Source { path: PathBuf, inpoint: Option<f64>, outpoint: Option<f64>, duration: f64 },
+}
+
+/// An `ffconcat` list of workspace files and sources (stream copy), of their pictures only
+/// (MP4 track 1: see [`copy`]): the run reads it with `-safe 0`; every path is one cutlist resolved (a local source's open file, or a download
+/// in the workspace), quoted as the concat demuxer unquotes.
+pub(crate) fn ffconcat_entries(entries: &[ListEntry]) -> String {
+    // One stream, the pictures: track 1 of every file (a source's sound is not read here;
+    // opened, its AAC priming would start the whole list 21 ms before the first picture).
+    let mut list = String::from("ffconcat version 1.0\nstream\nexact_stream_id 1\n");
+    let us = |s: f64| format!("{:.6}", s.max(0.0));
+    for e in entries {
+        match e {
+            ListEntry::Workspace(name) => list.push_str(&ffconcat([(name.as_str(), None)], None)[21..]),
+            ListEntry::Source { path, inpoint, outpoint, duration } => {
+                let p = path.display().to_string();
+                assert!(p.starts_with('/') && !p.contains(['\n', '\r']), "a resolved source path: {p}");
+                list.push_str(&format!("file '{}'\n", p.replace('\'', r"'\''")));
+                if let Some(t) = inpoint {
+                    list.push_str(&format!("inpoint {}\n", us(*t)));
+                }
+                if let Some(t) = outpoint {
+                    list.push_str(&format!("outpoint {}\n", us(*t)));
+                }
+                list.push_str(&format!("duration {}\n", us(*duration)));
+            }
+        }
     }
     list
 }
@@ -208,9 +234,42 @@ fn output_name(c: Container) -> &'static str {
 
 /// How segments are encoded: the final codec (GIF: a near-lossless H.264 intermediate the
 /// palette passes read), and the container segments are written in.
-fn segment_encoding(o: &Output, enc: &EncoderSettings) -> (Vec<String>, &'static str, &'static str) {
+fn segment_encoding(
+    o: &Output,
+    enc: &EncoderSettings,
+    matched: Option<&copy::Matched>,
+) -> (Vec<String>, &'static str, &'static str) {
     let mut a: Vec<String> = Vec::new();
     let (preset, crf) = (o.video.preset.as_str(), o.video.crf);
+    if let Some(m) = matched {
+        // Beside copied pieces: coded as they are (profile, level, reordering, colour), in
+        // MP4 on their time base, so the join takes every piece's packets alike.
+        let bframes = match m.delay {
+            0 => "bframes=0",
+            1 => "bframes=3:b-pyramid=none",
+            _ => "bframes=3:b-pyramid=normal",
+        };
+        a.arg2("-c:v", "libx264")
+            .arg2("-preset", preset)
+            .arg2("-crf", crf)
+            .arg2("-pix_fmt", "yuv420p")
+            .arg2("-threads", enc.threads)
+            .arg2("-profile:v", m.profile)
+            .arg2("-level:v", m.level)
+            .arg2("-x264-params", format!("rc-lookahead={}:{bframes}:open-gop=0", enc.lookahead));
+        for (flag, v) in [
+            ("-color_primaries", &m.color_primaries),
+            ("-color_trc", &m.color_trc),
+            ("-colorspace", &m.colorspace),
+            ("-color_range", &m.color_range),
+        ] {
+            if let Some(v) = v {
+                a.arg2(flag, v);
+            }
+        }
+        a.arg2("-video_track_timescale", m.timescale);
+        return (a, "mp4", "mp4");
+    }
     match (o.format, o.video_codec()) {
         (Container::Gif, _) => {
             a.arg2("-c:v", "libx264")
@@ -296,6 +355,46 @@ enum Piece {
     Body { clip: usize, from: u64, to: u64 },
     /// The transition into clip `into`: the last frames of clip `into − 1` over its first.
     Transition { into: usize },
+    /// Clip-local frames [from, to) of one clip, stream-copied from its source (no run).
+    Copy { clip: usize, from: u64, to: u64 },
+}
+
+impl Piece {
+    fn frames(&self, transitions: &[u64]) -> u64 {
+        match *self {
+            Piece::Body { from, to, .. } | Piece::Copy { from, to, .. } => to - from,
+            Piece::Transition { into } => transitions[into],
+        }
+    }
+}
+
+/// The pieces once copying is decided: a copied clip's body becomes its re-encoded head,
+/// its copied range, its re-encoded tail.
+fn split_copied(pieces: Vec<Piece>, copied: &[Option<copy::CopiedRange>]) -> Vec<Piece> {
+    let mut out = Vec::with_capacity(pieces.len() + 2 * copied.len());
+    for piece in pieces {
+        match (piece, &piece_clip(&piece).and_then(|c| copied[c].as_ref())) {
+            (Piece::Body { clip, .. }, Some(r)) => {
+                let (a, b) = (r.head, r.head + r.frames);
+                if a > 0 {
+                    out.push(Piece::Body { clip, from: 0, to: a });
+                }
+                out.push(Piece::Copy { clip, from: a, to: b });
+                if r.tail > 0 {
+                    out.push(Piece::Body { clip, from: b, to: b + r.tail });
+                }
+            }
+            (p, _) => out.push(p),
+        }
+    }
+    out
+}
+
+fn piece_clip(p: &Piece) -> Option<usize> {
+    match *p {
+        Piece::Body { clip, .. } | Piece::Copy { clip, .. } => Some(clip),
+        Piece::Transition { .. } => None,
+    }
 }
 
 /// The pieces of a laid-out track, in output order: each clip's body between its
@@ -359,6 +458,10 @@ fn run_loads(
     let mut at = 0u64;
     for piece in pieces {
         let (what, mut bytes, frames) = match *piece {
+            Piece::Copy { from, to, .. } => {
+                at += to - from;
+                continue;
+            }
             Piece::Body { clip, from, to } => {
                 (format!("timeline.tracks[0].clips[{clip}]"), picture(media[clip]), to - from)
             }
@@ -408,7 +511,7 @@ fn copied_loads(spec: &Spec, target: &budget::Target) -> Vec<budget::Load> {
     let clips = spec.main_track().clips.len() as u64;
     let mut loads = run_loads(spec, &[], &[], &[], &[], target);
     for l in &mut loads {
-        l.bytes += clips * 2 * (1 << 20);
+        l.bytes += clips * budget::SOURCE_SOUND;
     }
     loads
 }
@@ -523,9 +626,10 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     // Each layer on screen is one more input and blend in its run: bound them.
     let mut at = 0;
     for piece in &pieces {
-        let (frames, clip) = match *piece {
-            Piece::Body { clip, from, to } => (to - from, clip),
-            Piece::Transition { into } => (transitions[into], into),
+        let frames = piece.frames(&transitions);
+        let clip = match *piece {
+            Piece::Transition { into } => into,
+            Piece::Body { clip, .. } | Piece::Copy { clip, .. } => clip,
         };
         let layers = overlays.iter().filter(|p| p.in_play(at, frames)).count();
         if layers > MAX_LAYERS {
@@ -539,22 +643,42 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         }
         at += frames;
     }
-    let videos = copy::decide(spec, &media, &layout, &overlays, budget_in.copy);
-    let copied = !videos.is_empty() && videos.iter().all(|v| *v == copy::ClipVideo::Copied);
+    let decision = copy::decide(spec, &media, &layout, &overlays, budget_in.copy);
+    let copied = decision.all_copied();
+    let pieces = if decision.any_copied() { split_copied(pieces, &decision.copied) } else { pieces };
+    // Clips whose sound the join reads from the source (copied, whole or in part).
+    let sound_from_source = decision.copied.iter().filter(|c| c.is_some()).count() as u64;
     let target = budget::Target::of(o);
     let loads = if copied {
         copied_loads(spec, &target)
     } else {
-        run_loads(spec, &media, &pieces, &transitions, &overlays, &target)
+        let mut loads = run_loads(spec, &media, &pieces, &transitions, &overlays, &target);
+        if let Some(light) = loads.last_mut() {
+            light.bytes += sound_from_source * budget::SOURCE_SOUND;
+        }
+        loads
     };
-    // What the render writes into the workspace: segments and the joined file; or, with every
-    // clip copied, the output alone, which holds the sources' pictures (their whole files
-    // bound it) and the encoded sound.
+    // What the render writes into the workspace: segments and the joined file; copied
+    // pictures are bounded by their share of their sources' files; the encoded sound.
+    let copied_bytes: u64 = decision
+        .copied
+        .iter()
+        .zip(&media)
+        .filter_map(|(r, m)| {
+            let (r, m) = (r.as_ref()?, (*m)?);
+            let of = m.info.video.as_ref().and_then(|v| v.frames).unwrap_or(r.frames).max(r.frames).max(1);
+            Some((m.info.size as u128 * r.frames as u128 / of as u128) as u64 + (1 << 20))
+        })
+        .sum();
+    let encoded_frames: u64 =
+        pieces.iter().filter(|p| !matches!(p, Piece::Copy { .. })).map(|p| p.frames(&transitions)).sum();
     let temp_bytes = if copied {
         let sources: u64 = media.iter().flatten().map(|m| m.info.size).sum();
         sources + o.audio.bitrate as u64 / 8 * (fps.seconds_at(layout.total).ceil() as u64 + 1)
     } else {
-        budget::temp_bytes(o, layout.total)
+        budget::temp_bytes(o, encoded_frames)
+            + copied_bytes
+            + o.audio.bitrate as u64 / 8 * (fps.seconds_at(layout.total).ceil() as u64 + 1)
     };
     let workspace = match budget_in.ram_workspace {
         Some(already) => already + temp_bytes,
@@ -575,27 +699,48 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         frames,
         at,
     };
-    let (seg_video, seg_format, seg_ext) = segment_encoding(o, &encoder);
+    let (seg_video, seg_format, seg_ext) = segment_encoding(o, &encoder, decision.in_band.as_ref());
     let mut steps = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;
-    let main = if copied {
-        // Every clip is copied: their pictures go straight from the sources to the join,
-        // which reads their sound too (shaped as a segment's would be).
-        at = layout.total;
-        let sources = media.iter().map(|m| m.expect("a copied clip has media").path.clone()).collect();
-        finish::Main::Copied { sources }
-    } else {
-        finish::Main::Segments { count: pieces.len(), ext: seg_ext }
+    // The join's lists: the pictures piece by piece, the sound (a segment's PCM, or a copied
+    // clip's own sound read whole from its source).
+    let mut video = Vec::with_capacity(pieces.len());
+    let mut sound = Vec::with_capacity(pieces.len());
+    let source_entry = |clip: usize, range: &copy::CopiedRange| ListEntry::Source {
+        path: media[clip].expect("a copied clip has media").path.clone(),
+        // From its start (0) when whole: the demuxer would otherwise count from the file's first
+        // packet of any stream (an AAC priming packet puts it ~21 ms early).
+        inpoint: range.inpoint.or(Some(0.0)),
+        outpoint: range.outpoint,
+        duration: fps.seconds_at(range.frames),
     };
-    for (k, piece) in pieces.iter().enumerate().filter(|_| !copied) {
-        let mut seg = Segment::new(spec, format!("seg_{k:04}"), encoder.decoder_threads, global_args());
-        let frames = match *piece {
-            Piece::Body { from, to, .. } => to - from,
-            Piece::Transition { into } => transitions[into],
+    let mut k = 0usize;
+    for piece in &pieces {
+        let frames = piece.frames(&transitions);
+        let from_source = piece_clip(piece).is_some_and(|c| decision.copied[c].is_some());
+        let first_of_clip = match *piece {
+            Piece::Body { from, .. } | Piece::Copy { from, .. } => from == 0,
+            Piece::Transition { .. } => true,
         };
+        if from_source && first_of_clip {
+            sound.push(finish::SoundEntry::Clip(piece_clip(piece).unwrap_or(0)));
+        }
+        if let Piece::Copy { clip, .. } = *piece {
+            video.push(source_entry(clip, decision.copied[clip].as_ref().expect("a copied piece's range")));
+            at += frames;
+            continue;
+        }
+        let mut seg = Segment::new(spec, format!("seg_{k:04}"), encoder.decoder_threads, global_args());
         let drawn = overlays.iter().any(|p| p.in_play(at, frames));
         let picture = if drawn { "base" } else { "v" };
         let label = match *piece {
+            Piece::Body { clip, from, to } if from_source => {
+                // The re-encoded end of a smart-cut clip: pictures only (its sound is read whole).
+                let p = part(clip, from, to - from, at);
+                seg.video(&p, picture);
+                let end = if from == 0 { "start" } else { "end" };
+                format!("re-encoding the {end} of timeline.tracks[0].clips[{clip}] ({frames} frames, smart cut)")
+            }
             Piece::Body { clip, from, to } => {
                 let p = part(clip, from, to - from, at);
                 // A clip's own sound fades for 5 ms at a hard cut (never where it continues
@@ -614,6 +759,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
                 seg.transition(&a, &b, t, picture, "a");
                 format!("rendering the transition into timeline.tracks[0].clips[{into}] ({:?})", t.kind).to_lowercase()
             }
+            Piece::Copy { .. } => unreachable!("copied pieces have no run"),
         };
         if drawn {
             seg.overlays(&overlays, at, frames, "base", "v");
@@ -623,14 +769,14 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         let mut files = seg.files;
         args.arg2("-filter_complex_script", &graph_name).arg2("-map", "[v]");
         args.extend(seg_video.clone());
-        args.arg2("-f", seg_format)
-            .arg(segment_name(k, seg_ext))
-            .arg2("-map", "[a]")
-            .arg2("-c:a", "pcm_s16le")
-            .arg2("-f", "wav")
-            .arg(segment_name(k, "wav"));
+        args.arg2("-f", seg_format).arg(segment_name(k, seg_ext));
+        video.push(ListEntry::Workspace(segment_name(k, seg_ext)));
+        if !from_source {
+            args.arg2("-map", "[a]").arg2("-c:a", "pcm_s16le").arg2("-f", "wav").arg(segment_name(k, "wav"));
+            sound.push(finish::SoundEntry::Segment(segment_name(k, "wav")));
+        }
         let in_play = match *piece {
-            Piece::Body { clip, .. } => vec![clip],
+            Piece::Body { clip, .. } | Piece::Copy { clip, .. } => vec![clip],
             Piece::Transition { into } => vec![into - 1, into],
         };
         let decodes = in_play
@@ -651,7 +797,9 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             concurrent: true,
         });
         at += frames;
+        k += 1;
     }
+    let main = finish::Main { video, sound, in_band: decision.in_band.is_some() };
     debug_assert_eq!(at, layout.total);
     let total = layout.total;
     let clips = layout
@@ -664,13 +812,12 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             frames: s.frames,
             start: fps.seconds_at(s.start),
             duration: fps.seconds_at(s.frames),
-            video: videos[i].clone(),
+            video: decision.videos[i].clone(),
         })
         .collect();
-    let segments = pieces.len();
     let output = output_name(o.format);
     if o.format == Container::Gif {
-        steps.extend(gif_steps(segments, seg_ext, total, output));
+        steps.extend(gif_steps(k, seg_ext, total, output));
     } else {
         steps.extend(join_steps(spec, &layout, assets, texts, &encoder, &main, output)?);
     }

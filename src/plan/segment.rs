@@ -235,6 +235,17 @@ impl<'a> Segment<'a> {
         self.inputs - 1
     }
 
+    /// Open a segment's PCM cutlist wrote into the workspace as the next input. Returns its index.
+    pub fn own_wav_input(&mut self, file: &str) -> usize {
+        self.args
+            .arg2("-protocol_whitelist", "file")
+            .arg2("-f", "wav")
+            .arg2("-codec_whitelist", "pcm_s16le")
+            .arg2("-i", file);
+        self.inputs += 1;
+        self.inputs - 1
+    }
+
     /// Open `media` as the next input, optionally from `seek` for `read` seconds. Returns its index.
     pub fn media_input(&mut self, media: &ClipMedia, seek: Option<f64>, read: Option<f64>) -> usize {
         guarded_input(&mut self.args, media, self.decoder_threads);

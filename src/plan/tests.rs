@@ -40,6 +40,7 @@ fn media(path: &str, v: Option<VideoStream>, audio: bool) -> Option<ClipMedia> {
             video: v,
             audio: audio.then(|| AudioStream { codec: "aac".into(), sample_rate: 44100, channels: 1, duration }),
         },
+        packets: vec![],
     })
 }
 
@@ -432,6 +433,7 @@ fn copyable(w: u32, h: u32, frames: u64, extradata: &str) -> VideoStream {
     let mut v = video(w, h, frames as f64 / 30.0);
     v.frames = Some(frames);
     v.coding = crate::probe::Coding {
+        id: Some(1),
         profile: Some("High".into()),
         level: Some(40),
         time_base: Some("1/15360".into()),
@@ -462,7 +464,7 @@ fn whole_clips_coded_as_the_output_are_stream_copied() {
     let list = p.steps[0].files.iter().find(|f| f.name == "video.ffconcat").unwrap();
     assert_eq!(
         contents(list),
-        "ffconcat version 1.0\nfile '/ws/a.mp4'\nfile '/proc/7/fd/9'\nfile '/ws/it'\\''s.mp4'\n"
+        "ffconcat version 1.0\nstream\nexact_stream_id 1\nfile '/ws/a.mp4'\ninpoint 0.000000\nduration 8.000000\nfile '/proc/7/fd/9'\ninpoint 0.000000\nduration 3.000000\nfile '/ws/it'\\''s.mp4'\ninpoint 0.000000\nduration 1.000000\n"
     );
     let join = p.steps[0].args.join(" ");
     assert!(
@@ -489,26 +491,134 @@ fn whole_clips_coded_as_the_output_are_stream_copied() {
             .iter()
             .map(|c| match &c.video {
                 ClipVideo::Copied => "copied".to_string(),
-                ClipVideo::Encoded(why) => why.clone(),
+                ClipVideo::SmartCut { head_frames, tail_frames } => format!("smart cut {head_frames}+{tail_frames}"),
+                ClipVideo::Encoded { because } => because.clone(),
             })
             .collect::<Vec<_>>()
     };
+    // Without their packets read, a cut clip and the clips beside it are re-encoded: a cut
+    // needs its keyframes, copied pieces beside re-encoded ones their reordering delay.
     let cut = r#"{"type":"video","src":"a.mp4"},{"type":"video","src":"b.mp4","in":1},{"type":"video","src":"c.mp4"}"#;
-    assert_eq!(
-        reasons(cut, &m, CopyPolicy::Auto),
-        [
-            "clips[1] is re-encoded, and copied and re-encoded pieces do not join in one stream yet",
-            "it is cut inside its source (smart cut is not built yet)",
-            "clips[1] is re-encoded, and copied and re-encoded pieces do not join in one stream yet"
-        ]
-    );
+    assert_eq!(reasons(cut, &m, CopyPolicy::Auto), ["its packets were not read"; 3]);
     let mut other = m.clone();
     other[2] = media("/ws/c.mp4", Some(copyable(1920, 1080, 30, "MD5:2")), true);
-    assert_eq!(
-        reasons(clips, &other, CopyPolicy::Auto)[2],
-        "it is coded differently from the first clip (other parameter sets (SPS/PPS)), and one stream holds one coding"
-    );
+    // Other parameter sets: joined with each clip's own in the stream, which needs the packets.
+    assert_eq!(reasons(clips, &other, CopyPolicy::Auto), ["its packets were not read"; 3]);
+    for (i, m) in other.iter_mut().enumerate() {
+        let len = [240, 90, 30][i];
+        m.as_mut().unwrap().packets = vec![window(0.0, None, len, 30, 2)];
+    }
+    assert_eq!(reasons(clips, &other, CopyPolicy::Auto), ["copied"; 3]);
     other[2] = media("/ws/c.mp4", Some(copyable(1280, 720, 30, "MD5:1")), true);
     assert_eq!(reasons(clips, &other, CopyPolicy::Auto)[2], "size differs: 1280×720, the output 1920×1080");
     assert_eq!(reasons(clips, &m, CopyPolicy::Never)[0], "stream copy is off (--copy never)");
+}
+
+/// The packets of a whole source of `frames` frames at 30 fps on 1/15360: a keyframe every
+/// `gop`, decoded `delay` frames before shown (in showing order, which is enough here).
+fn window(from: f64, to: Option<f64>, frames: u64, gop: u64, delay: i64) -> crate::probe::PacketWindow {
+    let packets = (0..frames as i64)
+        .map(|f| crate::probe::Packet { pts: f * 512, dts: (f - delay) * 512, key: f as u64 % gop == 0 })
+        .collect();
+    crate::probe::PacketWindow { from, to, time_base: Rational::new(1, 15360), packets }
+}
+
+#[test]
+fn clips_cut_between_keyframes_are_smart_cut() {
+    let clips = r#"{"type":"video","src":"a.mp4","in":2.1,"out":6.3},{"type":"video","src":"b.mp4"},
+        {"type":"video","src":"c.mp4","in":2,"out":6}"#;
+    let s = spec(1920, 1080, clips);
+    let with = |path: &str, level: i64, windows: Vec<crate::probe::PacketWindow>| {
+        let mut v = copyable(1920, 1080, 240, "MD5:1");
+        v.coding.level = Some(level);
+        let mut m = media(path, Some(v), true).unwrap();
+        m.packets = windows;
+        Some(m)
+    };
+    let m = vec![
+        with("/ws/a.mp4", 40, vec![window(2.1, Some(6.3), 240, 30, 2)]),
+        with("/ws/b.mp4", 40, vec![window(0.0, None, 240, 30, 2)]),
+        with("/ws/c.mp4", 40, vec![window(2.0, Some(6.0), 240, 30, 2)]),
+    ];
+    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
+    // [2.1 s, 6.3 s) = frames [63, 189): keyframes at 90 and 180; 27 + 9 frames re-encoded.
+    assert_eq!(p.clips[0].video, ClipVideo::SmartCut { head_frames: 27, tail_frames: 9 });
+    assert_eq!(p.clips[1].video, ClipVideo::Copied);
+    assert_eq!(p.clips[2].video, ClipVideo::Copied, "cut on keyframes: copied whole");
+    assert_eq!(p.expected.frames, 126 + 240 + 120);
+    let labels: Vec<&str> = p.steps.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "re-encoding the start of timeline.tracks[0].clips[0] (27 frames, smart cut)",
+            "re-encoding the end of timeline.tracks[0].clips[0] (9 frames, smart cut)",
+            "joining the copied and re-encoded pieces and mixing the sound"
+        ]
+    );
+    // The re-encoded ends match the copied pieces and are written on their time base.
+    let head = p.steps[0].args.join(" ");
+    for want in [
+        "-profile:v high -level:v 40",
+        "bframes=3:b-pyramid=normal",
+        "-video_track_timescale 15360 -f mp4 seg_0000.mp4",
+    ] {
+        assert!(head.contains(want), "{want}: {head}");
+    }
+    assert!(!head.contains(".wav"), "a smart cut's sound is read whole from its source: {head}");
+    let list = contents(p.steps[2].files.iter().find(|f| f.name == "video.ffconcat").unwrap());
+    assert_eq!(
+        list,
+        "ffconcat version 1.0\nstream\nexact_stream_id 1\nfile 'seg_0000.mp4'\nfile '/ws/a.mp4'\ninpoint 3.000000\noutpoint 5.916667\nduration 3.000000\n\
+         file 'seg_0001.mp4'\nfile '/ws/b.mp4'\ninpoint 0.000000\nduration 8.000000\n\
+         file '/ws/c.mp4'\ninpoint 2.000000\noutpoint 5.916667\nduration 4.000000\n"
+    );
+    let join = p.steps[2].args.join(" ");
+    assert!(join.contains("-auto_convert 1 -i video.ffconcat") && join.contains("-tag:v avc3"), "{join}");
+    let sound = contents(p.steps[2].files.iter().find(|f| f.name == "mix.graph").unwrap());
+    assert!(sound.contains("concat=n=3:v=0:a=1[sound]"), "{sound}");
+
+    // What rules a smart cut out, in words.
+    let reason = |clip: &str, w: crate::probe::PacketWindow, level: i64| {
+        let s = spec(1920, 1080, &format!("{clip},{{\"type\":\"video\",\"src\":\"b.mp4\"}}"));
+        let m = vec![with("/ws/a.mp4", level, vec![w]), with("/ws/b.mp4", 40, vec![window(0.0, None, 240, 30, 2)])];
+        let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
+        match &p.clips[0].video {
+            ClipVideo::Encoded { because } => because.clone(),
+            other => format!("{other:?}"),
+        }
+    };
+    let short = r#"{"type":"video","src":"a.mp4","in":0.5,"out":0.9}"#;
+    assert_eq!(
+        reason(short, window(0.5, Some(0.9), 240, 30, 2), 40),
+        "no whole group of pictures lies inside its cut (keyframes at 0.000, 1.000, 2.000, 3.000, 4.000, 5.000, 6.000, 7.000 s)"
+    );
+    let cut = r#"{"type":"video","src":"a.mp4","in":0.5,"out":3.5}"#;
+    let mut open = window(0.5, Some(3.5), 240, 30, 2);
+    open.packets.swap(60, 59); // frame 59 decoded after the keyframe at 60
+    assert_eq!(
+        reason(cut, open, 40),
+        "its group of pictures at 2.000 s is open (pictures shown before its keyframe depend on it)"
+    );
+    assert_eq!(
+        reason(cut, window(0.5, Some(3.5), 240, 30, 3), 40),
+        "its pictures are reordered by 3.00 frames; the re-encoded ends can match 0, 1 or 2"
+    );
+    assert_eq!(reason(cut, window(0.5, Some(3.5), 240, 30, 2), 40), "SmartCut { head_frames: 15, tail_frames: 15 }");
+    let mut gap = window(0.5, Some(3.5), 240, 30, 2);
+    gap.packets.remove(70);
+    assert_eq!(reason(cut, gap, 40), "its packets from 1.000 s to 3.000 s are not one continuous run of its frames");
+    // A clip coded differently from the first copied one is re-encoded to match it.
+    let s = spec(1920, 1080, r#"{"type":"video","src":"a.mp4"},{"type":"video","src":"b.mp4"}"#);
+    let m = vec![
+        with("/ws/a.mp4", 40, vec![window(0.0, None, 240, 30, 2)]),
+        with("/ws/b.mp4", 31, vec![window(0.0, None, 240, 30, 2)]),
+    ];
+    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
+    assert_eq!(
+        p.clips[1].video,
+        ClipVideo::Encoded {
+            because: "it is coded differently from clips[0] (level 31 against 40), which is copied and which the re-encoded pieces match".into()
+        }
+    );
+    assert!(p.steps[0].args.join(" ").contains("-level:v 40"));
 }

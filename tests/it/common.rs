@@ -636,3 +636,68 @@ pub fn ebur128(file: &Path) -> (f64, f64) {
     };
     (value("I:"), value("Peak:"))
 }
+
+/// Every picture of `file` decoded to raw yuv420p (`w`×`h`) by FFmpeg.
+pub fn yuv_frames(file: &Path, w: usize, h: usize) -> Vec<Vec<u8>> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout.chunks(w * h * 3 / 2).map(<[u8]>::to_vec).collect()
+}
+
+/// Every picture of an H.264 MP4 decoded by a decoder that is not libavcodec: GStreamer's
+/// `openh264dec` (Cisco's OpenH264), to raw I420. Panics when the pipeline reports an error.
+pub fn openh264_frames(file: &Path, w: usize, h: usize) -> Vec<Vec<u8>> {
+    let raw = file.with_extension("openh264.yuv");
+    let out = Command::new("gst-launch-1.0")
+        .args(["-q", "filesrc"])
+        .arg(format!("location={}", file.display()))
+        .args(["!", "qtdemux", "!", "h264parse", "!", "openh264dec", "!", "video/x-raw,format=I420", "!", "filesink"])
+        .arg(format!("location={}", raw.display()))
+        .output()
+        .expect("gst-launch-1.0 runs (./dev test installs GStreamer with openh264dec)");
+    assert!(out.status.success(), "openh264dec: {}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    let bytes = std::fs::read(&raw).unwrap();
+    std::fs::remove_file(&raw).unwrap();
+    bytes.chunks(w * h * 3 / 2).map(<[u8]>::to_vec).collect()
+}
+
+/// PSNR of the luma planes of two yuv420p pictures of `w`×`h`, dB (100 when identical).
+pub fn psnr_y(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
+    let n = w * h;
+    let mse = a[..n].iter().zip(&b[..n]).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / n as f64;
+    if mse == 0.0 {
+        100.0
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
+/// SSIM (all planes) of each frame of `a` against the same frame of `b`, both retimed to
+/// frame numbers (`settb`, `setpts=N`) so nothing but the order pairs them.
+pub fn ssim_per_frame(a: &Path, b: &Path) -> Vec<f64> {
+    let log = a.with_extension("ssim.log");
+    let graph =
+        format!("[0:v]settb=1/30,setpts=N[a];[1:v]settb=1/30,setpts=N[b];[a][b]ssim=stats_file={}", log.display());
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(a)
+        .arg("-i")
+        .arg(b)
+        .args(["-lavfi", &graph, "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    text.lines()
+        .map(|l| {
+            let all = l.split_whitespace().find(|f| f.starts_with("All:")).unwrap();
+            all[4..].parse().unwrap()
+        })
+        .collect()
+}
