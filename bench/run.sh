@@ -12,6 +12,9 @@
 #           are coded alike) against ffmpeg copying everything and copying the video with
 #           the sound encoded; concat-encode: the same with --copy never, against the concat
 #           demuxer re-encoding
+#   trim:   W5, each clip [2.1 s, 6.3 s) at 1920x1080, joined by cuts (42 s; GOP 30, so the
+#           cuts fall between keyframes): smart cut against --copy never and against one
+#           filtergraph re-encoding; prints how many frames the smart cut re-encoded
 # Media: ../shared/bench/make_media.sh when present (the shared reference media), else
 # bench/make_media.sh (no ../shared needed). RUNS runs, interleaved; medians printed.
 # Not part of the test suite: it prints figures, it does not pass or fail.
@@ -38,14 +41,18 @@ spec() { # name width height clip-json...
  "timeline":{"tracks":[{"type":"video","clips":[$clips]}]}}
 JSON
 }
-cuts=(); whole=(); inputs=(); graph=""; concat=""
+cuts=(); whole=(); trims=(); inputs=(); graph=""; concat=""; tinputs=(); tgraph=""; tconcat=""
 for k in $(seq -w 1 10); do
+  trims+=("{\"type\":\"video\",\"src\":\"$MEDIA/clip$k.mp4\",\"in\":2.1,\"out\":6.3}")
+  tinputs+=(-ss 2.1 -t 4.2 -i "$MEDIA/clip$k.mp4")
   cuts+=("{\"type\":\"video\",\"src\":\"$MEDIA/clip$k.mp4\",\"in\":2,\"out\":6,\"fit\":\"cover\"}")
   whole+=("{\"type\":\"video\",\"src\":\"$MEDIA/clip$k.mp4\"}")
   i=$((10#$k - 1))
   inputs+=(-ss 2 -t 4 -i "$MEDIA/clip$k.mp4")
   graph+="[$i:v]crop=trunc(ih*9/16/2)*2:ih,scale=1080:1920,setsar=1,format=yuv420p[v$i];[$i:a]aformat=sample_rates=48000:channel_layouts=stereo[a$i];"
   concat+="[v$i][a$i]"
+  tgraph+="[$i:v]setpts=PTS-STARTPTS[v$i];[$i:a]aformat=sample_rates=48000:channel_layouts=stereo,asetpts=PTS-STARTPTS[a$i];"
+  tconcat+="[v$i][a$i]"
   echo "file '$MEDIA/clip$k.mp4'" >> "$OUT/list.txt"
 done
 spec cuts 1080 1920 "${cuts[@]}"
@@ -61,9 +68,12 @@ cat > "$OUT/reel.json" <<JSON
    "style":{"size":120,"outline":{"width":5}}}]}]}}
 JSON
 spec concat 1920 1080 "${whole[@]}"
+spec trim 1920 1080 "${trims[@]}"
+cp "$OUT/trim.json" "$OUT/trim-never.json" && sed -i 's/trim-cutlist.mp4/trim-never.mp4/' "$OUT/trim-never.json"
 graph+="${concat}concat=n=10:v=1:a=1[v][a]"
+tgraph+="${tconcat}concat=n=10:v=1:a=1[v][a]"
 
-WORKLOADS=${WORKLOADS:-reel reel512 cuts concat concat-encode}
+WORKLOADS=${WORKLOADS:-reel reel512 cuts concat concat-encode trim}
 run() { [[ " $WORKLOADS " == *" ${1%%/*} "* ]] || return 0; python3 bench/measure.py "$@"; }
 results=()
 for r in $(seq 1 "$RUNS"); do
@@ -85,5 +95,40 @@ for r in $(seq 1 "$RUNS"); do
   # W2 re-encoded: --copy never against the concat demuxer re-encoding.
   results+=("$(run concat-encode/cutlist "$CUTLIST" --log-format json render "$OUT/concat.json" --overwrite --allow-root "$MEDIA" --copy never)")
   results+=("$(run concat-encode/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list.txt" -map 0:v -map 0:a -vf setpts=PTS-STARTPTS -af asetpts=PTS-STARTPTS "${ENC[@]}" "$OUT/concat-ffmpeg.mp4")")
+  # W5: clips cut between keyframes: smart cut against re-encoding everything.
+  results+=("$(run trim/cutlist "$CUTLIST" --log-format json render "$OUT/trim.json" --overwrite --allow-root "$MEDIA")")
+  results+=("$(run trim/cutlist-never "$CUTLIST" --log-format json render "$OUT/trim-never.json" --overwrite --allow-root "$MEDIA" --copy never)")
+  results+=("$(run trim/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${tinputs[@]}" -filter_complex "$tgraph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/trim-ffmpeg.mp4")")
 done
 printf '%s\n' "${results[@]}" | grep -v '^$' | python3 bench/summary.py
+if [[ " $WORKLOADS " == *" trim "* ]]; then
+  # What the smart cut re-encoded (the partial groups at each clip's ends), and how close its
+  # pictures at the cuts are to the full re-encode's.
+  python3 - "$OUT" <<'PY'
+import json, subprocess, sys
+out = sys.argv[1]
+m = json.load(open(f"{out}/trim-cutlist.mp4.json"))
+clips = m["clips"]
+re = sum(c.get("head_frames", 0) + c.get("tail_frames", 0) for c in clips if c["video"] == "smart-cut")
+enc = sum(c["frames"] for c in clips if c["video"] == "encoded")
+total = sum(c["frames"] for c in clips)
+print(f"trim: smart cut re-encoded {re} frames in partial groups (+{enc} in clips that fell back) of {total}")
+for c in clips:
+    if c["video"] == "encoded":
+        print(f"  {c['path']}: {c['because']}")
+log = f"{out}/trim.ssim"
+subprocess.run(["ffmpeg", "-v", "error", "-i", f"{out}/trim-cutlist.mp4", "-i", f"{out}/trim-never.mp4", "-lavfi",
+                f"[0:v]settb=1/30,setpts=N[a];[1:v]settb=1/30,setpts=N[b];[a][b]ssim=stats_file={log}", "-f", "null", "-"],
+               check=True)
+ssim = [float(l.split("All:")[1].split()[0]) for l in open(log)]
+cuts = []
+at = 0
+for c in clips:
+    h, t = c.get("head_frames", 0), c.get("tail_frames", 0)
+    cuts += [at, at + h, at + c["frames"] - t]
+    at += c["frames"]
+near = [ssim[f] for k in cuts for f in range(max(0, k - 3), min(len(ssim), k + 3))]
+print(f"trim: {len(ssim)} frames; SSIM against --copy never: mean {sum(ssim)/len(ssim):.4f}, min {min(ssim):.4f}, "
+      f"min at the cuts (3 frames each side) {min(near):.4f}")
+PY
+fi

@@ -5,7 +5,9 @@
 //! format, sample rate, channel layout) and encoding it with the final video settings
 //! into MPEG-TS, with its audio as exact-length PCM; then one *join* run that
 //! concatenates the segments by stream copy and encodes the audio once. So at any
-//! moment one input is being decoded, whatever the number of clips.
+//! moment one input is being decoded, whatever the number of clips. Clips that need no
+//! pixel change skip the segment run: the join copies their packets from the source (whole,
+//! or the run between the keyframes inside a cut, its ends re-encoded: see [`copy`]).
 
 pub mod budget;
 pub mod copy;

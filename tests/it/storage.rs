@@ -122,7 +122,9 @@ fn plan_and_validate_read_a_spec_from_a_bucket() {
     let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(p["job_id"], "bucket-plan");
     assert_eq!(p["frames"], 45, "the clip's 30 frames, probed from the bucket, and the colour's 15");
-    assert_eq!(p["runs"].as_array().unwrap().len(), 3, "{p}");
+    // The clip copied from its source, the colour encoded, the join.
+    assert_eq!(p["clips"][0]["video"], "copied", "{p}");
+    assert_eq!(p["runs"].as_array().unwrap().len(), 2, "{p}");
     // Planning publishes nothing and leaves nothing behind.
     assert_eq!(objects(&s3.root.path().join("media")), vec!["jobs/clips/red.mp4", "jobs/spec.json"]);
     assert!(leftovers(&work).is_empty());
