@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Read measure.py's JSON lines on stdin; print medians per workload and tool (with
-cutlist's own peak beside its whole tree's), and the cutlist / ffmpeg ratios (below 1.00
-means cutlist used less)."""
+cutlist's own peak beside its whole tree's, and the cores kept busy: CPU over wall), and the
+cutlist / ffmpeg ratios (below 1.00 means cutlist used less)."""
 import json, statistics, sys
 
 rows = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -17,15 +17,16 @@ for r in rows:
 def med(label, key):
     return statistics.median(x[key] for x in by[label])
 
-ORDER = ["reel", "reel512", "cuts", "concat", "concat-encode"]
-print(f"{'workload':<14} {'tool':<14} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9} {'own MiB':>8}")
+ORDER = ["reel", "reel512", "cuts", "concat", "concat-encode", "trim"]
+print(f"{'workload':<14} {'tool':<14} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9} {'own MiB':>8} {'cores':>6}")
 for w in sorted({label.split("/")[0] for label in by}, key=lambda w: ORDER.index(w) if w in ORDER else 9):
     tools = sorted({label.split("/", 1)[1] for label in by if label.split("/")[0] == w}, key=lambda t: (t != "cutlist", t))
     for t in tools:
         l = f"{w}/{t}"
         # own: cutlist's own process (not its FFmpeg children); for FFmpeg it is the tree.
         own = f"{med(l, 'own_private_mib'):>8.1f}" if t == "cutlist" else f"{'':>8}"
-        print(f"{w:<14} {t:<14} {med(l, 'wall'):>7.2f} {med(l, 'cpu'):>7.2f} {med(l, 'peak_private_mib'):>9.1f} {own}")
+        cores = med(l, 'cpu') / max(med(l, 'wall'), 0.01)
+        print(f"{w:<14} {t:<14} {med(l, 'wall'):>7.2f} {med(l, 'cpu'):>7.2f} {med(l, 'peak_private_mib'):>9.1f} {own} {cores:>6.2f}")
     c = f"{w}/cutlist"
     for t in tools[1:]:
         f = f"{w}/{t}"

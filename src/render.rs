@@ -406,7 +406,9 @@ pub async fn check_ffmpeg(tools: &Tools, encoders_needed: &[&str], cancel: &Canc
         let args = vec!["-hide_banner".to_string(), what.to_string()];
         async move { process::capture(ffmpeg, &args, Duration::from_secs(30), cancel).await }
     };
-    let text = listing("-version").await.map_err(|e| match e {
+    // All three at once: each is an FFmpeg start-up (~0.1 s).
+    let (text, encoders, filters) = tokio::join!(listing("-version"), listing("-encoders"), listing("-filters"));
+    let text = text.map_err(|e| match e {
         RunError::Cancelled => Error::Cancelled,
         e => Error::Environment(format!(
             "cannot run {}: {e}. Install FFmpeg 5.1 or newer (apt-get install ffmpeg) or pass --ffmpeg PATH",
@@ -418,7 +420,6 @@ pub async fn check_ffmpeg(tools: &Tools, encoders_needed: &[&str], cancel: &Canc
     if (major, minor) < (5, 1) && major != 0 {
         return Err(Error::Environment(format!("FFmpeg {version} is too old: cutlist needs 5.1 or newer")));
     }
-    let (encoders, filters) = tokio::join!(listing("-encoders"), listing("-filters"));
     let (encoders, filters) = (encoders.unwrap_or_default().stdout, filters.unwrap_or_default().stdout);
     let has = |list: &str, name: &str| list.lines().any(|l| l.split_whitespace().nth(1) == Some(name));
     let mut missing: Vec<String> = ["libx264", "pcm_s16le"]

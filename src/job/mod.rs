@@ -344,14 +344,15 @@ struct Prepared {
     _sources: Vec<std::sync::Arc<std::fs::File>>,
 }
 
-/// The video packets stream copy decides from, for every main-track clip that could be
-/// copied (H.264 into an H.264 MP4, `--copy auto`): the first packets of a clip played
-/// whole, the packets of its window of a clip cut inside its source. Demuxing only.
+/// The video packets stream copy decides from, for the main-track clips that could be
+/// copied (H.264 into an H.264 MP4, `--copy auto`): the packets of its window of a clip cut
+/// inside its source (`cuts`), or the first packets of a clip played whole. Demuxing only.
 async fn read_packet_windows(
     spec: &spec::Spec,
     assets: &mut Assets,
     opts: &JobOptions,
     cancel: &CancellationToken,
+    cuts: bool,
 ) -> Result<(), Error> {
     let o = &spec.output;
     if opts.copy != plan::copy::CopyPolicy::Auto
@@ -364,7 +365,9 @@ async fn read_packet_windows(
     for (i, clip) in spec.main_track().clips.iter().enumerate() {
         let spec::Clip::Video(v) = clip else { continue };
         let Some(m) = assets.get(&v.src) else { continue };
-        if m.info.video.as_ref().is_some_and(|vs| vs.codec == "h264" && !vs.still) {
+        let read = m.packets.iter().any(|w| w.from == v.in_ && w.to == v.out);
+        let cut = v.in_ > 0.0 || v.out.is_some();
+        if cut == cuts && !read && m.info.video.as_ref().is_some_and(|vs| vs.codec == "h264" && !vs.still) {
             wanted.push((i, v.src.clone(), m.path.clone(), v.in_, v.out));
         }
     }
@@ -459,7 +462,9 @@ async fn prepare(
         })?;
         assets.insert(a.src.clone(), ClipMedia { path: f.path, info, packets: Vec::new() });
     }
-    read_packet_windows(spec, &mut assets, opts, cancel).await?;
+    // A cut clip's packets decide its smart cut; a whole clip's are read only if the plan
+    // asks (below): copied whole and alike, they are not needed.
+    read_packet_windows(spec, &mut assets, opts, cancel, true).await?;
 
     // Text: laid out and drawn into the workspace (CPU work, off the async threads).
     enter(sampler, id, Phase::Text);
@@ -483,7 +488,11 @@ async fn prepare(
         ram_workspace: ws.ram_backed().then(|| ws.bytes()),
         copy: if opts.strict_decode { plan::copy::CopyPolicy::Decode } else { opts.copy },
     };
-    let plan = plan::plan(spec, &assets, &texts, &budget)?;
+    let mut plan = plan::plan(spec, &assets, &texts, &budget)?;
+    if plan.wants_packets() {
+        read_packet_windows(spec, &mut assets, opts, cancel, false).await?;
+        plan = plan::plan(spec, &assets, &texts, &budget)?;
+    }
     // The render's files, now that every clip's length and whether it is copied are known (the plan's estimate).
     check_room(ws, opts, plan.temp_bytes)?;
     tracing::info!(

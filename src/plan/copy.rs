@@ -25,6 +25,10 @@ use crate::spec::timing::Layout;
 use crate::spec::{Clip, Container, Rational, Spec, VideoCodec};
 use serde::Serialize;
 
+/// Why a clip is re-encoded when the job has not read its packets (it reads them and plans
+/// again: see [`super::Plan::wants_packets`]).
+pub const PACKETS_NOT_READ: &str = "its packets were not read";
+
 /// Whether stream copy may be used (`--copy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -275,7 +279,7 @@ fn analyse(c: &Candidate, fps: Rational) -> Result<(Shape, CopiedRange), String>
         return Err("its level is unknown".into());
     };
     let Some(window) = c.window else {
-        return Err("its packets were not read".into());
+        return Err(PACKETS_NOT_READ.into());
     };
     let tb = window.time_base;
     if tb.num != 1 {
@@ -291,7 +295,7 @@ fn analyse(c: &Candidate, fps: Rational) -> Result<(Shape, CopiedRange), String>
     } else {
         smart_cut(window, tick, c.in_frame, c.frames, c.stream.frames)?
     };
-    let first = window.packets.first().ok_or("its packets were not read")?;
+    let first = window.packets.first().ok_or("its source has no video packet there")?;
     let start = if c.whole { first } else { key_at(window, tick, c.in_frame + range.head).unwrap_or(first) };
     let delay = start.pts - start.dts;
     if delay < 0 || delay % tick != 0 || delay / tick > 2 {

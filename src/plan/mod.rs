@@ -225,6 +225,16 @@ pub struct Plan {
     pub loudness: Option<Loudness>,
 }
 
+impl Plan {
+    /// Some clip could be copied if the job read its packets (a whole clip beside re-encoded
+    /// pieces): read them and plan again.
+    pub fn wants_packets(&self) -> bool {
+        self.clips
+            .iter()
+            .any(|c| matches!(&c.video, copy::ClipVideo::Encoded { because } if because == copy::PACKETS_NOT_READ))
+    }
+}
+
 /// Name of the finished output inside the workspace, by container.
 fn output_name(c: Container) -> &'static str {
     match c {

@@ -67,7 +67,17 @@ fn clip_1080p(dir: &Path) -> Vec<u8> {
 }
 
 fn whole_clips(src: &str, n: usize) -> Value {
-    let clips: Vec<Value> = (0..n).map(|_| json!({"type": "video", "src": src})).collect();
+    clips(src, n, None)
+}
+
+/// `n` clips of `src`, whole or each cut to `[in, out)`.
+fn clips(src: &str, n: usize, cut: Option<(f64, f64)>) -> Value {
+    let clips: Vec<Value> = (0..n)
+        .map(|_| match cut {
+            None => json!({"type": "video", "src": src}),
+            Some((a, b)) => json!({"type": "video", "src": src, "in": a, "out": b}),
+        })
+        .collect();
     json!({
         "version": 1, "id": "cloud-run",
         "output": {"path": "out.mp4", "width": 1920, "height": 1080, "fps": 30},
@@ -77,7 +87,7 @@ fn whole_clips(src: &str, n: usize) -> Value {
 
 /// Whole clips (no `out`) downloaded into the RAM workdir plan and render within 512 MiB:
 /// one 8 s clip, then ten of them (the same source, fetched once), stream-copied and
-/// re-encoded. The manifest's peak of the process tree plus the workspace stays under the
+/// re-encoded; then ten cuts of it between keyframes, smart-cut. The manifest's peak of the process tree plus the workspace stays under the
 /// limit and under the estimate.
 #[test]
 fn whole_1080p_clips_render_on_a_512_mib_ram_workdir() {
@@ -86,14 +96,16 @@ fn whole_1080p_clips_render_on_a_512_mib_ram_workdir() {
     println!("source: {} MiB", body.len() >> 20);
     let server = Server::start(vec![("/clip.mp4", 200, body)]);
     // Stream-copied (the clips are coded as the output is), then re-encoded.
-    for (n, copy) in [(1usize, "auto"), (10, "auto"), (1, "never"), (10, "never")] {
-        let spec = write_json(d.path(), "spec.json", &whole_clips(&server.url("/clip.mp4"), n));
+    for (n, copy) in [(1usize, "auto"), (10, "auto"), (1, "never"), (10, "never"), (10, "cut")] {
+        let cut = (copy == "cut").then_some((2.1, 6.3));
+        let spec = write_json(d.path(), "spec.json", &clips(&server.url("/clip.mp4"), n, cut));
         let work = d.path().join(format!("work{n}{copy}"));
+        let copy = if cut.is_some() { "auto" } else { copy };
         let out = on_tmpfs(&work, 512, &["render", spec.to_str().unwrap(), "--overwrite", "--copy", copy]);
         assert_ok(&out);
         let file = d.path().join("out.mp4");
         let p = probe(&file);
-        assert_eq!(video_frames(&p), 240 * n as u64, "{n} clips");
+        assert_eq!(video_frames(&p), if cut.is_some() { 126 } else { 240 } * n as u64, "{n} clips");
         assert_eq!(stream(&p, "video")["width"], 1920);
         let m = manifest(&file);
         let mem = &m["memory"];
@@ -101,7 +113,8 @@ fn whole_1080p_clips_render_on_a_512_mib_ram_workdir() {
         let peak = mem["peak"]["total"].as_u64().unwrap_or_else(|| panic!("{mem}"));
         let estimate = m["encoder"]["estimate"].as_u64().unwrap();
         println!(
-            "{n} whole clip(s), --copy {copy}, on a 512 MiB tmpfs, CLOUD_RUN_JOB set: peak {} MiB (tree + workspace), estimate {} MiB, {:.1} s",
+            "{n} {} clip(s), --copy {copy}, on a 512 MiB tmpfs, CLOUD_RUN_JOB set: peak {} MiB (tree + workspace), estimate {} MiB, {:.1} s",
+            if cut.is_some() { "smart-cut" } else { "whole" },
             peak >> 20,
             estimate >> 20,
             m["wall_seconds"].as_f64().unwrap()
@@ -109,7 +122,12 @@ fn whole_1080p_clips_render_on_a_512_mib_ram_workdir() {
         assert!(peak < 512 << 20, "peak {} MiB", peak >> 20);
         // The workspace in RAM is counted before the render: the estimate is never below it.
         assert!(estimate >= peak, "estimate {} MiB under the peak {} MiB", estimate >> 20, peak >> 20);
-        assert_eq!(m["clips"][0]["video"], if copy == "auto" { "copied" } else { "encoded" });
+        let how = match (copy, cut) {
+            (_, Some(_)) => "smart-cut",
+            ("auto", None) => "copied",
+            _ => "encoded",
+        };
+        assert_eq!(m["clips"][0]["video"], how, "{}", m["clips"][0]);
         assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));
     }
 }
