@@ -101,6 +101,25 @@ for r in $(seq 1 "$RUNS"); do
   results+=("$(run trim/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${tinputs[@]}" -filter_complex "$tgraph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/trim-ffmpeg.mp4")")
 done
 printf '%s\n' "${results[@]}" | grep -v '^$' | python3 bench/summary.py
+# W1: the same picture as the hand-written command's? SSIM frame by frame (both retimed to
+# frame numbers), over the whole reel and over the 0.5 s crossfade at each join.
+w1_ssim() { # ours theirs
+  python3 - "$1" "$2" <<'PY'
+import subprocess, sys
+a, b = sys.argv[1], sys.argv[2]
+log = a + ".ssim"
+subprocess.run(["ffmpeg", "-v", "error", "-i", a, "-i", b, "-lavfi",
+                f"[0:v]settb=1/30,setpts=N[a];[1:v]settb=1/30,setpts=N[b];[a][b]ssim=stats_file={log}", "-f", "null", "-"],
+               check=True)
+ssim = [float(l.split("All:")[1].split()[0]) for l in open(log)]
+joins = [105 * k for k in range(1, 10)]  # 4 s clips overlapping by 0.5 s: clip k starts at 3.5 k s
+near = [min(ssim[j - 2:j + 17]) for j in joins]
+print(f"W1 picture: {len(ssim)} frames; SSIM against {b.rsplit('/', 1)[-1]}: mean {sum(ssim)/len(ssim):.4f}, "
+      f"min {min(ssim):.4f}; min per join (its crossfade) {min(near):.4f}")
+PY
+}
+if [[ " $WORKLOADS " == *" reel512 "* && -e "$OUT/reel-lowmem.mp4" ]]; then w1_ssim "$OUT/reel-cutlist.mp4" "$OUT/reel-lowmem.mp4"; fi
+if [[ " $WORKLOADS " == *" reel "* && -e "$OUT/reel-ffmpeg.mp4" ]]; then w1_ssim "$OUT/reel-cutlist.mp4" "$OUT/reel-ffmpeg.mp4"; fi
 if [[ " $WORKLOADS " == *" trim "* ]]; then
   # What the smart cut re-encoded (the partial groups at each clip's ends), and how close its
   # pictures at the cuts are to the full re-encode's.
