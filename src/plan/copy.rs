@@ -181,44 +181,55 @@ pub(super) fn decide(
 
     // Copied and re-encoded pieces in one stream, parameter sets in-band.
     let fps = spec.output.fps;
-    let mut videos = Vec::with_capacity(n);
-    let mut copied = Vec::with_capacity(n);
-    let mut reference: Option<(usize, Shape, &VideoStream)> = None;
-    for (i, r) in alone.iter().enumerate() {
-        let analysed = r.as_ref().map_err(Clone::clone).and_then(|c| {
+    let analysed: Vec<Result<(&Candidate, Shape, CopiedRange), String>> = alone
+        .iter()
+        .map(|r| {
+            let c = r.as_ref().map_err(Clone::clone)?;
             let (shape, range) = analyse(c, fps)?;
             Ok((c, shape, range))
-        });
-        match analysed {
-            Err(reason) => {
-                videos.push(ClipVideo::encoded(reason));
-                copied.push(None);
-            }
-            Ok((c, shape, range)) => match &reference {
-                Some((j, first, _)) if *first != shape => {
-                    videos.push(ClipVideo::encoded(format!(
-                        "it is coded differently from clips[{j}] ({}), which is copied and which the re-encoded pieces match",
-                        first.differs(&shape)
-                    )));
-                    copied.push(None);
-                }
-                _ => {
-                    if reference.is_none() {
-                        reference = Some((i, shape, c.stream));
-                    }
-                    videos.push(if range.head == 0 && range.tail == 0 {
-                        ClipVideo::Copied
-                    } else {
-                        ClipVideo::SmartCut { head_frames: range.head, tail_frames: range.tail }
-                    });
-                    copied.push(Some(range));
-                }
-            },
+        })
+        .collect();
+    // The re-encoded pieces match the coding most copied frames share (the first such clip).
+    let mut frames_by_shape: Vec<(&Shape, u64, usize)> = Vec::new();
+    for (i, (_, shape, range)) in analysed.iter().enumerate().filter_map(|(i, r)| Some((i, r.as_ref().ok()?))) {
+        match frames_by_shape.iter_mut().find(|(s, ..)| *s == shape) {
+            Some(entry) => entry.1 += range.frames,
+            None => frames_by_shape.push((shape, range.frames, i)),
         }
     }
-    let Some((_, shape, stream)) = reference else {
-        return none(videos);
+    let Some(&(shape, _, first)) = frames_by_shape.iter().max_by_key(|(_, frames, i)| (*frames, std::cmp::Reverse(*i)))
+    else {
+        return none(
+            analysed.iter().map(|r| ClipVideo::encoded(r.as_ref().err().cloned().unwrap_or_default())).collect(),
+        );
     };
+    let shape = shape.clone();
+    let mut videos = Vec::with_capacity(n);
+    let mut copied = Vec::with_capacity(n);
+    for r in &analysed {
+        match r {
+            Err(reason) => {
+                videos.push(ClipVideo::encoded(reason.clone()));
+                copied.push(None);
+            }
+            Ok((_, other, _)) if *other != shape => {
+                videos.push(ClipVideo::encoded(format!(
+                    "it is coded differently from clips[{first}] ({}), which is copied and which the re-encoded pieces match",
+                    shape.differs(other)
+                )));
+                copied.push(None);
+            }
+            Ok((_, _, range)) => {
+                videos.push(if range.head == 0 && range.tail == 0 {
+                    ClipVideo::Copied
+                } else {
+                    ClipVideo::SmartCut { head_frames: range.head, tail_frames: range.tail }
+                });
+                copied.push(Some(range.clone()));
+            }
+        }
+    }
+    let stream = analysed[first].as_ref().map(|(c, ..)| c.stream).expect("the reference clip was analysed");
     // As ffprobe names them, which FFmpeg's options take; nothing else is passed on.
     let known = |v: &Option<String>| {
         v.clone().filter(|v| {

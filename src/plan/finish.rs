@@ -96,7 +96,7 @@ struct Sound {
 
 impl Main {
     fn segments_only(&self) -> bool {
-        self.video.iter().all(|e| matches!(e, ListEntry::Workspace(_)))
+        self.video.iter().all(|e| matches!(e, ListEntry::Workspace { .. }))
     }
 
     /// The clips whose sound the join decodes from their sources.
@@ -109,19 +109,7 @@ impl Main {
 
     /// The concat list of the pictures.
     fn video_list(&self) -> ScriptFile {
-        if self.segments_only() {
-            let names: Vec<&str> = self
-                .video
-                .iter()
-                .filter_map(|e| match e {
-                    ListEntry::Workspace(n) => Some(n.as_str()),
-                    ListEntry::Source { .. } => None,
-                })
-                .collect();
-            ScriptFile::text("video.ffconcat", ffconcat(names.into_iter().map(|n| (n, None)), None))
-        } else {
-            ScriptFile::text("video.ffconcat", super::ffconcat_entries(&self.video))
-        }
+        ScriptFile::text("video.ffconcat", super::ffconcat_entries(&self.video))
     }
 
     /// Open the list of the pictures as the next input: sources by their absolute paths
@@ -365,7 +353,7 @@ pub(super) fn join_steps(
     }
     args.arg2("-f", if o.format == Container::Webm { "webm" } else { "mp4" }).arg(output);
     steps.push(Step {
-        label: match (main.segments_only(), main.video.iter().any(|e| matches!(e, ListEntry::Workspace(_)))) {
+        label: match (main.segments_only(), main.video.iter().any(|e| matches!(e, ListEntry::Workspace { .. }))) {
             (true, _) => "joining segments".into(),
             (false, false) => "joining the copied clips and mixing the sound".into(),
             (false, true) => "joining the copied and re-encoded pieces and mixing the sound".into(),

@@ -102,11 +102,7 @@ pub(crate) fn ffconcat<'a>(
 ) -> String {
     let mut list = String::from("ffconcat version 1.0\n");
     for (file, duration) in entries {
-        assert!(
-            !file.is_empty() && file.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
-            "a workspace file name: {file}"
-        );
-        list.push_str(&format!("file '{file}'\n"));
+        list.push_str(&workspace_file_line(file));
         if let Some(r) = framerate {
             list.push_str(&format!("option framerate {}/{}\n", r.num, r.den));
         }
@@ -117,26 +113,45 @@ pub(crate) fn ffconcat<'a>(
     list
 }
 
+/// `file 'NAME'` for a file cutlist wrote into the workspace: a plain name, nothing to quote.
+fn workspace_file_line(name: &str) -> String {
+    assert!(
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+        "a workspace file name: {name}"
+    );
+    format!("file '{name}'\n")
+}
+
 /// One entry of a list of the main track's pictures: a file cutlist wrote into the
 /// workspace, or a source's packets (by its absolute path), from `inpoint` to before
 /// `outpoint`, lasting `duration` on the output (seconds).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ListEntry {
-    Workspace(String),
+    Workspace { name: String, duration: f64 },
     Source { path: PathBuf, inpoint: Option<f64>, outpoint: Option<f64>, duration: f64 },
 }
 
-/// An `ffconcat` list of workspace files and sources (stream copy), of their pictures only
-/// (MP4 track 1: see [`copy`]): the run reads it with `-safe 0`; every path is one cutlist resolved (a local source's open file, or a download
-/// in the workspace), quoted as the concat demuxer unquotes.
+/// An `ffconcat` list of the main track's pictures: workspace files and sources (stream
+/// copy). With sources, only MP4 track 1 of every file is read (a source's sound is not read
+/// here; opened, its AAC priming would start the whole list 21 ms before the first picture),
+/// and the run reads the list with `-safe 0`: every path is one cutlist resolved (a local
+/// source's open file, or a download in the workspace), quoted as the concat demuxer unquotes.
 pub(crate) fn ffconcat_entries(entries: &[ListEntry]) -> String {
-    // One stream, the pictures: track 1 of every file (a source's sound is not read here;
-    // opened, its AAC priming would start the whole list 21 ms before the first picture).
-    let mut list = String::from("ffconcat version 1.0\nstream\nexact_stream_id 1\n");
+    let mut list = String::from("ffconcat version 1.0\n");
+    let with_sources = entries.iter().any(|e| matches!(e, ListEntry::Source { .. }));
+    if with_sources {
+        list.push_str("stream\nexact_stream_id 1\n");
+    }
     let us = |s: f64| format!("{:.6}", s.max(0.0));
     for e in entries {
         match e {
-            ListEntry::Workspace(name) => list.push_str(&ffconcat([(name.as_str(), None)], None)[21..]),
+            ListEntry::Workspace { name, duration } => {
+                list.push_str(&workspace_file_line(name));
+                // Beside sources, each file's length as planned: an MP4's own is in ms.
+                if with_sources {
+                    list.push_str(&format!("duration {}\n", us(*duration)));
+                }
+            }
             ListEntry::Source { path, inpoint, outpoint, duration } => {
                 let p = path.display().to_string();
                 assert!(p.starts_with('/') && !p.contains(['\n', '\r']), "a resolved source path: {p}");
@@ -782,7 +797,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         args.arg2("-filter_complex_script", &graph_name).arg2("-map", "[v]");
         args.extend(seg_video.clone());
         args.arg2("-f", seg_format).arg(segment_name(k, seg_ext));
-        video.push(ListEntry::Workspace(segment_name(k, seg_ext)));
+        video.push(ListEntry::Workspace { name: segment_name(k, seg_ext), duration: fps.seconds_at(frames) });
         if !from_source {
             args.arg2("-map", "[a]").arg2("-c:a", "pcm_s16le").arg2("-f", "wav").arg(segment_name(k, "wav"));
             sound.push(finish::SoundEntry::Segment(segment_name(k, "wav")));

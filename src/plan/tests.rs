@@ -568,8 +568,8 @@ fn clips_cut_between_keyframes_are_smart_cut() {
     let list = contents(p.steps[2].files.iter().find(|f| f.name == "video.ffconcat").unwrap());
     assert_eq!(
         list,
-        "ffconcat version 1.0\nstream\nexact_stream_id 1\nfile 'seg_0000.mp4'\nfile '/ws/a.mp4'\ninpoint 3.000000\noutpoint 5.916667\nduration 3.000000\n\
-         file 'seg_0001.mp4'\nfile '/ws/b.mp4'\ninpoint 0.000000\nduration 8.000000\n\
+        "ffconcat version 1.0\nstream\nexact_stream_id 1\nfile 'seg_0000.mp4'\nduration 0.900000\nfile '/ws/a.mp4'\ninpoint 3.000000\noutpoint 5.916667\nduration 3.000000\n\
+         file 'seg_0001.mp4'\nduration 0.300000\nfile '/ws/b.mp4'\ninpoint 0.000000\nduration 8.000000\n\
          file '/ws/c.mp4'\ninpoint 2.000000\noutpoint 5.916667\nduration 4.000000\n"
     );
     let join = p.steps[2].args.join(" ");
@@ -604,6 +604,12 @@ fn clips_cut_between_keyframes_are_smart_cut() {
         "its pictures are reordered by 3.00 frames; the re-encoded ends can match 0, 1 or 2"
     );
     assert_eq!(reason(cut, window(0.5, Some(3.5), 240, 30, 2), 40), "SmartCut { head_frames: 15, tail_frames: 15 }");
+    // On a keyframe at the start: nothing re-encoded there; to the end of the file: nothing
+    // re-encoded at the end either (the copy runs to the file's end); no reordering.
+    let on_key = r#"{"type":"video","src":"a.mp4","in":3,"out":6.3}"#;
+    assert_eq!(reason(on_key, window(3.0, Some(6.3), 240, 30, 2), 40), "SmartCut { head_frames: 0, tail_frames: 9 }");
+    let to_end = r#"{"type":"video","src":"a.mp4","in":2.1}"#;
+    assert_eq!(reason(to_end, window(2.1, None, 240, 30, 2), 40), "SmartCut { head_frames: 27, tail_frames: 0 }");
     let mut gap = window(0.5, Some(3.5), 240, 30, 2);
     gap.packets.remove(70);
     assert_eq!(reason(cut, gap, 40), "its packets from 1.000 s to 3.000 s are not one continuous run of its frames");
@@ -621,4 +627,30 @@ fn clips_cut_between_keyframes_are_smart_cut() {
         }
     );
     assert!(p.steps[0].args.join(" ").contains("-level:v 40"));
+    // The coding most copied frames share wins, not the first clip's.
+    let s = spec(
+        1920,
+        1080,
+        r#"{"type":"video","src":"x.mp4"},{"type":"video","src":"a.mp4"},{"type":"video","src":"b.mp4"}"#,
+    );
+    let mut short = copyable(1920, 1080, 60, "MD5:2");
+    short.coding.level = Some(31);
+    let mut x = media("/ws/x.mp4", Some(short), true).unwrap();
+    x.packets = vec![window(0.0, None, 60, 30, 2)];
+    let m = vec![
+        Some(x),
+        with("/ws/a.mp4", 40, vec![window(0.0, None, 240, 30, 2)]),
+        with("/ws/b.mp4", 40, vec![window(0.0, None, 240, 30, 2)]),
+    ];
+    let p = plan(&s, &by_clip(&s, &m), &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
+    assert_eq!(
+        p.clips.iter().map(|c| c.video.clone()).collect::<Vec<_>>(),
+        [
+            ClipVideo::Encoded {
+                because: "it is coded differently from clips[1] (level 31 against 40), which is copied and which the re-encoded pieces match".into()
+            },
+            ClipVideo::Copied,
+            ClipVideo::Copied
+        ]
+    );
 }

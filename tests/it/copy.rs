@@ -353,3 +353,59 @@ fn copied_clips_under_music_meet_a_loudness_target() {
     assert_eq!(packets(&out).len(), 120);
     assert!(leftovers(&work).is_empty());
 }
+
+/// A phone-like source without B-frames (Constrained Baseline) at 30000/1001: the re-encoded
+/// ends match it (no reordering), and every picture of the output lies on its frame grid, one
+/// frame after the last (a seam a tick off is a frame shown too long or too short).
+#[test]
+fn a_baseline_source_at_29_97_fps_is_smart_cut_on_its_grid() {
+    let d = tmp();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=30000/1001:d=8",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:r=48000:d=8",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        d.path().join("phone.mp4").to_str().unwrap(),
+    ]);
+    let spec = json!({
+        "version": 1, "id": "ntsc",
+        "output": {"path": "out.mp4", "width": 640, "height": 360, "fps": "30000/1001"},
+        "timeline": {"tracks": [{"type": "video", "clips": [
+            {"type": "video", "src": "phone.mp4", "in": 2.1, "out": 6.3},
+            {"type": "video", "src": "phone.mp4", "in": 0.5, "out": 3.3}]}]}
+    });
+    let path = write_json(d.path(), "spec.json", &spec);
+    assert_ok(&render(&path, &d.path().join("work"), &[]));
+    let out = d.path().join("out.mp4");
+    let m = manifest(&out);
+    assert_eq!(m["clips"][0]["video"], "smart-cut", "{}", m["clips"]);
+    assert_eq!(m["clips"][1]["video"], "smart-cut", "{}", m["clips"]);
+    assert_eq!(video_frames(&probe(&out)), 126 + 84);
+    decodes_cleanly(&out);
+    starts_in_sync(&out);
+    let pts = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts", "-of", "csv=p=0"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let mut pts: Vec<i64> = String::from_utf8_lossy(&pts.stdout).lines().map(|l| l.trim().parse().unwrap()).collect();
+    pts.sort_unstable();
+    let steps: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(steps.iter().all(|s| *s == steps[0]), "uneven frame steps: {steps:?}");
+    second_decoder_agrees(&out, 210, &[0, 27, 117, 126, 141]);
+}
