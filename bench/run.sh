@@ -5,7 +5,8 @@
 # Workloads (10 × 1080p30 clips, x264 veryfast CRF 23, AAC 128k 48 kHz, +faststart):
 #   reel:   W1: each clip [2 s, 6 s) cover-cropped to 1080x1920, 0.5 s crossfades, music at
 #           -14 dB with fades, a 3 s title (35.5 s); cutlist with --memory-limit 300Mi,
-#           against bench/ffmpeg_w1.sh (one filtergraph over all inputs)
+#           against bench/ffmpeg_w1.sh (one filtergraph over all inputs) and, when ../shared
+#           is there, its restructured command
 #   reel512: W1 at --memory-limit 512Mi, against ../shared's restructured command when present
 #   cuts:   each clip [2 s, 6 s), cover-cropped to 1080x1920, joined by cuts (40 s)
 #   concat: W2, each clip whole at 1920x1080, back to back (80 s): stream copy (the clips
@@ -79,6 +80,9 @@ results=()
 for r in $(seq 1 "$RUNS"); do
   results+=("$(run reel/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --overwrite --allow-root "$MEDIA" --memory-limit 300Mi)")
   results+=("$(run reel/ffmpeg bench/ffmpeg_w1.sh "$MEDIA" "$OUT/reel-ffmpeg.mp4")")
+  if [ -x ../shared/bench/floor/ffmpeg_w1_lowmem.sh ]; then
+    results+=("$(run reel/ffmpeg-lowmem ../shared/bench/floor/ffmpeg_w1_lowmem.sh "$MEDIA" "$OUT/reel-lowmem.mp4")")
+  fi
   # W1 at 512 MiB (two segments at a time), against the fastest known command (the shared
   # floor's restructured graph, when ../shared is there).
   results+=("$(run reel512/cutlist "$CUTLIST" --log-format json render "$OUT/reel.json" --overwrite --allow-root "$MEDIA" --memory-limit 512Mi)")
