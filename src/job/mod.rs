@@ -488,11 +488,16 @@ async fn prepare(
         ram_workspace: ws.ram_backed().then(|| ws.bytes()),
         copy: if opts.strict_decode { plan::copy::CopyPolicy::Decode } else { opts.copy },
     };
-    let mut plan = plan::plan(spec, &assets, &texts, &budget)?;
-    if plan.wants_packets() {
-        read_packet_windows(spec, &mut assets, opts, cancel, false).await?;
-        plan = plan::plan(spec, &assets, &texts, &budget)?;
-    }
+    // Whole clips' packets are read when the plan could copy more with them (beside
+    // re-encoded pieces), or when re-encoding does not fit the budget (copying might).
+    let plan = match plan::plan(spec, &assets, &texts, &budget) {
+        Ok(plan) if !plan.wants_packets() => plan,
+        Ok(_) | Err(Error::MemoryBudget(_)) if budget.copy == plan::copy::CopyPolicy::Auto => {
+            read_packet_windows(spec, &mut assets, opts, cancel, false).await?;
+            plan::plan(spec, &assets, &texts, &budget)?
+        }
+        other => other?,
+    };
     // The render's files, now that every clip's length and whether it is copied are known (the plan's estimate).
     check_room(ws, opts, plan.temp_bytes)?;
     tracing::info!(
