@@ -378,7 +378,9 @@ impl<'a> Segment<'a> {
                     .then(Filter::new(Name::Atrim).opt("start", start.as_str()))
                     .then(Filter::new(Name::Asetpts).opt("expr", format!("PTS-{start}/TB")))
                     .then(Filter::new(Name::Aresample).opt("osr", rate).opt("async", 1u32).opt("first_pts", 0u32))
-                    .then(Filter::new(Name::Aformat).opt("sample_fmts", "s16").opt("channel_layouts", "stereo"));
+                    // Planar float, as the sound encoders take it: shaped in s16, the join's
+                    // sound was converted twice (0.2 s of W2's 2.2).
+                    .then(Filter::new(Name::Aformat).opt("sample_fmts", "fltp").opt("channel_layouts", "stereo"));
                 // Speed with the pitch kept: atempo takes 0.5–2 per stage.
                 let mut left = vc.speed;
                 while (left - 1.0).abs() > 1e-9 {
