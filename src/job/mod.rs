@@ -345,7 +345,7 @@ struct Prepared {
 }
 
 /// The video packets stream copy decides from, for the main-track clips that could be
-/// copied (H.264 into an H.264 MP4, `--copy auto`): the packets of its window of a clip cut
+/// copied (H.264 into an H.264 MP4, `--copy auto` without `--strict-decode`): the packets of its window of a clip cut
 /// inside its source (`cuts`), or the first packets of a clip played whole. Demuxing only.
 async fn read_packet_windows(
     spec: &spec::Spec,
@@ -356,6 +356,7 @@ async fn read_packet_windows(
 ) -> Result<(), Error> {
     let o = &spec.output;
     if opts.copy != plan::copy::CopyPolicy::Auto
+        || opts.strict_decode
         || o.format != spec::Container::Mp4
         || o.video_codec() != spec::VideoCodec::Libx264
     {
