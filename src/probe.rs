@@ -520,7 +520,7 @@ async fn run(
 
 /// One video packet as the demuxer gives it: timestamps in the stream's time base, in
 /// decoding order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet {
     pub pts: i64,
     pub dts: i64,
@@ -529,9 +529,10 @@ pub struct Packet {
 
 /// The video packets of one window of a source (what smart cut decides from), in decoding
 /// order, from the keyframe at or before the window's start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PacketWindow {
-    /// The window as asked: a clip's `in` and `out`, seconds (`None`: the first packets only).
+    /// The window as asked: a clip's `in` and `out`, seconds (`to: None`: to the end of the
+    /// file; for a clip played whole from 0, its first 16 packets only).
     pub from: f64,
     pub to: Option<f64>,
     /// The stream's time base.
