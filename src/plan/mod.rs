@@ -380,17 +380,20 @@ fn segment_name(i: usize, ext: &str) -> String {
 enum Piece {
     /// Clip-local frames [from, to) of one clip, alone on screen.
     Body { clip: usize, from: u64, to: u64 },
-    /// The transition into clip `into`: the last frames of clip `into − 1` over its first.
-    Transition { into: usize },
+    /// The transition into clip `into` (the last frames of clip `into − 1` over its first),
+    /// and that clip's frames after it, up to clip-local frame `to`: one run, one decode of
+    /// the incoming clip (a run of its own for the body cost W1 a start, a seek back to a
+    /// keyframe and the encoder's fill and drain per transition).
+    Transition { into: usize, to: u64 },
     /// Clip-local frames [from, to) of one clip, stream-copied from its source (no run).
     Copy { clip: usize, from: u64, to: u64 },
 }
 
 impl Piece {
-    fn frames(&self, transitions: &[u64]) -> u64 {
+    fn frames(&self) -> u64 {
         match *self {
             Piece::Body { from, to, .. } | Piece::Copy { from, to, .. } => to - from,
-            Piece::Transition { into } => transitions[into],
+            Piece::Transition { to, .. } => to,
         }
     }
 }
@@ -424,19 +427,17 @@ fn piece_clip(p: &Piece) -> Option<usize> {
     }
 }
 
-/// The pieces of a laid-out track, in output order: each clip's body between its
-/// transitions, and each transition (empty bodies are left out).
+/// The pieces of a laid-out track, in output order: each clip up to the transition out of
+/// it, from the transition into it when it has one (empty bodies are left out).
 fn pieces(layout: &Layout) -> Vec<Piece> {
-    let n = layout.clips.len();
-    let mut out = Vec::with_capacity(2 * n);
+    let mut out = Vec::with_capacity(layout.clips.len());
     for (i, span) in layout.clips.iter().enumerate() {
-        if layout.transitions[i] > 0 {
-            out.push(Piece::Transition { into: i });
-        }
-        let from = layout.transitions[i];
         let to = span.frames - layout.transitions.get(i + 1).copied().unwrap_or(0);
-        if to > from {
-            out.push(Piece::Body { clip: i, from, to });
+        if layout.transitions[i] > 0 {
+            debug_assert!(to >= layout.transitions[i], "transitions overlap inside clip {i}");
+            out.push(Piece::Transition { into: i, to });
+        } else if to > 0 {
+            out.push(Piece::Body { clip: i, from: 0, to });
         }
     }
     out
@@ -469,7 +470,6 @@ fn run_loads(
     spec: &Spec,
     media: &[Option<&ClipMedia>],
     pieces: &[Piece],
-    transitions: &[u64],
     overlays: &[overlay::Placed],
     target: &budget::Target,
 ) -> Vec<budget::Load> {
@@ -492,15 +492,15 @@ fn run_loads(
             Piece::Body { clip, from, to } => {
                 (format!("timeline.tracks[0].clips[{clip}]"), picture(media[clip]), to - from)
             }
-            Piece::Transition { into } => {
+            Piece::Transition { into, to } => {
                 // The blend queues frames of the first picture while the second's decoder
                 // fills its reorder delay: measured 4–6 output frames (6–8 with B-frames), counted 6.
                 let reorder = |m: Option<&ClipMedia>| m.and_then(|m| m.info.video.as_ref()).map_or(0, |v| v.reorder);
                 let queued = 6 + reorder(media[into - 1]).max(reorder(media[into])) as u64;
                 (
-                    format!("the transition into timeline.tracks[0].clips[{into}]"),
+                    format!("timeline.tracks[0].clips[{into}] with the transition into it"),
                     picture(media[into - 1]) + picture(media[into]) + budget::blend(target, queued),
-                    transitions[into],
+                    to,
                 )
             }
         };
@@ -536,7 +536,7 @@ fn run_loads(
 /// (an audio decoder per clip, all open at once).
 fn copied_loads(spec: &Spec, target: &budget::Target) -> Vec<budget::Load> {
     let clips = spec.main_track().clips.len() as u64;
-    let mut loads = run_loads(spec, &[], &[], &[], &[], target);
+    let mut loads = run_loads(spec, &[], &[], &[], target);
     for l in &mut loads {
         l.bytes += clips * budget::SOURCE_SOUND;
     }
@@ -653,9 +653,9 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     // Each layer on screen is one more input and blend in its run: bound them.
     let mut at = 0;
     for piece in &pieces {
-        let frames = piece.frames(&transitions);
+        let frames = piece.frames();
         let clip = match *piece {
-            Piece::Transition { into } => into,
+            Piece::Transition { into, .. } => into,
             Piece::Body { clip, .. } | Piece::Copy { clip, .. } => clip,
         };
         let layers = overlays.iter().filter(|p| p.in_play(at, frames)).count();
@@ -679,7 +679,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     let loads = if copied {
         copied_loads(spec, &target)
     } else {
-        let mut loads = run_loads(spec, &media, &pieces, &transitions, &overlays, &target);
+        let mut loads = run_loads(spec, &media, &pieces, &overlays, &target);
         if let Some(light) = loads.last_mut() {
             light.bytes += sound_from_source * budget::SOURCE_SOUND;
         }
@@ -697,8 +697,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             Some((m.info.size as u128 * r.frames as u128 / of as u128) as u64 + (1 << 20))
         })
         .sum();
-    let encoded_frames: u64 =
-        pieces.iter().filter(|p| !matches!(p, Piece::Copy { .. })).map(|p| p.frames(&transitions)).sum();
+    let encoded_frames: u64 = pieces.iter().filter(|p| !matches!(p, Piece::Copy { .. })).map(Piece::frames).sum();
     let temp_bytes = if copied {
         let sources: u64 = media.iter().flatten().map(|m| m.info.size).sum();
         sources + o.audio.bitrate as u64 / 8 * (fps.seconds_at(layout.total).ceil() as u64 + 1)
@@ -743,7 +742,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     };
     let mut k = 0usize;
     for piece in &pieces {
-        let frames = piece.frames(&transitions);
+        let frames = piece.frames();
         let from_source = piece_clip(piece).is_some_and(|c| decision.copied[c].is_some());
         let first_of_clip = match *piece {
             Piece::Body { from, .. } | Piece::Copy { from, .. } => from == 0,
@@ -778,13 +777,19 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
                 seg.audio(&p, edges, "a");
                 format!("rendering timeline.tracks[0].clips[{clip}] ({})", track.clips[clip].kind())
             }
-            Piece::Transition { into } => {
+            Piece::Transition { into, to } => {
                 let d = transitions[into];
                 let a = part(into - 1, lengths[into - 1] - d, d, at);
-                let b = part(into, 0, d, at);
+                let b = part(into, 0, to, at);
                 let t = track.clips[into].transition().expect("a transition piece has a transition");
-                seg.transition(&a, &b, t, picture, "a");
-                format!("rendering the transition into timeline.tracks[0].clips[{into}] ({:?})", t.kind).to_lowercase()
+                let end = if to < lengths[into] { Edge::Open } else { Edge::Cut };
+                seg.transition(&a, &b, t, (picture, "a"), end);
+                format!(
+                    "rendering timeline.tracks[0].clips[{into}] ({}) with the {:?} into it",
+                    track.clips[into].kind(),
+                    t.kind
+                )
+                .to_lowercase()
             }
             Piece::Copy { .. } => unreachable!("copied pieces have no run"),
         };
@@ -804,7 +809,7 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
         }
         let in_play = match *piece {
             Piece::Body { clip, .. } | Piece::Copy { clip, .. } => vec![clip],
-            Piece::Transition { into } => vec![into - 1, into],
+            Piece::Transition { into, .. } => vec![into - 1, into],
         };
         let decodes = in_play
             .into_iter()

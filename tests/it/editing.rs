@@ -82,6 +82,102 @@ fn transitions_blend_overlap_and_report_their_timings() {
     assert!(leftovers(&work).is_empty());
 }
 
+/// A 64×64 clip whose luma counts its frames (`first + step × N`), lossless, with a tone.
+fn counting_clip(dir: &std::path::Path, name: &str, first: i32, step: i32, hz: u32) -> std::path::PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("color=c=black:s=64x64:r=30:d=2,format=yuv420p,geq=lum='{first}+{step}*N':cb=128:cr=128"),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency={hz}:sample_rate=48000:d=2"),
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-shortest",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// A transition and the clip after it are one run: every frame of both clips lands on its
+/// own output frame — the last unblended one, each blended one, the first after the blend —
+/// none doubled or dropped, through a crossfade and a fade through a colour.
+#[test]
+fn transitions_start_and_end_on_their_frames() {
+    let d = tmp();
+    // 3 levels a frame (inside video range): a frame early or late is off by 3, twice the
+    // coding's error allowed.
+    counting_clip(d.path(), "up.mp4", 16, 3, 440);
+    counting_clip(d.path(), "down.mp4", 235, -3, 1000);
+    let (up, down) = (|n: i64| 16.0 + 3.0 * n as f64, |n: i64| 235.0 - 3.0 * n as f64);
+    let mut s = spec(
+        json!([
+            {"type": "video", "src": "up.mp4"},
+            {"type": "video", "src": "down.mp4", "transition": {"type": "crossfade", "duration": 0.5}},
+            {"type": "video", "src": "up.mp4", "in": 0.5, "transition": {"type": "fade", "color": "white", "duration": 0.4}}
+        ]),
+        json!([]),
+    );
+    s["output"]["width"] = json!(64);
+    s["output"]["height"] = json!(64);
+    s["output"]["video"]["crf"] = json!(8);
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    let work = d.path().join("work");
+    let r = render(&spec_path, &work, &[]);
+    assert_ok(&r);
+    let file = d.path().join("out.mp4");
+    // 60 + 60 + 45 frames, less 15 and 12 of overlap: up [0, 60), down [45, 105), up from its
+    // frame 15 at [93, 138).
+    let frames = yuv_frames(&file, 64, 64);
+    assert_eq!(frames.len(), 138);
+    let luma = |f: usize| frames[f][32 * 64 + 32] as f64;
+    let expect = |f: i64| -> Option<f64> {
+        match f {
+            0..=44 => Some(up(f)),
+            // xfade: the outgoing picture's weight falls from 1 by 1/15 a frame.
+            45..=59 => {
+                let k = (f - 45) as f64 / 15.0;
+                Some(up(f) * (1.0 - k) + down(f - 45) * k)
+            }
+            60..=92 => Some(down(f - 45)),
+            // The fade through white: checked below by its shape.
+            93..=104 => None,
+            _ => Some(up(15 + f - 93)),
+        }
+    };
+    for f in 0..138 {
+        if let Some(want) = expect(f) {
+            assert!(
+                (luma(f as usize) - want).abs() <= 1.5,
+                "frame {f}: luma {} where {want} belongs",
+                luma(f as usize)
+            );
+        }
+    }
+    // To white over 6 frames, from it over 6: brightest in the middle, the clips' own at each end.
+    let peak = (93..105).max_by(|a, b| luma(*a).total_cmp(&luma(*b))).unwrap();
+    assert!((98..=99).contains(&peak) && luma(peak) > 225.0, "fade peaks at {peak} ({})", luma(peak));
+    assert!(luma(93) < luma(96) && luma(102) > luma(104), "a fade, not a cut");
+
+    // The sound: exact length; up's tone, both across the crossfade, down's, then up's again.
+    let a = audio(&file);
+    assert!((a.len() as i64 - 220_800).abs() <= 1024, "{} samples", a.len());
+    for (from, to, hz) in [(0.2, 1.4, 440.0), (2.05, 3.0, 1000.0), (3.55, 4.5, 440.0)] {
+        let (rms, f) = tone(&a, from, to);
+        assert!(rms > 0.05 && (f - hz).abs() < 25.0, "{from}–{to} s: {rms} at {f} Hz");
+    }
+    assert!(leftovers(&work).is_empty());
+}
+
 /// A sine tone file (`ext` picks the format: wav, mp3…), `amp` of full scale.
 fn tone_file(dir: &std::path::Path, name: &str, hz: u32, amp: f64, secs: f64, rate: u32) -> std::path::PathBuf {
     let p = dir.join(name);
