@@ -344,31 +344,21 @@ struct Prepared {
     _sources: Vec<std::sync::Arc<std::fs::File>>,
 }
 
-/// The video packets stream copy decides from, for the main-track clips that could be
-/// copied (H.264 into an H.264 MP4, `--copy auto` without `--strict-decode`): the packets of its window of a clip cut
-/// inside its source (`cuts`), or the first packets of a clip played whole. Demuxing only.
+/// The video packets stream copy decides from, for the main-track clips `clips` (H.264
+/// sources): a cut clip's window inside its source, or a whole clip's first packets. Demuxing only.
 async fn read_packet_windows(
     spec: &spec::Spec,
     assets: &mut Assets,
     opts: &JobOptions,
     cancel: &CancellationToken,
-    cuts: bool,
+    clips: &[usize],
 ) -> Result<(), Error> {
-    let o = &spec.output;
-    if opts.copy != plan::copy::CopyPolicy::Auto
-        || opts.strict_decode
-        || o.format != spec::Container::Mp4
-        || o.video_codec() != spec::VideoCodec::Libx264
-    {
-        return Ok(());
-    }
     let mut wanted = Vec::new();
-    for (i, clip) in spec.main_track().clips.iter().enumerate() {
+    for (i, clip) in spec.main_track().clips.iter().enumerate().filter(|(i, _)| clips.contains(i)) {
         let spec::Clip::Video(v) = clip else { continue };
         let Some(m) = assets.get(&v.src) else { continue };
         let read = m.packets.iter().any(|w| w.from == v.in_ && w.to == v.out);
-        let cut = v.in_ > 0.0 || v.out.is_some();
-        if cut == cuts && !read && m.info.video.as_ref().is_some_and(|vs| vs.codec == "h264" && !vs.still) {
+        if !read && m.info.video.as_ref().is_some_and(|vs| vs.codec == "h264" && !vs.still) {
             wanted.push((i, v.src.clone(), m.path.clone(), v.in_, v.out));
         }
     }
@@ -463,10 +453,6 @@ async fn prepare(
         })?;
         assets.insert(a.src.clone(), ClipMedia { path: f.path, info, packets: Vec::new() });
     }
-    // A cut clip's packets decide its smart cut; a whole clip's are read only if the plan
-    // asks (below): copied whole and alike, they are not needed.
-    read_packet_windows(spec, &mut assets, opts, cancel, true).await?;
-
     // Text: laid out and drawn into the workspace (CPU work, off the async threads).
     enter(sampler, id, Phase::Text);
     let has_text = spec.overlays().iter().any(|(_, o)| matches!(o, spec::OverlayItem::Text(_)))
@@ -489,15 +475,26 @@ async fn prepare(
         ram_workspace: ws.ram_backed().then(|| ws.bytes()),
         copy: if opts.strict_decode { plan::copy::CopyPolicy::Decode } else { opts.copy },
     };
-    // Whole clips' packets are read when the plan could copy more with them (beside
-    // re-encoded pieces), or when re-encoding does not fit the budget (copying might).
-    let plan = match plan::plan(spec, &assets, &texts, &budget) {
-        Ok(plan) if !plan.wants_packets() => plan,
-        Ok(_) | Err(Error::MemoryBudget(_)) if budget.copy == plan::copy::CopyPolicy::Auto => {
-            read_packet_windows(spec, &mut assets, opts, cancel, false).await?;
-            plan::plan(spec, &assets, &texts, &budget)?
+    // Packets are read only for the clips the plan could copy with them (a cut clip's decide
+    // its smart cut; whole clips copied alike need none), or for every clip when re-encoding
+    // does not fit the budget (copying might): each read is an ffprobe run.
+    let first = plan::plan(spec, &assets, &texts, &budget);
+    let wanted = match &first {
+        Ok(plan) => plan.clips_wanting_packets(),
+        Err(Error::MemoryBudget(_))
+            if budget.copy == plan::copy::CopyPolicy::Auto
+                && spec.output.format == spec::Container::Mp4
+                && spec.output.video_codec() == spec::VideoCodec::Libx264 =>
+        {
+            (0..spec.main_track().clips.len()).collect()
         }
-        other => other?,
+        Err(_) => Vec::new(),
+    };
+    let plan = if wanted.is_empty() {
+        first?
+    } else {
+        read_packet_windows(spec, &mut assets, opts, cancel, &wanted).await?;
+        plan::plan(spec, &assets, &texts, &budget)?
     };
     // The render's files, now that every clip's length and whether it is copied are known (the plan's estimate).
     check_room(ws, opts, plan.temp_bytes)?;

@@ -26,7 +26,7 @@ use crate::spec::{Clip, Container, Rational, Spec, VideoCodec};
 use serde::Serialize;
 
 /// Why a clip is re-encoded when the job has not read its packets (it reads them and plans
-/// again: see [`super::Plan::wants_packets`]).
+/// again: see [`super::Plan::clips_wanting_packets`]).
 pub const PACKETS_NOT_READ: &str = "its packets were not read";
 
 /// Whether stream copy may be used (`--copy`).

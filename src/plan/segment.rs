@@ -59,8 +59,8 @@ pub(super) enum Edge {
     Open,
     /// A hard cut: a 5 ms fade so the waveform does not jump.
     Cut,
-    /// Fades over this many samples (the clip's half of a crossfade).
-    Cross(u64),
+    /// Fades over the whole part (the clip's half of a crossfade).
+    Cross,
 }
 
 /// The inputs and graph of one FFmpeg run, built up part by part.
@@ -406,7 +406,7 @@ impl<'a> Segment<'a> {
             let n = match edge {
                 Edge::Open => return None,
                 Edge::Cut => CUT_FADE_SAMPLES.min(samples / 4),
-                Edge::Cross(n) => n.min(samples),
+                Edge::Cross => samples,
             };
             let start = if t == "in" { 0 } else { samples - n };
             (n > 0).then(|| Filter::new(Name::Afade).opt("t", t).opt("ss", start).opt("ns", n).opt("curve", "tri"))
@@ -415,15 +415,13 @@ impl<'a> Segment<'a> {
         self.graph.push(chain.to(out));
     }
 
-    /// A transition and what follows it: `a` is the end of the outgoing clip, `b` the
-    /// incoming one from its start, at least as long; over `a`'s frames the pictures blend as
-    /// `t` says and the sounds crossfade, then `b` plays on, its sound ending as `end` says.
+    /// The overlap of two clips: `a` is the end of the outgoing clip, `b` the start of the
+    /// incoming one, equally long; the pictures blend as `t` says and the sounds crossfade;
+    /// `b`'s sound ends as `end` says (a cut fade where the whole clip is the overlap).
     pub fn transition(&mut self, a: &Part, b: &Part, t: &Transition, (vout, aout): (&str, &str), end: Edge) {
         let d = a.frames;
-        debug_assert!(b.frames >= d);
         self.video(a, "ta");
         self.video(b, "tb");
-        // Both blends end with the first input; then the second plays on.
         let chain = match names::xfade(t.kind) {
             Some(name) => Chain::new(&["ta", "tb"]).then(
                 Filter::new(Name::Xfade)
@@ -465,14 +463,12 @@ impl<'a> Segment<'a> {
             }
         };
         // xfade in FFmpeg 5.1 lets a frame more through behind an `fps` filter: trim exactly.
-        self.graph.push(chain.then(Filter::new(Name::Trim).opt("end_frame", b.frames)).to(vout));
+        self.graph.push(chain.then(Filter::new(Name::Trim).opt("end_frame", d)).to(vout));
 
-        let (fps, rate) = (self.spec.output.fps, self.spec.output.audio.sample_rate);
-        let overlap = fps.sample_at(a.at + d, rate) - fps.sample_at(a.at, rate);
-        self.audio(a, (Edge::Open, Edge::Cross(overlap)), "xa");
-        self.audio(b, (Edge::Cross(overlap), end), "xb");
-        // After `a`'s sound ends, `b`'s alone (normalize=0: its level never changes).
-        let samples = fps.sample_at(b.at + b.frames, rate) - fps.sample_at(b.at, rate);
+        self.audio(a, (Edge::Open, Edge::Cross), "xa");
+        self.audio(b, (Edge::Cross, end), "xb");
+        let samples = self.spec.output.fps.sample_at(a.at + d, self.spec.output.audio.sample_rate)
+            - self.spec.output.fps.sample_at(a.at, self.spec.output.audio.sample_rate);
         self.graph.push(
             Chain::new(&["xa", "xb"])
                 .then(Filter::new(Name::Amix).opt("inputs", 2u32).opt("normalize", 0u32).opt("duration", "longest"))

@@ -701,3 +701,14 @@ pub fn ssim_per_frame(a: &Path, b: &Path) -> Vec<f64> {
         })
         .collect()
 }
+
+/// No sample step within ±5 ms of each join (at these sample indices) above 1.2× the larger
+/// of the two neighbouring clips' own steps.
+pub fn no_click(a: &[f32], joins: &[usize]) {
+    let step = |from: usize, to: usize| a[from..to].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0f32, f32::max);
+    for (j, &at) in joins.iter().enumerate() {
+        let steady = step(at - 48_000, at - 4_800).max(step(at + 4_800, at + 48_000));
+        let seam = step(at - 240, at + 240);
+        assert!(seam <= 1.2 * steady, "join {j}: a step of {seam} where the clips step at most {steady}");
+    }
+}

@@ -43,17 +43,6 @@ fn source(dir: &Path, name: &str, color: &str, hz: u32, secs: f64, x264: &str) {
     ]);
 }
 
-/// No sample step within ±5 ms of each join (at these sample indices) above 1.2× the larger
-/// of the two neighbouring clips' own steps.
-fn no_click(a: &[f32], joins: &[usize]) {
-    let step = |from: usize, to: usize| a[from..to].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0f32, f32::max);
-    for (j, &at) in joins.iter().enumerate() {
-        let steady = step(at - 48_000, at - 4_800).max(step(at + 4_800, at + 48_000));
-        let seam = step(at - 240, at + 240);
-        assert!(seam <= 1.2 * steady, "join {j}: a step of {seam} where the clips step at most {steady}");
-    }
-}
-
 /// OpenH264 (not libavcodec) decodes all `frames` pictures of a 640×360 file without an
 /// error, and sees what FFmpeg sees: on the first pictures after each seam (where the
 /// parameter sets change) within 35 dB, everywhere within 18 dB. OpenH264 is not bit-exact

@@ -108,9 +108,9 @@ fn counting_clip(dir: &std::path::Path, name: &str, first: i32, step: i32, hz: u
     path
 }
 
-/// A transition and the clip after it are one run: every frame of both clips lands on its
-/// own output frame — the last unblended one, each blended one, the first after the blend —
-/// none doubled or dropped, through a crossfade and a fade through a colour.
+/// Every frame of the clips on each side of a transition lands on its own output frame — the
+/// last unblended one, each blended one, the first after the blend — none doubled or
+/// dropped, through a crossfade and a fade through a colour.
 #[test]
 fn transitions_start_and_end_on_their_frames() {
     let d = tmp();
@@ -175,6 +175,64 @@ fn transitions_start_and_end_on_their_frames() {
         let (rms, f) = tone(&a, from, to);
         assert!(rms > 0.05 && (f - hz).abs() < 25.0, "{from}–{to} s: {rms} at {f} Hz");
     }
+    assert!(leftovers(&work).is_empty());
+}
+
+/// A clip longer than 15 s runs in chunks of ~10 s, two at once: every frame lands on its own
+/// output frame across each chunk boundary, and the sound runs on without a gap or a click.
+#[test]
+fn a_long_clip_renders_in_chunks_without_a_seam() {
+    let d = tmp();
+    let src = d.path().join("long.mp4");
+    // Luma counts frames modulo 64, blue-difference counts groups of 64: each frame distinct.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=64x64:r=30:d=40,format=yuv420p,geq=lum='16+3*mod(N,64)':cb='64+4*floor(N/64)':cr=128",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:d=40",
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-shortest",
+        src.to_str().unwrap(),
+    ]);
+    let mut s = spec(json!([{"type": "video", "src": "long.mp4", "in": 1}]), json!([]));
+    s["output"]["width"] = json!(64);
+    s["output"]["height"] = json!(64);
+    s["output"]["video"]["crf"] = json!(8);
+    let spec_path = write_json(d.path(), "spec.json", &s);
+    let plan = cutlist().args(["plan", "--cpus", "2", "--memory-limit", "512Mi"]).arg(&spec_path).output().unwrap();
+    assert_ok(&plan);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("chunks of ~10 s (3 runs more)"), "{text}");
+    let work = d.path().join("work");
+    assert_ok(&render(&spec_path, &work, &["--cpus", "2", "--memory-limit", "512Mi"]));
+    let file = d.path().join("out.mp4");
+    let frames = yuv_frames(&file, 64, 64);
+    assert_eq!(frames.len(), 1170, "39 s from 1 s in");
+    for (f, picture) in frames.iter().enumerate() {
+        let n = f as f64 + 30.0;
+        let (y, cb) = (picture[32 * 64 + 32] as f64, picture[64 * 64 + 16 * 32 + 16] as f64);
+        let (want_y, want_cb) = (16.0 + 3.0 * (n % 64.0), 64.0 + 4.0 * (n / 64.0).floor());
+        assert!(
+            (y - want_y).abs() <= 1.5 && (cb - want_cb).abs() <= 1.5,
+            "frame {f}: luma {y}, cb {cb}: not source frame {n} ({want_y}, {want_cb})"
+        );
+    }
+    let a = audio(&file);
+    assert!((a.len() as i64 - 1_872_000).abs() <= 1024, "{} samples", a.len());
+    // The one sound seam (between the first chunk's run and the second's, 292 frames in) and
+    // the chunks' picture seams: the tone runs on.
+    no_click(&a, &[467_200, 936_000, 1_403_200]);
     assert!(leftovers(&work).is_empty());
 }
 
