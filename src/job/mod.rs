@@ -187,7 +187,7 @@ async fn render_job(
     let limits = opts.limits;
     let (limit, limit_source) = (limits.memory, limits.memory_source);
     // The least any segment run holds: its encoder alone (inputs come on top once probed).
-    let least = [plan::budget::Load { what: "any clip".into(), encodes: true, bytes: 0 }];
+    let least = [plan::budget::Load { what: "any clip".into(), encodes: true, bytes: 0, decoding: 0 }];
     plan::budget::fit(&plan::budget::Target::of(o), &least, 0, limit, limits.cpus).map_err(Error::MemoryBudget)?;
 
     for stale in crate::workspace::sweep(&opts.workdir) {

@@ -540,9 +540,20 @@ fn run_loads(
             None => 0,
         }
     };
+    // One frame of a moving picture's decoder (what each more decoder thread holds a few of).
+    let moving = |m: Option<&ClipMedia>| -> u64 {
+        match m.and_then(|m| m.info.video.as_ref()) {
+            Some(v) if !v.still => budget::frame_bytes(v.width as u64 * v.height as u64),
+            _ => 0,
+        }
+    };
     let mut loads = Vec::with_capacity(pieces.len() + 1);
     let mut at = 0u64;
     for piece in pieces {
+        let mut decoding = match *piece {
+            Piece::Transition { into, .. } => moving(media[into - 1]) + moving(media[into]),
+            Piece::Body { clip, .. } | Piece::Copy { clip, .. } => moving(media[clip]),
+        };
         let (what, mut bytes, frames) = match *piece {
             Piece::Copy { from, to, .. } => {
                 at += to - from;
@@ -564,6 +575,7 @@ fn run_loads(
             }
         };
         for p in overlays.iter().filter(|p| p.in_play(at, frames)) {
+            decoding += moving(p.media);
             bytes += budget::blend(target, 1)
                 + match p.layer {
                     overlay::Layer::Item(crate::spec::OverlayItem::Video(_)) => picture(p.media),
@@ -573,7 +585,7 @@ fn run_loads(
                     _ => budget::overlay_picture(p.w, p.h),
                 };
         }
-        loads.push(budget::Load { what, encodes: true, bytes });
+        loads.push(budget::Load { what, encodes: true, bytes, decoding });
         at += frames;
     }
     // Runs that encode no video: the join mixes the sound tracks; the GIF's passes and the
@@ -587,7 +599,7 @@ fn run_loads(
     let light = sound_tracks * 2 * (1 << 20)
         + if decodes_output { budget::decoder(codec, reorder, o.width, o.height) } else { 0 }
         + if o.loudness.is_some() { budget::LOUDNESS } else { 0 };
-    loads.push(budget::Load { what: "joining the segments".into(), encodes: false, bytes: light });
+    loads.push(budget::Load { what: "joining the segments".into(), encodes: false, bytes: light, decoding: 0 });
     loads
 }
 
@@ -819,7 +831,8 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
             at += frames;
             continue;
         }
-        let mut seg = Segment::new(spec, format!("seg_{k:04}"), encoder.decoder_threads, global_args());
+        let decoder_threads = encoder.segment_decoder_threads.get(k).copied().unwrap_or(1);
+        let mut seg = Segment::new(spec, format!("seg_{k:04}"), decoder_threads, global_args());
         let drawn = overlays.iter().any(|p| p.in_play(at, frames));
         let picture = if drawn { "base" } else { "v" };
         let label = match *piece {
