@@ -13,6 +13,7 @@ const RENDER_FAILED: i32 = 7;
 const STALLED: i32 = 9;
 const CANCELLED: i32 = 143;
 const PUBLISH_FAILED: i32 = 10;
+const ENVIRONMENT: i32 = 11;
 
 fn assert_clean(work: &Path, output: &Path) {
     assert!(leftovers(work).is_empty(), "workdir not empty: {:?}", leftovers(work));
@@ -407,6 +408,37 @@ fn ffmpeg_wrapper(dir: &Path, name: &str, body: &str) -> String {
         .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p.display().to_string()
+}
+
+/// An FFmpeg too old, or without a filter plans use, is refused before anything is fetched,
+/// saying what to install.
+#[test]
+fn an_unfit_ffmpeg_is_refused_at_the_start() {
+    let d = tmp();
+    color_clip(d.path(), "c.mp4", "red", Some(440), "160x120", "30", 1.0);
+    let spec =
+        write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"c.mp4","out":1}"#);
+    // Real FFmpeg, with the banner of an old one, or without xfade in its list.
+    let script = |name: &str, listing: &str| {
+        let p = d.path().join(name);
+        let banner = "ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021 the FFmpeg developers";
+        let body = match listing {
+            "-encoders" => format!("echo '{banner}' >&2; exec ffmpeg -hide_banner \"$@\""),
+            _ => "ffmpeg \"$@\" | grep -v ' xfade '; exit 0".to_string(),
+        };
+        std::fs::write(&p, format!("#!/bin/sh\ncase \"$*\" in *{listing}*) {body} ;; esac\nexec ffmpeg \"$@\"\n"))
+            .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.display().to_string()
+    };
+    let (old, no_xfade) = (script("ffmpeg-old", "-encoders"), script("ffmpeg-no-xfade", "-filters"));
+    for (ffmpeg, says) in [(&old, "FFmpeg 4.4.2-0ubuntu0.22.04.1 is too old"), (&no_xfade, "lacks filter xfade")] {
+        let work = d.path().join("work");
+        let out = render(&spec, &work, &["--ffmpeg", ffmpeg]);
+        assert_eq!(out.status.code(), Some(ENVIRONMENT), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert_clean(&work, &d.path().join("out.mp4"));
+    }
 }
 
 #[test]
