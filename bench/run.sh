@@ -16,6 +16,8 @@
 #   trim:   W5, each clip [2.1 s, 6.3 s) at 1920x1080, joined by cuts (42 s; GOP 30, so the
 #           cuts fall between keyframes): smart cut against --copy never and against one
 #           filtergraph re-encoding; prints how many frames the smart cut re-encoded
+#   long:   one 40 s 1080p clip (clips 1–5 joined), re-encoded whole (--copy never): cutlist's
+#           chunks (~10 s, two at once) against one FFmpeg command re-encoding it
 # Media: ../shared/bench/make_media.sh when present (the shared reference media), else
 # bench/make_media.sh (no ../shared needed). RUNS runs, interleaved; medians printed.
 # Not part of the test suite: it prints figures, it does not pass or fail.
@@ -70,11 +72,15 @@ cat > "$OUT/reel.json" <<JSON
 JSON
 spec concat 1920 1080 "${whole[@]}"
 spec trim 1920 1080 "${trims[@]}"
+# "long": one 40 s clip, clips 1–5 back to back (stream copy).
+head -5 "$OUT/list.txt" > "$OUT/list5.txt"
+ffmpeg -hide_banner -nostdin -loglevel error -y -f concat -safe 0 -i "$OUT/list5.txt" -c copy "$OUT/long.mp4"
+spec long 1920 1080 "{\"type\":\"video\",\"src\":\"$OUT/long.mp4\"}"
 cp "$OUT/trim.json" "$OUT/trim-never.json" && sed -i 's/trim-cutlist.mp4/trim-never.mp4/' "$OUT/trim-never.json"
 graph+="${concat}concat=n=10:v=1:a=1[v][a]"
 tgraph+="${tconcat}concat=n=10:v=1:a=1[v][a]"
 
-WORKLOADS=${WORKLOADS:-reel reel512 cuts concat concat-encode trim}
+WORKLOADS=${WORKLOADS:-reel reel512 cuts concat concat-encode trim long}
 run() { [[ " $WORKLOADS " == *" ${1%%/*} "* ]] || return 0; python3 bench/measure.py "$@"; }
 results=()
 for r in $(seq 1 "$RUNS"); do
@@ -103,6 +109,9 @@ for r in $(seq 1 "$RUNS"); do
   results+=("$(run trim/cutlist "$CUTLIST" --log-format json render "$OUT/trim.json" --overwrite --allow-root "$MEDIA")")
   results+=("$(run trim/cutlist-never "$CUTLIST" --log-format json render "$OUT/trim-never.json" --overwrite --allow-root "$MEDIA" --copy never)")
   results+=("$(run trim/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y "${tinputs[@]}" -filter_complex "$tgraph" -map '[v]' -map '[a]' "${ENC[@]}" "$OUT/trim-ffmpeg.mp4")")
+  # One long clip re-encoded: chunks two at once against one command.
+  results+=("$(run long/cutlist "$CUTLIST" --log-format json render "$OUT/long.json" --overwrite --copy never)")
+  results+=("$(run long/ffmpeg ffmpeg -hide_banner -nostdin -loglevel error -y -i "$OUT/long.mp4" "${ENC[@]}" "$OUT/long-ffmpeg.mp4")")
 done
 printf '%s\n' "${results[@]}" | grep -v '^$' | python3 bench/summary.py
 # W1: the same picture as the hand-written command's? SSIM frame by frame (both retimed to

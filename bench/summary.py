@@ -17,7 +17,7 @@ for r in rows:
 def med(label, key):
     return statistics.median(x[key] for x in by[label])
 
-ORDER = ["reel", "reel512", "cuts", "concat", "concat-encode", "trim"]
+ORDER = ["reel", "reel512", "cuts", "concat", "concat-encode", "trim", "long"]
 print(f"{'workload':<14} {'tool':<14} {'wall s':>7} {'cpu s':>7} {'peak MiB':>9} {'own MiB':>8} {'cores':>6}")
 for w in sorted({label.split("/")[0] for label in by}, key=lambda w: ORDER.index(w) if w in ORDER else 9):
     tools = sorted({label.split("/", 1)[1] for label in by if label.split("/")[0] == w}, key=lambda t: (t != "cutlist", t))

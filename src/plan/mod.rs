@@ -1,13 +1,14 @@
 //! Plan: the FFmpeg runs a job needs, as a pure function of the spec, the probes and the budget.
 //!
-//! Shape of every plan: one *segment* run per main-track clip, each decoding only its
-//! own input, trimming it frame-exactly, normalising it (rotation, fit, SAR, fps, pixel
-//! format, sample rate, channel layout) and encoding it with the final video settings
-//! into MPEG-TS, with its audio as exact-length PCM; then one *join* run that
-//! concatenates the segments by stream copy and encodes the audio once. So at any
-//! moment one input is being decoded, whatever the number of clips. Clips that need no
-//! pixel change skip the segment run: the join copies their packets from the source (whole,
-//! or the run between the keyframes inside a cut, its ends re-encoded: see [`copy`]).
+//! Shape of every plan: one *segment* run per main-track clip (and per transition, and per
+//! ~10 s chunk of a long clip where two runs go at once), each decoding only its own input,
+//! trimming it frame-exactly, normalising it (rotation, fit, SAR, fps, pixel format, sample
+//! rate, channel layout) and encoding it with the final video settings into MPEG-TS, with
+//! its audio as exact-length PCM; then one *join* run that concatenates the segments by
+//! stream copy and encodes the audio once. So at any moment one or two inputs are being
+//! decoded per run, whatever the number of clips. Clips that need no pixel change skip the
+//! segment run: the join copies their packets from the source (whole, or the run between
+//! the keyframes inside a cut, its ends re-encoded: see [`copy`]).
 
 pub mod budget;
 pub mod copy;
@@ -467,10 +468,11 @@ fn most_layers(pieces: &[Piece], overlays: &[overlay::Placed]) -> Option<(usize,
     most
 }
 
-/// A clip's run longer than this is split into chunks of about [`CHUNK_SECONDS`] where
-/// segment runs may go two at a time: one long clip is no longer one serial run. Each chunk
-/// costs a start, a seek and the encoder's fill and drain (~0.3 s measured on 1080p W1
-/// segments, 3 % of a 10 s chunk); two runs at once save ~12 % on 2 cores.
+/// A clip's run longer than this is split into chunks of about [`CHUNK_SECONDS`] where one
+/// run's encoder threads would leave half the cores idle and two runs fit at once: one long
+/// clip is no longer one serial run. Not on 2 cores, where one run of 2 encoder and 2
+/// decoder threads already keeps 1.8 busy: a 40 s 1080p clip took 24.4 s in chunks against
+/// 24.6 s whole, for 6 % more CPU (each chunk costs a start, a seek, the encoder's fill).
 const CHUNK_OVER_SECONDS: f64 = 15.0;
 const CHUNK_SECONDS: f64 = 10.0;
 
@@ -774,10 +776,12 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     };
     let fit = |pieces: &[Piece]| budget::fit(&target, &loads_of(pieces), workspace, budget_in.limit, budget_in.cpus);
     let mut encoder = fit(&pieces).map_err(crate::error::Error::MemoryBudget)?;
-    // Long clips in chunks, where that lets two runs go at once.
+    // Long clips in chunks, where one run's encoder threads leave half the cores idle and
+    // two runs fit at once.
     let chunks = chunked(&pieces, fps);
+    let idle = budget_in.cpus >= 2 * encoder.threads;
     let pieces = match fit(&chunks) {
-        Ok(e) if chunks.len() > pieces.len() && e.concurrency > 1 => {
+        Ok(e) if idle && chunks.len() > pieces.len() && e.concurrency > 1 => {
             encoder = e;
             encoder.schedule += &format!(
                 "; runs over {CHUNK_OVER_SECONDS} s split into chunks of ~{CHUNK_SECONDS} s ({} runs more)",

@@ -276,7 +276,7 @@ fn transitions_overlap_clips_and_get_their_own_segments() {
 }
 
 #[test]
-fn long_clips_run_in_chunks_when_two_runs_fit_at_once() {
+fn long_clips_run_in_chunks_where_cores_would_idle() {
     // 40 s alone, then 30 s with a 1 s crossfade into it.
     let s = spec(
         1280,
@@ -289,8 +289,9 @@ fn long_clips_run_in_chunks_when_two_runs_fit_at_once() {
         media("/ws/b.mp4", Some(video(1280, 720, 60.0)), true),
     ];
     let assets = by_clip(&s, &m);
-    let p = plan(&s, &assets, &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
-    assert_eq!(p.encoder.concurrency, 2, "{}", p.encoder.schedule);
+    let eight = Budget { cpus: 8, ..Budget::of(512 * MIB) };
+    let p = plan(&s, &assets, &TextImages::new(), &eight).unwrap();
+    assert_eq!((p.encoder.concurrency, p.encoder.threads), (2, 4), "{}", p.encoder.schedule);
     assert!(p.encoder.schedule.contains("chunks of ~10 s"), "{}", p.encoder.schedule);
     // a: 1170 frames (40 s less the 30 of b's blend) in 4 chunks; the blend; b's 870 after
     // it in 3.
@@ -311,9 +312,10 @@ fn long_clips_run_in_chunks_when_two_runs_fit_at_once() {
     assert!(!g1.contains("afade"), "{g1}");
     assert!(p.steps[2].args.windows(2).any(|w| w == ["-ss", "19.5"]), "{:?}", p.steps[2].args);
     assert!(p.steps[2].label.ends_with("frames 585–877"), "{}", p.steps[2].label);
-    // One run at a time (one core): no chunks, they would only cost.
-    let one = plan(&s, &assets, &TextImages::new(), &Budget { cpus: 1, ..Budget::of(512 * MIB) }).unwrap();
-    assert_eq!(one.steps.len(), 4);
+    // Two cores: one run of 2 threads keeps them busy, chunks would only cost.
+    let two = plan(&s, &assets, &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
+    assert_eq!(two.steps.len(), 4);
+    assert!(!two.encoder.schedule.contains("chunks"), "{}", two.encoder.schedule);
 }
 
 #[test]
