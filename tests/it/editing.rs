@@ -82,18 +82,19 @@ fn transitions_blend_overlap_and_report_their_timings() {
     assert!(leftovers(&work).is_empty());
 }
 
-/// A 64×64 clip whose luma counts its frames (`first + step × N`), lossless, with a tone.
-fn counting_clip(dir: &std::path::Path, name: &str, first: i32, step: i32, hz: u32) -> std::path::PathBuf {
+/// A lossless 64×64 clip of `secs` seconds whose pixels are `geq` (expressions of the frame
+/// number N: each frame tells which it is), with a tone.
+fn counting_clip(dir: &std::path::Path, name: &str, geq: &str, secs: u32, hz: u32) -> std::path::PathBuf {
     let path = dir.join(name);
     ffmpeg(&[
         "-f",
         "lavfi",
         "-i",
-        &format!("color=c=black:s=64x64:r=30:d=2,format=yuv420p,geq=lum='{first}+{step}*N':cb=128:cr=128"),
+        &format!("color=c=black:s=64x64:r=30:d={secs},format=yuv420p,geq={geq}"),
         "-f",
         "lavfi",
         "-i",
-        &format!("sine=frequency={hz}:sample_rate=48000:d=2"),
+        &format!("sine=frequency={hz}:sample_rate=48000:d={secs}"),
         "-c:v",
         "libx264",
         "-qp",
@@ -116,8 +117,8 @@ fn transitions_start_and_end_on_their_frames() {
     let d = tmp();
     // 3 levels a frame (inside video range): a frame early or late is off by 3, twice the
     // coding's error allowed.
-    counting_clip(d.path(), "up.mp4", 16, 3, 440);
-    counting_clip(d.path(), "down.mp4", 235, -3, 1000);
+    counting_clip(d.path(), "up.mp4", "lum='16+3*N':cb=128:cr=128", 2, 440);
+    counting_clip(d.path(), "down.mp4", "lum='235-3*N':cb=128:cr=128", 2, 1000);
     let (up, down) = (|n: i64| 16.0 + 3.0 * n as f64, |n: i64| 235.0 - 3.0 * n as f64);
     let mut s = spec(
         json!([
@@ -184,28 +185,8 @@ fn transitions_start_and_end_on_their_frames() {
 #[test]
 fn a_long_clip_renders_in_chunks_without_a_seam() {
     let d = tmp();
-    let src = d.path().join("long.mp4");
     // Luma counts frames modulo 64, blue-difference counts groups of 64: each frame distinct.
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=black:s=64x64:r=30:d=40,format=yuv420p,geq=lum='16+3*mod(N,64)':cb='64+4*floor(N/64)':cr=128",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000:d=40",
-        "-c:v",
-        "libx264",
-        "-qp",
-        "0",
-        "-preset",
-        "ultrafast",
-        "-c:a",
-        "aac",
-        "-shortest",
-        src.to_str().unwrap(),
-    ]);
+    counting_clip(d.path(), "long.mp4", "lum='16+3*mod(N,64)':cb='64+4*floor(N/64)':cr=128", 40, 440);
     let mut s = spec(json!([{"type": "video", "src": "long.mp4", "in": 1}]), json!([]));
     s["output"]["width"] = json!(64);
     s["output"]["height"] = json!(64);
