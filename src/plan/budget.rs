@@ -312,14 +312,15 @@ pub fn fit(t: &Target, loads: &[Load], workspace: u64, limit: u64, cpus: u32) ->
                 format!("one run at a time, {threads} encoder threads ({cpus} cores, {segments} segments)")
             };
             // One run at a time leaves a core's gaps a second decoder thread fills.
-            let mut estimate = estimate;
+            let (mut estimate, mut largest_run) = (estimate, largest_run);
             let segment_decoder_threads = loads
                 .iter()
                 .filter(|l| l.encodes)
                 .map(|l| {
-                    let with = run_bytes(t, l, k) + DECODER_THREAD_FRAMES * l.decoding + CUTLIST_OWN + workspace;
-                    if runs == 1 && cpus >= 2 && l.decoding > 0 && with <= limit {
-                        estimate = estimate.max(with);
+                    let run = run_bytes(t, l, k) + DECODER_THREAD_FRAMES * l.decoding;
+                    if runs == 1 && cpus >= 2 && l.decoding > 0 && run + CUTLIST_OWN + workspace <= limit {
+                        estimate = estimate.max(run + CUTLIST_OWN + workspace);
+                        largest_run = largest_run.max(run);
                         2
                     } else {
                         1
@@ -399,6 +400,27 @@ mod tests {
         assert_eq!(fit(&t, &loads, 0, 512 * MIB, 16).unwrap().threads, 4);
         assert_eq!(fit(&t, &loads, 0, 300 * MIB, 16).unwrap().threads, 2);
         assert_eq!(fit(&t, &loads, 0, 512 * MIB, 1).unwrap().threads, 1);
+    }
+
+    #[test]
+    fn one_run_at_a_time_decodes_with_two_threads_where_they_fit() {
+        let t = target(1080, 1920, Encoder::X264, Preset::Veryfast);
+        let one = [body("h264", 1920, 1080)];
+        let s = fit(&t, &one, 0, 512 * MIB, 2).unwrap();
+        assert_eq!((s.concurrency, s.segment_decoder_threads.as_slice()), (1, &[2][..]));
+        // The second thread's frames are in the estimate and the run's, exactly.
+        let still = [Load { decoding: 0, ..body("h264", 1920, 1080) }];
+        let f = fit(&t, &still, 0, 512 * MIB, 2).unwrap();
+        assert_eq!(f.segment_decoder_threads, [1]);
+        let extra = DECODER_THREAD_FRAMES * one[0].decoding;
+        assert_eq!((s.estimate - f.estimate, s.largest_run - f.largest_run), (extra, extra));
+        // Where they would not fit, one thread, and the estimate without them.
+        let tight = fit(&t, &one, 0, f.estimate, 2).unwrap();
+        assert_eq!((tight.segment_decoder_threads.as_slice(), tight.estimate), (&[1][..], f.estimate));
+        // Two at once: the cores are busy, one thread each.
+        let two = [body("h264", 1920, 1080), body("h264", 1920, 1080)];
+        let s = fit(&t, &two, 0, 1024 * MIB, 2).unwrap();
+        assert_eq!((s.concurrency, s.segment_decoder_threads.as_slice()), (2, &[1, 1][..]));
     }
 
     #[test]
