@@ -777,11 +777,11 @@ pub fn plan(spec: &Spec, assets: &Assets, texts: &TextImages, budget_in: &Budget
     let fit = |pieces: &[Piece]| budget::fit(&target, &loads_of(pieces), workspace, budget_in.limit, budget_in.cpus);
     let mut encoder = fit(&pieces).map_err(crate::error::Error::MemoryBudget)?;
     // Long clips in chunks, where one run's encoder threads leave half the cores idle and
-    // two runs fit at once.
+    // two runs fit at once, each with as many encoder threads as without chunks.
     let chunks = chunked(&pieces, fps);
     let idle = budget_in.cpus >= 2 * encoder.threads;
     let pieces = match fit(&chunks) {
-        Ok(e) if idle && chunks.len() > pieces.len() && e.concurrency > 1 => {
+        Ok(e) if idle && chunks.len() > pieces.len() && e.concurrency > 1 && e.threads >= encoder.threads => {
             encoder = e;
             encoder.schedule += &format!(
                 "; runs over {CHUNK_OVER_SECONDS} s split into chunks of ~{CHUNK_SECONDS} s ({} runs more)",

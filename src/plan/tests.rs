@@ -312,6 +312,12 @@ fn long_clips_run_in_chunks_where_cores_would_idle() {
     assert!(!g1.contains("afade"), "{g1}");
     assert!(p.steps[2].args.windows(2).any(|w| w == ["-ss", "19.5"]), "{:?}", p.steps[2].args);
     assert!(p.steps[2].label.ends_with("frames 585–877"), "{}", p.steps[2].label);
+    // One 1080p clip on 16 cores at 512 MiB: one run has 4 encoder threads; two chunks at
+    // once would fit only with 2 each: no chunks.
+    let one = spec(1920, 1080, r##"{"type":"video","src":"a.mp4","out":40}"##);
+    let p =
+        plan(&one, &by_clip(&one, &m[..1]), &TextImages::new(), &Budget { cpus: 16, ..Budget::of(512 * MIB) }).unwrap();
+    assert_eq!((p.encoder.threads, p.steps.len()), (4, 2), "{}", p.encoder.schedule);
     // Two cores: one run of 2 threads keeps them busy, chunks would only cost.
     let two = plan(&s, &assets, &TextImages::new(), &Budget::of(512 * MIB)).unwrap();
     assert_eq!(two.steps.len(), 4);
