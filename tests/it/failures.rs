@@ -401,10 +401,16 @@ fn http_assets_download_and_fail_clearly() {
     assert_eq!(hits.iter().filter(|h| *h == "/gone.mp4").count(), 1, "{hits:?}");
 }
 
-/// A shell wrapper around the real FFmpeg, for faults FFmpeg does not make on demand.
+/// A shell wrapper around the real FFmpeg, for faults FFmpeg does not make on demand: the
+/// renders (runs with `-progress`) run `body`, every other run is FFmpeg's own.
 fn ffmpeg_wrapper(dir: &Path, name: &str, body: &str) -> String {
+    ffmpeg_wrapper_when(dir, name, "-progress", body)
+}
+
+/// The same, `body` running for the runs whose arguments contain `when`.
+fn ffmpeg_wrapper_when(dir: &Path, name: &str, when: &str, body: &str) -> String {
     let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\ncase \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\" ;; esac\n{body}\n"))
+    std::fs::write(&p, format!("#!/bin/sh\ncase \"$*\" in *{when}*) ;; *) exec ffmpeg \"$@\" ;; esac\n{body}\n"))
         .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p.display().to_string()
@@ -419,19 +425,14 @@ fn an_unfit_ffmpeg_is_refused_at_the_start() {
     let spec =
         write_spec(d.path(), "s.json", "out.mp4", 160, 120, "30", "black", r#"{"type":"video","src":"c.mp4","out":1}"#);
     // Real FFmpeg, with the banner of an old one, or without xfade in its list.
-    let script = |name: &str, listing: &str| {
-        let p = d.path().join(name);
-        let banner = "ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021 the FFmpeg developers";
-        let body = match listing {
-            "-encoders" => format!("echo '{banner}' >&2; exec ffmpeg -hide_banner \"$@\""),
-            _ => "ffmpeg \"$@\" | grep -v ' xfade '; exit 0".to_string(),
-        };
-        std::fs::write(&p, format!("#!/bin/sh\ncase \"$*\" in *{listing}*) {body} ;; esac\nexec ffmpeg \"$@\"\n"))
-            .unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p.display().to_string()
-    };
-    let (old, no_xfade) = (script("ffmpeg-old", "-encoders"), script("ffmpeg-no-xfade", "-filters"));
+    let banner = "ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021 the FFmpeg developers";
+    let old = ffmpeg_wrapper_when(
+        d.path(),
+        "ffmpeg-old",
+        "-encoders",
+        &format!("echo '{banner}' >&2\nexec ffmpeg -hide_banner \"$@\""),
+    );
+    let no_xfade = ffmpeg_wrapper_when(d.path(), "ffmpeg-no-xfade", "-filters", "ffmpeg \"$@\" | grep -v ' xfade '");
     for (ffmpeg, says) in [(&old, "FFmpeg 4.4.2-0ubuntu0.22.04.1 is too old"), (&no_xfade, "lacks filter xfade")] {
         let work = d.path().join("work");
         let out = render(&spec, &work, &["--ffmpeg", ffmpeg]);

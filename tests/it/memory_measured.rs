@@ -265,8 +265,11 @@ fn memory_stays_inside_512_mib_and_does_not_grow() {
         );
         assert!(own_outside_upload(m) <= OWN, "cutlist's own memory above 8 MiB: {m}");
     }
+    // Two runs at once peak highest when their own peaks coincide, which 40 clips give more
+    // chances to than 10: the 10-clip peak was measured anywhere from 384 to 426 MiB. A leak
+    // of 3 MiB a clip would add 90 MiB over the 30 clips more, beyond even the highest.
     let (p10, p40) = (mib(&m10["memory"]["peak"]["total"]), mib(&m40["memory"]["peak"]["total"]));
-    assert!(p40 <= p10 * 1.10, "40 clips peaked at {p40:.1} MiB, 10 clips at {p10:.1} MiB: memory grows with clips");
+    assert!(p40 <= p10 * 1.15, "40 clips peaked at {p40:.1} MiB, 10 clips at {p10:.1} MiB: memory grows with clips");
 
     // Twenty renders in one process: `cutlist job` over a manifest of twenty specs, as a
     // batch task renders its share; it logs its own memory after each.
